@@ -1,0 +1,40 @@
+"""Data sets of the four FGVC benchmarks (plus the synthetic stand-in), one module each, behind one registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from ..errors import ConfigError
+from .aircraft import load_aircraft
+from .base import FGVCDataset, load_image
+from .cub import load_cub
+from .dogs import load_dogs
+from .pets import load_pets
+from .transforms import CLIP_MEAN, CLIP_STD, paper_test_transform, paper_train_transform
+
+DATASETS: dict[str, Callable[..., FGVCDataset]] = {
+    "cub": load_cub,
+    "aircraft": load_aircraft,
+    "pets": load_pets,
+    "dogs": load_dogs,
+}
+
+
+def load_dataset(name: str, root: str | Path, split: str, transform: Callable | None = None) -> FGVCDataset:
+    """Load split `split` of data set `name` (one of `DATASETS`) from `root`; items are `(image, label)`."""
+    if name not in DATASETS:
+        raise ConfigError(f"unknown data set {name!r}; expected one of {sorted(DATASETS)}.")
+    return DATASETS[name](root, split, transform)
+
+
+__all__ = [
+    "CLIP_MEAN",
+    "CLIP_STD",
+    "DATASETS",
+    "FGVCDataset",
+    "load_dataset",
+    "load_image",
+    "paper_test_transform",
+    "paper_train_transform",
+]

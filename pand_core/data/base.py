@@ -1,0 +1,114 @@
+"""What every data set shares: the `FGVCDataset` contract, image decoding, file checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+
+from ..errors import ConfigError, CorruptImageError, DatasetNotFoundError
+
+Sample = tuple[str, int]
+
+
+def load_image(path: str | Path) -> Image.Image:
+    """Decode one image fully and return it as PIL RGB; raise `CorruptImageError` naming the file."""
+    try:
+        with Image.open(path) as im:
+            im.load()  # decode now, so truncation surfaces here and not inside a transform
+            return im.convert("RGB")
+    except FileNotFoundError as e:
+        raise CorruptImageError(
+            f"image file listed by the data set is missing: {path}. "
+            "Re-extract the data set archive so every listed image exists."
+        ) from e
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
+        raise CorruptImageError(
+            f"cannot decode image {path}: {e}. The file is corrupt or truncated; "
+            "re-extract it from the data set archive (or delete and re-download the archive)."
+        ) from e
+
+
+class FGVCDataset(Dataset):
+    """A fine-grained classification split: `samples` of (path, 0-based label), class names, prompt template.
+
+    Items are `(PIL RGB image, label)` when `transform is None`, else `(transform(image), label)`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        split: str,
+        root: Path,
+        samples: Sequence[Sample],
+        classnames: Sequence[str],
+        template: str,
+        transform: Callable | None = None,
+    ) -> None:
+        self.name = name
+        self.split = split
+        self.root = Path(root)
+        self.samples: list[Sample] = [(str(p), int(y)) for p, y in samples]
+        self.classnames: list[str] = list(classnames)
+        self.template = template
+        self.transform = transform
+        bad = [y for _, y in self.samples if not 0 <= y < len(self.classnames)]
+        if bad:
+            raise DatasetNotFoundError(
+                f"{name} ({split}) under {root}: labels {sorted(set(bad))[:5]} fall outside "
+                f"0..{len(self.classnames) - 1}; the annotation files are inconsistent — re-extract them."
+            )
+
+    @property
+    def targets(self) -> list[int]:
+        return [y for _, y in self.samples]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classnames)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        path, label = self.samples[index]
+        image = load_image(path)
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, label
+
+    def prompts(self) -> list[str]:
+        """The hand-written prompt of every class: `template.format(classname)`, in label order."""
+        return [self.template.format(c) for c in self.classnames]
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(name={self.name!r}, split={self.split!r}, root={str(self.root)!r}, "
+            f"samples={len(self)}, classes={self.num_classes})"
+        )
+
+
+def check_split(name: str, split: str, valid: Iterable[str]) -> None:
+    """Refuse an unknown split name, listing the valid ones."""
+    valid = list(valid)
+    if split not in valid:
+        raise ConfigError(f"unknown split {split!r} for data set {name!r}; expected one of {valid}.")
+
+
+def require_files(paths: Iterable[Path], title: str, root: Path, tree: str, download: str, hint: str = "") -> None:
+    """Raise `DatasetNotFoundError` naming the first missing path, with the expected tree and where to get the data."""
+    for p in paths:
+        if not Path(p).exists():
+            raise DatasetNotFoundError(
+                f"{title} not found: missing {p}\n"
+                f"Expected layout under the data root ({root}):\n{tree}\n"
+                f"Download: {download}\n{hint}".rstrip()
+            )
+
+
+def read_lines(path: Path) -> list[str]:
+    """Non-empty, non-comment lines of a text annotation file, stripped."""
+    with open(path, encoding="utf-8") as f:
+        return [ln.strip() for ln in f if ln.strip() and not ln.lstrip().startswith("#")]

@@ -1,0 +1,162 @@
+"""A synthetic fine-grained bird world written in the CUB-200-2011 file layout, deterministic from a seed.
+
+Each class is one combination of part attributes (body colour, head colour, wing pattern, tail shape).
+Classes are enumerated so that neighbouring class ids differ in exactly one attribute — the
+fine-grained pairs. Nuisance variation per image: pose (rotation, mirror), scale, position,
+background tone and clutter, pixel noise. `load_dataset("cub", root, split)` reads the result.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+from tqdm.auto import tqdm
+
+# Attribute vocabularies; the last one varies fastest across class ids.
+BODY_COLOURS = {"Brown": (139, 94, 60), "Grey": (128, 128, 128), "Green": (70, 130, 70), "Sand": (194, 170, 120)}
+HEAD_COLOURS = {"Red": (200, 40, 40), "Blue": (50, 80, 200), "Yellow": (230, 200, 40), "Black": (25, 25, 25)}
+WING_PATTERNS = ("Plain", "Striped", "Spotted")
+TAIL_SHAPES = ("Fan", "Fork")
+
+
+@dataclass(frozen=True)
+class BirdClass:
+    """One synthetic species: its attribute values and the name that CUB's `classes.txt` would hold."""
+
+    body: str
+    head: str
+    wing: str
+    tail: str
+
+    @property
+    def folder_name(self) -> str:
+        return f"{self.head}_headed_{self.wing}_{self.body}_{self.tail}_tailed_Finch"
+
+    @property
+    def name(self) -> str:
+        return self.folder_name.replace("_", " ")
+
+
+def synthetic_classes(n_classes: int) -> list[BirdClass]:
+    """The first `n_classes` attribute combinations; consecutive ids differ in the tail, ids 2 apart in the wing."""
+    combos = list(itertools.product(BODY_COLOURS, HEAD_COLOURS, WING_PATTERNS, TAIL_SHAPES))
+    if not 2 <= n_classes <= len(combos):
+        raise ValueError(f"n_classes must be in 2..{len(combos)}, got {n_classes}")
+    return [BirdClass(*c) for c in combos[:n_classes]]
+
+
+def _shade(rgb: tuple[int, int, int], f: float) -> tuple[int, int, int]:
+    return tuple(int(max(0, min(255, c * f))) for c in rgb)  # type: ignore[return-value]
+
+
+def draw_bird(cls: BirdClass, size: int, rng: np.random.Generator) -> Image.Image:
+    """Render one image of `cls` with random nuisance factors drawn from `rng`."""
+    # Background: a light random tone plus clutter of muted shapes.
+    bg = tuple(int(v) for v in rng.integers(150, 236, size=3))
+    img = Image.new("RGB", (size, size), bg)
+    d = ImageDraw.Draw(img)
+    for _ in range(int(rng.integers(3, 9))):
+        c = tuple(int(v) for v in rng.integers(90, 200, size=3))
+        x0, y0 = (rng.random(2) * size).tolist()
+        x1, y1 = x0 + rng.uniform(0.05, 0.35) * size, y0 + rng.uniform(0.05, 0.35) * size
+        if rng.random() < 0.5:
+            d.line([(x0, y0), (x1, y1)], fill=c, width=max(1, size // 40))
+        else:
+            d.ellipse([x0, y0, x1, y1], outline=c, width=max(1, size // 48))
+
+    # The bird, drawn on a transparent layer in canonical pose, then scaled, rotated, mirrored, moved.
+    S = size
+    layer = Image.new("RGBA", (S, S), (0, 0, 0, 0))
+    b = ImageDraw.Draw(layer)
+    body, head = BODY_COLOURS[cls.body], HEAD_COLOURS[cls.head]
+    # tail (behind the body)
+    if cls.tail == "Fan":
+        b.polygon([(0.34 * S, 0.52 * S), (0.10 * S, 0.40 * S), (0.10 * S, 0.68 * S)], fill=_shade(body, 0.8))
+    else:
+        b.polygon([(0.34 * S, 0.50 * S), (0.08 * S, 0.38 * S), (0.20 * S, 0.52 * S)], fill=_shade(body, 0.8))
+        b.polygon([(0.34 * S, 0.55 * S), (0.08 * S, 0.70 * S), (0.20 * S, 0.55 * S)], fill=_shade(body, 0.8))
+    b.ellipse([0.28 * S, 0.38 * S, 0.72 * S, 0.66 * S], fill=body)
+    # wing with its pattern
+    wing_box = [0.36 * S, 0.44 * S, 0.62 * S, 0.60 * S]
+    b.ellipse(wing_box, fill=_shade(body, 0.65))
+    if cls.wing == "Striped":
+        for t in np.linspace(0.40, 0.58, 4):
+            b.line([(t * S, 0.46 * S), (t * S + 0.03 * S, 0.58 * S)], fill=(245, 245, 235), width=max(1, S // 40))
+    elif cls.wing == "Spotted":
+        r = 0.022 * S
+        for cx, cy in ((0.42, 0.50), (0.49, 0.54), (0.56, 0.50), (0.46, 0.56), (0.53, 0.47)):
+            b.ellipse([cx * S - r, cy * S - r, cx * S + r, cy * S + r], fill=(245, 245, 235))
+    # head, eye, beak, legs
+    b.ellipse([0.62 * S, 0.26 * S, 0.82 * S, 0.46 * S], fill=head)
+    e = 0.02 * S
+    b.ellipse([0.75 * S - e, 0.33 * S - e, 0.75 * S + e, 0.33 * S + e], fill=(250, 250, 250))
+    b.polygon([(0.81 * S, 0.34 * S), (0.93 * S, 0.37 * S), (0.81 * S, 0.40 * S)], fill=(230, 150, 30))
+    for x in (0.46, 0.54):
+        b.line([(x * S, 0.65 * S), (x * S, 0.78 * S)], fill=(90, 60, 30), width=max(1, S // 48))
+
+    scale = rng.uniform(0.6, 1.0)
+    new = max(8, int(S * scale))
+    layer = layer.resize((new, new), Image.BILINEAR)
+    layer = layer.rotate(rng.uniform(-30, 30), resample=Image.BILINEAR, expand=False)
+    if rng.random() < 0.5:
+        layer = layer.transpose(Image.FLIP_LEFT_RIGHT)
+    ox, oy = (int(v) for v in rng.integers(0, S - new + 1, size=2)) if new < S else (0, 0)
+    img.paste(layer, (ox, oy), layer)
+
+    arr = np.asarray(img, dtype=np.float32) + rng.normal(0, 6.0, size=(S, S, 3))
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """Size of the synthetic world; `seed` fixes every pixel."""
+
+    n_classes: int = 12
+    train_per_class: int = 16
+    test_per_class: int = 10
+    image_size: int = 64
+    seed: int = 0
+
+
+def make_synthetic_cub(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), progress: bool = True) -> Path:
+    """Write the synthetic world as `root/CUB_200_2011/` (CUB file layout) and return that folder.
+
+    Reuses an existing folder written with the same spec; a different spec in the same place is an error.
+    """
+    base = Path(root).expanduser() / "CUB_200_2011"
+    meta_path = base / "synthetic.json"
+    if meta_path.exists():
+        if json.loads(meta_path.read_text()) == asdict(spec):
+            return base
+        raise FileExistsError(
+            f"{base} holds a synthetic data set with another spec ({meta_path}); choose another root or delete it."
+        )
+    classes = synthetic_classes(spec.n_classes)
+    (base / "images").mkdir(parents=True, exist_ok=True)
+    images, labels, split = [], [], []
+    image_id = 0
+    per_class = spec.train_per_class + spec.test_per_class
+    jobs = [(c, k) for c in range(spec.n_classes) for k in range(per_class)]
+    for c, k in tqdm(jobs, desc="synthetic CUB", disable=not progress, leave=False):
+        image_id += 1
+        cls = classes[c]
+        rng = np.random.default_rng([spec.seed, c, k])
+        rel = f"{c + 1:03d}.{cls.folder_name}/{cls.folder_name}_{k:04d}.jpg"
+        (base / "images" / rel).parent.mkdir(parents=True, exist_ok=True)
+        draw_bird(cls, spec.image_size, rng).save(base / "images" / rel, quality=95)
+        images.append(f"{image_id} {rel}")
+        labels.append(f"{image_id} {c + 1}")
+        split.append(f"{image_id} {1 if k < spec.train_per_class else 0}")
+    (base / "images.txt").write_text("\n".join(images) + "\n")
+    (base / "image_class_labels.txt").write_text("\n".join(labels) + "\n")
+    (base / "train_test_split.txt").write_text("\n".join(split) + "\n")
+    (base / "classes.txt").write_text(
+        "\n".join(f"{i + 1} {i + 1:03d}.{c.folder_name}" for i, c in enumerate(classes)) + "\n"
+    )
+    meta_path.write_text(json.dumps(asdict(spec), indent=2))  # written last: marks the set complete
+    return base

@@ -1,0 +1,57 @@
+"""The paper's image transforms (method doc §4); student and teacher see the same augmented view."""
+
+from __future__ import annotations
+
+import random
+
+import torch
+from PIL import Image
+from torchvision import transforms as T
+from torchvision.transforms import functional as TF
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+class RandomSquareResizedCrop(torch.nn.Module):
+    """Crop a random square of side U{min_side..max_side} at a random position, resize it to `size`."""
+
+    def __init__(self, size: int, min_side: int, max_side: int) -> None:
+        super().__init__()
+        if not 0 < min_side <= max_side:
+            raise ValueError(f"need 0 < min_side <= max_side, got {min_side}, {max_side}")
+        self.size, self.min_side, self.max_side = size, min_side, max_side
+
+    def forward(self, img: Image.Image | torch.Tensor):
+        w, h = TF.get_image_size(img)
+        side = min(random.randint(self.min_side, self.max_side), w, h)
+        top = random.randint(0, h - side)
+        left = random.randint(0, w - side)
+        return TF.resized_crop(img, top, left, side, side, [self.size, self.size], antialias=True)
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, side=U{{{self.min_side}..{self.max_side}}}"
+
+
+def paper_train_transform(size: int = 224, resize: int = 256) -> T.Compose:
+    """Resize((256,256)) → RandomCrop(224) → square crop U{192..224} → 224 → Rotation(60) → Blur(5, σ∈[1e-5,10])
+    → ColorJitter(0.3,0.1,0.1,0.1) → HFlip → ToTensor → CLIP Normalize. Other sizes scale the crop range."""
+    min_side = max(1, round(size * 192 / 224))
+    return T.Compose(
+        [
+            T.Resize((resize, resize)),
+            T.RandomCrop(size),
+            RandomSquareResizedCrop(size, min_side, size),
+            T.RandomRotation(60, interpolation=T.InterpolationMode.BILINEAR),
+            T.GaussianBlur(5, sigma=(1e-5, 10.0)),
+            T.ColorJitter(0.3, 0.1, 0.1, 0.1),
+            T.RandomHorizontalFlip(),
+            T.ToTensor(),
+            T.Normalize(CLIP_MEAN, CLIP_STD),
+        ]
+    )
+
+
+def paper_test_transform(size: int = 224) -> T.Compose:
+    """Resize((224,224)) → ToTensor → CLIP Normalize (no crop, as in the paper's evaluation)."""
+    return T.Compose([T.Resize((size, size)), T.ToTensor(), T.Normalize(CLIP_MEAN, CLIP_STD)])

@@ -1,0 +1,23 @@
+"""Errors a user can cause, each carrying one message that says what was expected and how to fix it."""
+
+from __future__ import annotations
+
+
+class PandError(Exception):
+    """Base class of every error that pand_core raises for a user-caused problem."""
+
+
+class DatasetNotFoundError(PandError, FileNotFoundError):
+    """A data set root or one of its required files is missing."""
+
+
+class CorruptImageError(PandError, OSError):
+    """An image file listed by a data set cannot be decoded (missing, truncated or corrupt)."""
+
+
+class TeacherUnavailableError(PandError, RuntimeError):
+    """The teacher's weights cannot be found locally or downloaded."""
+
+
+class ConfigError(PandError, ValueError):
+    """A parameter value is invalid; raised before any heavy work starts."""
