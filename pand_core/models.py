@@ -1,0 +1,246 @@
+"""Teacher (frozen open_clip model), student (torchvision CNN) and the align head of method doc §2 and §4."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Callable, NamedTuple, Sequence
+
+import open_clip
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+from .errors import ConfigError, TeacherUnavailableError
+
+log = logging.getLogger(__name__)
+
+MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"
+open_clip.add_model_config(MODEL_CONFIG_DIR)  # registers `pand-tiny-clip` beside open_clip's own configs
+
+TINY_TEACHER = "pand-tiny-clip"
+PAPER_TEACHER = ("convnext_xxlarge", "laion2b_s34b_b82k_augreg_soup")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+
+# --------------------------------------------------------------------------------------------- teacher
+
+
+@dataclass
+class Teacher:
+    """A frozen open_clip model in eval mode: normalised image/text features, its tokenizer and preprocessing."""
+
+    model: nn.Module
+    tokenizer: Callable[[Sequence[str]], torch.Tensor]
+    preprocess: Callable
+    name: str
+    pretrained: str | None
+    source: str  # where the weights came from: "tag:…", "file:…", "dir:…" or "random"
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @cached_property
+    def embed_dim(self) -> int:
+        """Dimension D of the joint embedding (1024 for ConvNeXt-XXL)."""
+        return int(self.encode_text(["a"]).shape[1])
+
+    @property
+    def logit_scale(self) -> float:
+        """The teacher's own temperature, `logit_scale.exp()` (≈100 for LAION checkpoints)."""
+        return float(self.model.logit_scale.detach().exp())
+
+    @property
+    def context_length(self) -> int:
+        return int(getattr(self.model, "context_length", 77))
+
+    @property
+    def image_size(self) -> int:
+        size = getattr(self.model.visual, "image_size", 224)
+        return int(size[0] if isinstance(size, (tuple, list)) else size)
+
+    @torch.no_grad()
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """L2-normalised image features `[B, D]`, float32."""
+        feats = self.model.encode_image(images.to(self.device))
+        return F.normalize(feats.float(), dim=-1)
+
+    @torch.no_grad()
+    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
+        """L2-normalised text features `[N, D]` of raw strings, float32."""
+        tokens = self.tokenizer(list(texts)).to(self.device)
+        return F.normalize(self.model.encode_text(tokens).float(), dim=-1)
+
+    def to(self, device: str | torch.device) -> "Teacher":
+        self.model.to(device)
+        return self
+
+    def describe(self) -> dict:
+        """Identity of the teacher for metadata and mismatch checks."""
+        return {"name": self.name, "pretrained": self.pretrained, "source": self.source, "embed_dim": self.embed_dim}
+
+
+def _resolve_weights(name: str, pretrained: str | None) -> tuple[str, str | None, str]:
+    """Decide how open_clip should load `pretrained`: returns (model_name, pretrained arg, source label)."""
+    if pretrained is None:
+        return name, None, "random"
+    path = Path(pretrained).expanduser()
+    if path.is_dir():
+        if (path / "open_clip_config.json").exists():
+            return f"local-dir:{path}", None, f"dir:{path}"
+        found = sorted(p for p in path.iterdir() if p.suffix in WEIGHT_SUFFIXES)
+        if len(found) != 1:
+            raise TeacherUnavailableError(
+                f"directory {path} should hold open_clip_config.json plus weights, or exactly one weights file "
+                f"({', '.join(WEIGHT_SUFFIXES)}); found {[p.name for p in found] or 'none'}."
+            )
+        return name, str(found[0]), f"dir:{found[0]}"
+    if path.is_file():
+        return name, str(path), f"file:{path}"
+    if open_clip.get_pretrained_cfg(name, pretrained):
+        return name, pretrained, f"tag:{pretrained}"
+    if any(sep in pretrained for sep in "/\\") or path.suffix in WEIGHT_SUFFIXES:
+        raise TeacherUnavailableError(f"teacher weights file or directory not found: {path}.")
+    tags = open_clip.list_pretrained_tags_by_model(name)
+    raise TeacherUnavailableError(
+        f"{pretrained!r} is neither a pretrained tag of open_clip model {name!r} (known tags: {tags or 'none'}) "
+        "nor an existing weights file or directory."
+    )
+
+
+def load_teacher(
+    name: str = PAPER_TEACHER[0],
+    pretrained: str | None = PAPER_TEACHER[1],
+    device: str | torch.device = "cpu",
+    cache_dir: str | None = None,
+) -> Teacher:
+    """Build open_clip model `name` with weights from a tag, a local file, a local directory, or None (random).
+
+    The model is frozen and in eval mode. A tag that is neither cached nor downloadable raises
+    `TeacherUnavailableError` saying how to pre-download it or pass a local file.
+    """
+    if name not in open_clip.list_models():
+        raise ConfigError(f"unknown open_clip model {name!r}; see open_clip.list_models() for the valid names.")
+    model_name, weights, source = _resolve_weights(name, pretrained)
+    try:
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            model_name, pretrained=weights, device=device, cache_dir=cache_dir
+        )
+    except RuntimeError as e:
+        if not source.startswith("tag:"):
+            raise TeacherUnavailableError(f"cannot load teacher {name} from {source}: {e}") from e
+        raise TeacherUnavailableError(
+            f"teacher weights {name} / {pretrained} are not in the local cache and cannot be downloaded ({e}).\n"
+            "Either pre-download them on a machine with network, e.g.\n"
+            f"  python -c \"import open_clip; open_clip.create_model('{name}', pretrained='{pretrained}')\"\n"
+            "(they land in the Hugging Face cache, ~/.cache/huggingface, which you can copy over), or pass a local "
+            "weights file or a directory holding it as `pretrained=` (command line: --teacher-weights PATH)."
+        ) from e
+    model.eval().requires_grad_(False)
+    log.info("teacher %s loaded from %s", name, source)
+    if source == "random":
+        warnings.warn(f"teacher {name} has random weights (pretrained=None): fine for tests, meaningless for results.")
+    return Teacher(model, open_clip.get_tokenizer(model_name), preprocess, name, pretrained, source)
+
+
+def build_tiny_teacher(seed: int = 0, device: str | torch.device = "cpu") -> Teacher:
+    """A small random-weights open_clip CLIP (`pand-tiny-clip`: 32 px ViT, 64-d), for tests and the smoke profile."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.manual_seed(seed)
+        return load_teacher(TINY_TEACHER, None, device=device)
+
+
+# --------------------------------------------------------------------------------------------- student
+
+
+class StudentOutput(NamedTuple):
+    features: torch.Tensor  # ĥ = h / ‖h‖, feeds the distillation terms
+    logits: torch.Tensor  # z = W h + b, from the un-normalised pooled feature
+    pooled: torch.Tensor  # h
+
+
+def _strip_classifier(net: nn.Module) -> int:
+    """Replace a torchvision classifier's last layer by Identity in place; return the pooled feature size."""
+    for attr in ("fc", "classifier", "head", "heads"):
+        head = getattr(net, attr, None)
+        if head is None:
+            continue
+        if isinstance(head, nn.Linear):
+            setattr(net, attr, nn.Identity())
+            return head.in_features
+        if isinstance(head, nn.Sequential):
+            linears = [i for i, m in enumerate(head) if isinstance(m, nn.Linear)]
+            if not linears:
+                continue
+            last = linears[-1]
+            dim = head[last].in_features
+            if all(isinstance(m, (nn.Dropout, nn.Linear)) for m in head) and len(linears) == 1:
+                setattr(net, attr, nn.Identity())  # e.g. MobileNet-V2: Dropout + Linear -> pooled feature
+            else:
+                head[last] = nn.Identity()
+            return dim
+    raise ConfigError(f"cannot find the classifier of {type(net).__name__} to replace; use a torchvision classifier.")
+
+
+class Student(nn.Module):
+    """A torchvision backbone with its classifier removed plus a new linear classifier (method doc §4)."""
+
+    def __init__(self, backbone: nn.Module, feat_dim: int, num_classes: int, name: str = "") -> None:
+        super().__init__()
+        self.backbone, self.feat_dim, self.name = backbone, feat_dim, name
+        self.classifier = nn.Linear(feat_dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> StudentOutput:
+        h = self.backbone(x).flatten(1)
+        return StudentOutput(F.normalize(h, dim=-1), self.classifier(h), h)
+
+
+def build_student(name: str, num_classes: int, pretrained: bool | str = True) -> Student:
+    """torchvision classifier `name` (e.g. resnet18, mobilenet_v2) as a PAND student.
+
+    `pretrained=True` loads ImageNet weights when they can be had (a clear warning otherwise),
+    a path loads a local torchvision state dict, False starts from random weights.
+    """
+    if name not in torchvision.models.list_models(module=torchvision.models):
+        raise ConfigError(f"unknown student {name!r}; expected a torchvision classifier such as resnet18 or mobilenet_v2.")
+    net = None
+    if pretrained is True:
+        try:
+            net = torchvision.models.get_model(name, weights="DEFAULT")
+        except Exception as e:  # offline, or no weights for this architecture
+            warnings.warn(
+                f"ImageNet weights for student {name} are unavailable ({type(e).__name__}: {e}); it starts from "
+                "random weights and will score far below the paper. Pre-download them (torch hub cache, "
+                "~/.cache/torch/hub/checkpoints) or pass a local state-dict file as `pretrained=`."
+            )
+    if net is None:
+        net = torchvision.models.get_model(name, weights=None)
+        if isinstance(pretrained, (str, Path)):
+            net.load_state_dict(torch.load(pretrained, map_location="cpu", weights_only=True))
+    dim = _strip_classifier(net)
+    return Student(net, dim, num_classes, name)
+
+
+# ------------------------------------------------------------------------------------------ align head
+
+
+def _mlp(d_in: int, d_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(d_in, d_out), nn.ReLU(inplace=True), nn.Linear(d_out, d_out))
+
+
+class AlignHead(nn.Module):
+    """φ_v, φ_t: Linear(D_t→D_s) → ReLU → Linear(D_s→D_s); outputs L2-normalised (method doc §4)."""
+
+    def __init__(self, teacher_dim: int, student_dim: int) -> None:
+        super().__init__()
+        self.image, self.text = _mlp(teacher_dim, student_dim), _mlp(teacher_dim, student_dim)
+
+    def forward(self, teacher_feat: torch.Tensor, anchors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """a_i = n(φ_v(f_i)) `[B, D_s]`, u_c = n(φ_t(Θ_c)) `[C, D_s]`."""
+        return F.normalize(self.image(teacher_feat), dim=-1), F.normalize(self.text(anchors), dim=-1)

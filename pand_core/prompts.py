@@ -1,0 +1,138 @@
+"""Stage 1 building block (method doc §3): CoOp context vectors in front of each class prompt, on a frozen CLIP."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import ConfigError
+
+
+class _TextTower:
+    """The parts of an open_clip text tower the learner runs by hand; held outside the module tree (frozen)."""
+
+    def __init__(self, clip_model: nn.Module) -> None:
+        m = getattr(clip_model, "model", clip_model)  # accept a pand_core Teacher or a raw open_clip model
+        tower = getattr(m, "text", None)
+        if tower is not None and not hasattr(tower, "token_embedding"):
+            raise ConfigError(
+                f"{type(tower).__name__} text towers (e.g. Hugging Face text models) are not supported by the "
+                "prompt learner; use an open_clip model with its own text transformer."
+            )
+        src = tower if tower is not None else m
+        if getattr(src, "cls_emb", None) is not None or getattr(src, "use_pad_mask", False):
+            raise ConfigError("text towers with a class token or padding mask (CoCa-style) are not supported.")
+        self.token_embedding = src.token_embedding
+        self.positional_embedding = src.positional_embedding
+        self.transformer = src.transformer
+        self.ln_final = src.ln_final
+        self.text_projection = src.text_projection
+        self.attn_mask = src.attn_mask
+        self.pool_type = getattr(src, "text_pool_type", getattr(src, "pool_type", "argmax"))
+        self.eos_id = getattr(src, "text_eos_id", getattr(src, "eos_id", None))
+
+    def pool_index(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Position whose final hidden state is the sentence feature (the EOT token for CLIP)."""
+        if self.pool_type == "argmax":
+            return tokens.argmax(dim=-1)
+        if self.pool_type == "eos":
+            return (tokens == self.eos_id).int().argmax(dim=-1)
+        if self.pool_type == "first":
+            return torch.zeros(tokens.shape[0], dtype=torch.long)
+        if self.pool_type == "last":
+            return torch.full((tokens.shape[0],), tokens.shape[1] - 1, dtype=torch.long)
+        raise ConfigError(f"text pool type {self.pool_type!r} is not supported by the prompt learner.")
+
+    def __call__(self, x: torch.Tensor, pool_index: torch.Tensor) -> torch.Tensor:
+        """Embedded prompts `[C, L, W]` → projected features `[C, D]` (unnormalised), read at `pool_index`."""
+        length = x.shape[1]
+        cast = self.transformer.get_cast_dtype() if hasattr(self.transformer, "get_cast_dtype") else x.dtype
+        x = x.to(cast) + self.positional_embedding[:length].to(cast)
+        mask = self.attn_mask[:length, :length] if self.attn_mask is not None else None
+        if getattr(self.transformer, "batch_first", True):
+            x = self.transformer(x, attn_mask=mask)
+        else:  # older open_clip: sequence-first transformer
+            x = self.transformer(x.permute(1, 0, 2), attn_mask=mask).permute(1, 0, 2)
+        x = self.ln_final(x)
+        x = x[torch.arange(x.shape[0], device=x.device), pool_index.to(x.device)]
+        proj = self.text_projection
+        if proj is not None:
+            x = proj(x) if isinstance(proj, nn.Linear) else x @ proj
+        return x
+
+
+class PromptLearner(nn.Module):
+    """Learned context `[SOS] v_1…v_n <template(class)> [EOS]`, shared by all classes; `.ctx` is the only parameter.
+
+    Calling it returns the L2-normalised class text features `[C, D]` (the Stage 1 anchors, §3).
+    With `truncate=True` the sequence is cut after the longest EOT position, which is exact:
+    the mask is causal and only the EOT state is read.
+    """
+
+    def __init__(
+        self,
+        clip_model: nn.Module,
+        tokenizer: Callable[[Sequence[str]], torch.Tensor],
+        classnames: Sequence[str],
+        template: str = "{}",
+        n_ctx: int = 16,
+        ctx_init: str | None = None,
+        truncate: bool = True,
+    ) -> None:
+        super().__init__()
+        if "{}" not in template:
+            raise ConfigError(f"template must contain '{{}}' for the class name, got {template!r}")
+        if not classnames:
+            raise ConfigError("classnames is empty")
+        self._text = _TextTower(clip_model)
+        self.classnames, self.template, self.truncate = list(classnames), template, truncate
+        embedding = self._text.token_embedding
+        device = embedding.weight.device
+
+        if ctx_init is not None:
+            init_tokens = tokenizer([ctx_init]).to(device)
+            n_ctx = int(self._text.pool_index(init_tokens)[0]) - 1  # tokens between SOS and EOT
+            if n_ctx < 1:
+                raise ConfigError(f"ctx_init {ctx_init!r} has no tokens")
+            with torch.no_grad():
+                ctx = embedding(init_tokens)[0, 1 : 1 + n_ctx].float().clone()
+            placeholder = ctx_init
+        else:
+            if n_ctx < 1:
+                raise ConfigError(f"n_ctx must be >= 1, got {n_ctx}")
+            ctx = torch.empty(n_ctx, embedding.weight.shape[1], device=device).normal_(0.0, 0.02)
+            placeholder = " ".join(["X"] * n_ctx)
+        self.n_ctx, self.ctx_init = n_ctx, ctx_init
+        self.ctx = nn.Parameter(ctx)
+
+        prompts = [f"{placeholder} {template.format(name)}" for name in self.classnames]
+        tokens = tokenizer(prompts).to(device)
+        pool_index = self._text.pool_index(tokens)
+        encode = getattr(tokenizer, "encode", None)  # open_clip's SimpleTokenizer: BPE ids without SOS/EOT
+        if encode is not None:
+            too_long = [p for p in prompts if len(encode(p)) + 2 > tokens.shape[1]]
+            if too_long:
+                raise ConfigError(
+                    f"{len(too_long)} prompt(s) exceed the text context of {tokens.shape[1]} tokens, e.g. "
+                    f"{too_long[0]!r}; use fewer context tokens (n_ctx) or a shorter template."
+                )
+        with torch.no_grad():
+            emb = embedding(tokens).float()
+        self.register_buffer("tokens", tokens, persistent=False)
+        self.register_buffer("pool_idx", pool_index, persistent=False)
+        self.register_buffer("token_prefix", emb[:, :1], persistent=False)  # SOS
+        self.register_buffer("token_suffix", emb[:, 1 + n_ctx :], persistent=False)  # template, class, EOS, pads
+        self.seq_len = int(pool_index.max()) + 1 if truncate and self._text.pool_type in ("argmax", "eos") else tokens.shape[1]
+
+    def embedded_prompts(self) -> torch.Tensor:
+        """Token embeddings `[C, L, W]` with the learned context inserted after SOS."""
+        ctx = self.ctx.unsqueeze(0).expand(len(self.classnames), -1, -1)
+        x = torch.cat([self.token_prefix, ctx, self.token_suffix], dim=1)
+        return x[:, : self.seq_len]
+
+    def forward(self) -> torch.Tensor:
+        """Class text features t_c `[C, D]`, L2-normalised."""
+        return F.normalize(self._text(self.embedded_prompts(), self.pool_idx).float(), dim=-1)
