@@ -1,0 +1,70 @@
+"""PromptLearner: exact reproduction of encode_text, exact EOT truncation, only `.ctx` trains (method doc §3)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pand_core.errors import ConfigError
+from pand_core.prompts import PromptLearner
+
+NAMES = ["Black footed Albatross", "Laysan Albatross", "Chuck will Widow", "Red headed Woodpecker", "Bobolink"]
+
+
+def test_reproduces_encode_text_with_ctx_init(tiny_teacher):
+    t = tiny_teacher
+    pl = PromptLearner(t.model, t.tokenizer, NAMES, template="{}.", ctx_init="a photo of a")
+    assert pl.n_ctx == 4 and pl.ctx.shape == (4, 64)
+    expected = t.encode_text([f"a photo of a {n}." for n in NAMES])
+    assert torch.allclose(pl(), expected, atol=1e-5)
+
+
+def test_reproduces_encode_text_with_a_dataset_template(tiny_teacher):
+    t = tiny_teacher
+    pl = PromptLearner(t, t.tokenizer, NAMES, template="a photo of {}, a type of bird", ctx_init="itap of")
+    expected = t.encode_text([f"itap of a photo of {n}, a type of bird" for n in NAMES])
+    assert torch.allclose(pl(), expected, atol=1e-5)
+
+
+def test_truncation_is_exact_and_shorter(tiny_teacher):
+    t = tiny_teacher
+    torch.manual_seed(0)
+    full = PromptLearner(t, t.tokenizer, NAMES, template="a photo of {}, a type of bird", truncate=False)
+    cut = PromptLearner(t, t.tokenizer, NAMES, template="a photo of {}, a type of bird", truncate=True)
+    cut.ctx.data.copy_(full.ctx.data)
+    assert full.seq_len == 77 and cut.seq_len == int(cut.pool_idx.max()) + 1 < 40
+    assert torch.allclose(full(), cut(), atol=1e-5)
+
+
+def test_random_context_init_and_only_ctx_trains(tiny_teacher):
+    t = tiny_teacher
+    torch.manual_seed(0)
+    pl = PromptLearner(t, t.tokenizer, NAMES, template="{}", n_ctx=16)
+    assert [n for n, p in pl.named_parameters() if p.requires_grad] == ["ctx"]
+    assert list(pl.state_dict()) == ["ctx"]
+    assert pl.ctx.shape == (16, 64)
+    assert abs(pl.ctx.std().item() - 0.02) < 0.003 and abs(pl.ctx.mean().item()) < 0.003
+    out = pl()
+    assert out.shape == (len(NAMES), 64) and torch.allclose(out.norm(dim=-1), torch.ones(len(NAMES)), atol=1e-5)
+    out[:, 0].sum().backward()
+    assert pl.ctx.grad is not None and pl.ctx.grad.abs().sum() > 0
+    assert all(p.grad is None for p in t.model.parameters())
+
+
+def test_context_changes_the_features(tiny_teacher):
+    t = tiny_teacher
+    pl = PromptLearner(t, t.tokenizer, NAMES, template="{}", n_ctx=4)
+    before = pl().detach()
+    with torch.no_grad():
+        pl.ctx.add_(torch.randn_like(pl.ctx))
+    assert not torch.allclose(before, pl(), atol=1e-3)
+
+
+def test_prompt_learner_errors(tiny_teacher):
+    t = tiny_teacher
+    with pytest.raises(ConfigError, match="template must contain"):
+        PromptLearner(t, t.tokenizer, NAMES, template="a photo")
+    with pytest.raises(ConfigError, match="exceed the text context"):
+        PromptLearner(t, t.tokenizer, ["word " * 70], template="{}", n_ctx=16)
+    with pytest.raises(ConfigError, match="n_ctx"):
+        PromptLearner(t, t.tokenizer, NAMES, n_ctx=0)
