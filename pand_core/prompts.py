@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from .errors import ConfigError
 
@@ -136,3 +140,126 @@ class PromptLearner(nn.Module):
     def forward(self) -> torch.Tensor:
         """Class text features t_c `[C, D]`, L2-normalised."""
         return F.normalize(self._text(self.embedded_prompts(), self.pool_idx).float(), dim=-1)
+
+
+# ------------------------------------------------------------------------------------ Stage 1 training
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    """Stage 1 recipe (method doc §3): SGD 0.002, momentum 0.9, wd 0, cosine to 0 over 200 epochs, batch 128, clip 1.0."""
+
+    epochs: int = 200
+    lr: float = 0.002
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    grad_clip: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be positive, got {self.lr}")
+
+
+def train_prompts(
+    learner: PromptLearner,
+    feats: torch.Tensor,
+    labels: torch.Tensor,
+    logit_scale: float,
+    cfg: CalibrationConfig = CalibrationConfig(),
+    eval_feats: torch.Tensor | None = None,
+    eval_labels: torch.Tensor | None = None,
+    progress: bool = True,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """Fit `learner.ctx` by cross-entropy of `logit_scale · f · t_cᵀ` on precomputed image features (§3).
+
+    Returns one record per epoch: epoch, lr, loss, train_acc and (if eval data is given) eval_acc, in percent.
+    """
+    device = learner.ctx.device
+    feats, labels = feats.to(device), labels.to(device)
+    opt = torch.optim.SGD([learner.ctx], lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=0.0)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    use_amp = device.type == "cuda"
+    history = []
+    bar = tqdm(range(cfg.epochs), desc="Stage 1: prompts", disable=not progress, leave=False)
+    for epoch in bar:
+        order = torch.randperm(len(feats), generator=gen).to(device)
+        total_loss, correct = 0.0, 0
+        for start in range(0, len(order), cfg.batch_size):
+            idx = order[start : start + cfg.batch_size]
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+                logits = logit_scale * feats[idx] @ learner().t()
+            loss = F.cross_entropy(logits.float(), labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([learner.ctx], cfg.grad_clip)
+            opt.step()
+            total_loss += loss.item() * len(idx)
+            correct += (logits.argmax(-1) == labels[idx]).sum().item()
+        record = {
+            "epoch": epoch,
+            "lr": opt.param_groups[0]["lr"],
+            "loss": total_loss / len(feats),
+            "train_acc": 100.0 * correct / len(feats),
+        }
+        sched.step()
+        if eval_feats is not None and eval_labels is not None:
+            with torch.no_grad():
+                text = learner()
+                pred = (eval_feats.to(device) @ text.t()).argmax(-1)
+                record["eval_acc"] = 100.0 * (pred == eval_labels.to(device)).float().mean().item()
+        history.append(record)
+        bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['train_acc']:.1f}")
+        if on_epoch is not None:
+            on_epoch(record)
+    return history
+
+
+# ----------------------------------------------------------------------------------------- anchors I/O
+
+
+def save_anchors(path: str | Path, anchors: torch.Tensor, meta: dict) -> Path:
+    """Write anchors `[C, D]` (float32, L2-normalised) with their metadata to one file, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    anchors = F.normalize(anchors.detach().float().cpu(), dim=-1)
+    if "classnames" in meta and len(meta["classnames"]) != anchors.shape[0]:
+        raise ValueError(f"{len(meta['classnames'])} class names for {anchors.shape[0]} anchors")
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save({"anchors": anchors, "meta": dict(meta, num_classes=anchors.shape[0], dim=anchors.shape[1])}, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_anchors(
+    path: str | Path,
+    num_classes: int | None = None,
+    dim: int | None = None,
+    teacher: dict | None = None,
+) -> tuple[torch.Tensor, dict]:
+    """Read an anchors file safely (`weights_only=True`) and refuse one whose class count, dimension
+    or teacher (name and pretrained) differ from what the caller expects, listing every difference."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"anchors file not found: {path}; run Stage 1 (prompt calibration) first.")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    anchors, meta = blob["anchors"], blob["meta"]
+    diffs = []
+    if num_classes is not None and anchors.shape[0] != num_classes:
+        diffs.append(f"classes: file has {anchors.shape[0]}, expected {num_classes}")
+    if dim is not None and anchors.shape[1] != dim:
+        diffs.append(f"embedding dim: file has {anchors.shape[1]}, expected {dim}")
+    if teacher is not None:
+        for key in ("name", "pretrained"):
+            have = meta.get("teacher", {}).get(key)
+            if key in teacher and have != teacher[key]:
+                diffs.append(f"teacher {key}: file has {have!r}, expected {teacher[key]!r}")
+    if diffs:
+        raise ConfigError(f"anchors {path} do not match this setup:\n  " + "\n  ".join(diffs))
+    return anchors, meta

@@ -1,0 +1,105 @@
+"""Stage 1 pieces: feature extraction, the calibration loop's recipe, anchors files, and the smoke run."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pand_core.data import load_dataset
+from pand_core.data.synthetic import SyntheticSpec
+from pand_core.errors import ConfigError
+from pand_core.features import accuracy, extract_features, zero_shot_logits
+from pand_core.prompts import CalibrationConfig, PromptLearner, load_anchors, save_anchors, train_prompts
+
+NAMES = ["Black footed Albatross", "Laysan Albatross", "Chuck will Widow", "Bobolink"]
+
+
+def test_extract_features_match_the_teacher(tiny_teacher, synthetic_root):
+    ds = load_dataset("cub", synthetic_root, "test", transform=tiny_teacher.preprocess)
+    feats, labels = extract_features(tiny_teacher, ds, batch_size=5, progress=False)
+    assert feats.shape == (len(ds), tiny_teacher.embed_dim) and labels.tolist() == ds.targets
+    direct = tiny_teacher.encode_image(torch.stack([ds[i][0] for i in range(3)]))
+    assert torch.allclose(feats[:3], direct, atol=1e-5)
+
+
+def test_accuracy_and_zero_shot_logits():
+    f = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    t = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    logits = zero_shot_logits(f, t, 100.0)
+    assert torch.equal(logits, 100.0 * f @ t.t())
+    assert accuracy(logits, torch.tensor([0, 1, 1])) == pytest.approx(200 / 3)
+
+
+def _toy_features(teacher, n_per_class=6, seed=0):
+    """Image features that sit near the class features of a *hidden* context, so calibration has something to find."""
+    g = torch.Generator().manual_seed(seed)
+    target = PromptLearner(teacher, teacher.tokenizer, NAMES, "{}", n_ctx=4)
+    with torch.no_grad():
+        target.ctx.copy_(torch.randn(target.ctx.shape, generator=g))
+        text = target()
+    labels = torch.arange(len(NAMES)).repeat_interleave(n_per_class)
+    feats = F.normalize(text[labels] + 0.05 * torch.randn(len(labels), text.shape[1], generator=g), dim=-1)
+    return feats, labels
+
+
+def test_calibration_follows_the_recipe_and_learns(tiny_teacher):
+    feats, labels = _toy_features(tiny_teacher)
+    torch.manual_seed(1)
+    learner = PromptLearner(tiny_teacher, tiny_teacher.tokenizer, NAMES, "{}", n_ctx=4)
+    cfg = CalibrationConfig(epochs=25, lr=0.5, batch_size=8, seed=0)
+    hist = train_prompts(learner, feats, labels, 50.0, cfg, feats, labels, progress=False)
+    assert [h["epoch"] for h in hist] == list(range(25))
+    for h in hist:  # cosine annealing to 0, stepped per epoch, no warm-up
+        assert h["lr"] == pytest.approx(0.5 * (1 + math.cos(math.pi * h["epoch"] / 25)) / 2, rel=1e-6)
+    assert hist[-1]["loss"] < 0.5 * hist[0]["loss"]
+    assert hist[-1]["eval_acc"] >= hist[0]["eval_acc"]
+
+
+def test_calibration_is_deterministic(tiny_teacher):
+    feats, labels = _toy_features(tiny_teacher)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        learner = PromptLearner(tiny_teacher, tiny_teacher.tokenizer, NAMES, "{}", n_ctx=4)
+        runs.append(train_prompts(learner, feats, labels, 50.0, CalibrationConfig(epochs=3, batch_size=8), progress=False))
+    assert runs[0] == runs[1]
+
+
+def test_calibration_config_validation():
+    with pytest.raises(ConfigError, match="epochs"):
+        CalibrationConfig(epochs=0)
+    with pytest.raises(ConfigError, match="lr"):
+        CalibrationConfig(lr=-1)
+    assert CalibrationConfig() == CalibrationConfig(epochs=200, lr=0.002, momentum=0.9, weight_decay=0.0, batch_size=128, grad_clip=1.0)
+
+
+def test_anchors_roundtrip_and_mismatch(tmp_path):
+    a = torch.randn(4, 8)
+    meta = {"classnames": NAMES, "teacher": {"name": "ViT-B-32", "pretrained": "openai"}}
+    path = save_anchors(tmp_path / "anchors.pt", a, meta)
+    loaded, m = load_anchors(path, num_classes=4, dim=8, teacher={"name": "ViT-B-32", "pretrained": "openai"})
+    assert torch.allclose(loaded, F.normalize(a, dim=-1)) and m["classnames"] == NAMES and m["dim"] == 8
+    with pytest.raises(ConfigError) as e:
+        load_anchors(path, num_classes=200, dim=1024, teacher={"name": "convnext_xxlarge", "pretrained": "x"})
+    msg = str(e.value)
+    assert "classes: file has 4, expected 200" in msg and "embedding dim" in msg and "teacher name" in msg
+    with pytest.raises(FileNotFoundError, match="run Stage 1"):
+        load_anchors(tmp_path / "nope.pt")
+
+
+def test_smoke_run_writes_a_self_describing_result(tmp_path, monkeypatch):
+    from pand_core import smoke
+
+    monkeypatch.setenv("PAND_CACHE", str(tmp_path / "cache"))
+    spec = SyntheticSpec(n_classes=4, train_per_class=4, test_per_class=2, image_size=32)
+    res = smoke.run(tmp_path / "out", epochs=2, n_ctx=4, spec=spec, progress=False)
+    on_disk = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert on_disk["metrics"] == res["metrics"] and len(on_disk["history"]) == 2
+    assert on_disk["metrics"]["chance_acc"] == 25.0
+    assert {"torch", "open_clip", "device"} <= set(on_disk["environment"])
+    anchors, meta = load_anchors(tmp_path / "out" / "anchors.pt", num_classes=4, dim=64, teacher={"name": "pand-tiny-clip"})
+    assert meta["n_ctx"] == 4 and anchors.shape == (4, 64)
