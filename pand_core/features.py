@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from .runinfo import progress_enabled
 from .models import Teacher
 
 
@@ -17,7 +18,7 @@ def extract_features(
     dataset: Dataset,
     batch_size: int = 128,
     num_workers: int = 0,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """L2-normalised teacher features `[N, D]` (float32, CPU) and labels `[N]` of `dataset`, in dataset order.
 
@@ -27,7 +28,7 @@ def extract_features(
     device = teacher.device
     autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else contextlib.nullcontext()
     feats, labels = [], []
-    for images, y in tqdm(loader, desc="teacher features", disable=not progress, leave=False):
+    for images, y in tqdm(loader, desc="teacher features", disable=not progress_enabled(progress), leave=False):
         with autocast:
             feats.append(teacher.encode_image(images.to(device, non_blocking=True)).float().cpu())
         labels.append(torch.as_tensor(y))

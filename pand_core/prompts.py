@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .runinfo import progress_enabled
 from .errors import ConfigError
 
 
@@ -173,7 +174,7 @@ def train_prompts(
     cfg: CalibrationConfig = CalibrationConfig(),
     eval_feats: torch.Tensor | None = None,
     eval_labels: torch.Tensor | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> list[dict]:
     """Fit `learner.ctx` by cross-entropy of `logit_scale · f · t_cᵀ` on precomputed image features (§3).
@@ -187,7 +188,7 @@ def train_prompts(
     gen = torch.Generator().manual_seed(cfg.seed)
     use_amp = device.type == "cuda"
     history = []
-    bar = tqdm(range(cfg.epochs), desc="Stage 1: prompts", disable=not progress, leave=False)
+    bar = tqdm(range(cfg.epochs), desc="Stage 1: prompts", disable=not progress_enabled(progress), leave=False)
     for epoch in bar:
         order = torch.randperm(len(feats), generator=gen).to(device)
         total_loss, correct = 0.0, 0

@@ -49,3 +49,16 @@ def write_json(path: str | Path, payload: dict) -> Path:
 def default_cache() -> Path:
     """Cache folder for generated data and small models: `$PAND_CACHE`, else `~/.cache/pand`."""
     return Path(os.environ.get("PAND_CACHE", Path.home() / ".cache" / "pand")).expanduser()
+
+
+def progress_enabled(flag: bool | None = None) -> bool:
+    """Whether to draw progress bars: `flag` if given, else `$PAND_PROGRESS` (1/0), else only on a terminal.
+
+    Executed notebooks (papermill, nbmake, the book build) are not terminals, so their outputs stay clean.
+    """
+    if flag is not None:
+        return flag
+    env = os.environ.get("PAND_PROGRESS")
+    if env is not None:
+        return env.strip().lower() not in ("0", "false", "no", "")
+    return sys.stderr.isatty()

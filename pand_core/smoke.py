@@ -27,7 +27,7 @@ from .runinfo import default_cache, environment, write_json
 
 
 def run(out: str | Path = "runs/smoke", epochs: int = 40, n_ctx: int = 16, seed: int = 0,
-        spec: SyntheticSpec = SyntheticSpec(), progress: bool = True) -> dict:
+        spec: SyntheticSpec = SyntheticSpec(), progress: bool | None = None) -> dict:
     """Run the miniature and return its result dict (also written to `out/result.json`)."""
     cfg = CalibrationConfig(epochs=epochs, seed=seed)
     out = Path(out)
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     try:
-        res = run(args.out, args.epochs, args.n_ctx, args.seed, progress=sys.stderr.isatty())
+        res = run(args.out, args.epochs, args.n_ctx, args.seed, progress=None)
     except PandError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -103,3 +103,15 @@ def test_smoke_run_writes_a_self_describing_result(tmp_path, monkeypatch):
     assert {"torch", "open_clip", "device"} <= set(on_disk["environment"])
     anchors, meta = load_anchors(tmp_path / "out" / "anchors.pt", num_classes=4, dim=64, teacher={"name": "pand-tiny-clip"})
     assert meta["n_ctx"] == 4 and anchors.shape == (4, 64)
+
+
+def test_progress_bars_follow_flag_env_and_terminal(monkeypatch):
+    from pand_core.runinfo import progress_enabled
+
+    monkeypatch.delenv("PAND_PROGRESS", raising=False)
+    assert progress_enabled(True) is True and progress_enabled(False) is False
+    assert progress_enabled() is False  # pytest captures stderr: not a terminal
+    monkeypatch.setenv("PAND_PROGRESS", "1")
+    assert progress_enabled() is True
+    monkeypatch.setenv("PAND_PROGRESS", "0")
+    assert progress_enabled() is False

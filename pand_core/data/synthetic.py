@@ -17,6 +17,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
+from ..runinfo import progress_enabled
+
 # Attribute vocabularies; the last one varies fastest across class ids.
 BODY_COLOURS = {"Brown": (139, 94, 60), "Grey": (128, 128, 128), "Green": (70, 130, 70), "Sand": (194, 170, 120)}
 HEAD_COLOURS = {"Red": (200, 40, 40), "Blue": (50, 80, 200), "Yellow": (230, 200, 40), "Black": (25, 25, 25)}
@@ -123,7 +125,7 @@ class SyntheticSpec:
     seed: int = 0
 
 
-def make_synthetic_cub(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), progress: bool = True) -> Path:
+def make_synthetic_cub(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), progress: bool | None = None) -> Path:
     """Write the synthetic world as `root/CUB_200_2011/` (CUB file layout) and return that folder.
 
     Reuses an existing folder written with the same spec; a different spec in the same place is an error.
@@ -142,7 +144,7 @@ def make_synthetic_cub(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), 
     image_id = 0
     per_class = spec.train_per_class + spec.test_per_class
     jobs = [(c, k) for c in range(spec.n_classes) for k in range(per_class)]
-    for c, k in tqdm(jobs, desc="synthetic CUB", disable=not progress, leave=False):
+    for c, k in tqdm(jobs, desc="synthetic CUB", disable=not progress_enabled(progress), leave=False):
         image_id += 1
         cls = classes[c]
         rng = np.random.default_rng([spec.seed, c, k])

@@ -1,0 +1,32 @@
+# One entry point per job; each target sets up its own environment (.venv) on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: smoke test book clean-venv help
+
+help:
+	@echo "make smoke  - run the offline miniature end to end (creates .venv on first use)"
+	@echo "make test   - run the unit tests and execute the notebooks (pytest --nbmake)"
+	@echo "make book   - build the Jupyter Book into _build/html"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is needed; run: make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+
+smoke: $(STAMP)
+	$(BIN)/python -m pand_core.smoke --out runs/smoke
+
+test: $(STAMP)
+	$(BIN)/python -m pytest --nbmake tests notebooks
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build .
+	@echo "open _build/html/index.html"
+
+clean-venv:
+	rm -rf $(VENV)
