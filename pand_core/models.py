@@ -124,7 +124,7 @@ def load_teacher(
     The model is frozen and in eval mode. A tag that is neither cached nor downloadable raises
     `TeacherUnavailableError` saying how to pre-download it or pass a local file.
     """
-    if name not in open_clip.list_models():
+    if not name.startswith(("hf-hub:", "local-dir:")) and name not in open_clip.list_models():
         raise ConfigError(f"unknown open_clip model {name!r}; see open_clip.list_models() for the valid names.")
     model_name, weights, source = _resolve_weights(name, pretrained)
     try:
@@ -227,6 +227,8 @@ def build_student(name: str, num_classes: int, pretrained: bool | str = True) ->
     if net is None:
         net = torchvision.models.get_model(name, weights=None)
         if isinstance(pretrained, (str, Path)):
+            if not Path(pretrained).is_file():
+                raise ConfigError(f"student weights file not found: {pretrained}; pass a torchvision state-dict file.")
             net.load_state_dict(torch.load(pretrained, map_location="cpu", weights_only=True))
     dim = _strip_classifier(net)
     return Student(net, dim, num_classes, name)

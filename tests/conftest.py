@@ -104,3 +104,28 @@ def dogs_root(tmp_path) -> Path:
     for n, rel in enumerate(train + test):
         write_jpg(tmp_path / "Images" / rel, seed=n)
     return tmp_path
+
+
+@pytest.fixture
+def cars_root(tmp_path) -> Path:
+    from scipy.io import savemat
+
+    base = tmp_path / "stanford_cars"
+    (base / "devkit").mkdir(parents=True)
+    names = np.empty((1, 3), dtype=object)
+    for i, n in enumerate(["AM General Hummer SUV 2000", "Acura RL Sedan 2012", "Tesla Model S Sedan 2012"]):
+        names[0, i] = np.array([n])
+    savemat(str(base / "devkit" / "cars_meta.mat"), {"class_names": names})
+
+    def annos(path, rows):
+        dt = [("bbox_x1", "O"), ("bbox_y1", "O"), ("bbox_x2", "O"), ("bbox_y2", "O"), ("class", "O"), ("fname", "O")]
+        arr = np.empty((1, len(rows)), dtype=dt)
+        for i, (cls, fname) in enumerate(rows):
+            arr[0, i] = (np.array([[1]]), np.array([[1]]), np.array([[20]]), np.array([[20]]), np.array([[cls]]), np.array([fname]))
+        savemat(str(path), {"annotations": arr})
+
+    annos(base / "devkit" / "cars_train_annos.mat", [(3, "00001.jpg"), (1, "00002.jpg")])
+    annos(base / "cars_test_annos_withlabels.mat", [(2, "00001.jpg")])
+    for n, rel in enumerate(["cars_train/00001.jpg", "cars_train/00002.jpg", "cars_test/00001.jpg"]):
+        write_jpg(base / rel, seed=n)
+    return tmp_path

@@ -198,3 +198,16 @@ def test_synthetic_images_vary_within_a_class(synthetic_root):
     x0 = paper_test_transform(32)(ds[0][0])
     x1 = paper_test_transform(32)(ds[1][0])
     assert ds.targets[0] == ds.targets[1] and (x0 - x1).abs().mean() > 0.1
+
+
+# ----------------------------------------------------------------------------------------------- Cars
+def test_cars_names_and_labels(cars_root):
+    ds = load_dataset("cars", cars_root, "train")
+    assert ds.classnames == ["AM General Hummer SUV 2000", "Acura RL Sedan 2012", "Tesla Model S Sedan 2012"]
+    assert ds.template == "a photo of {}, which is the model name of car"
+    assert ds.targets == [2, 0] and ds.samples[0][0].endswith("cars_train/00001.jpg")
+    test = load_dataset("cars", cars_root, "test")
+    assert test.targets == [1] and test[0][0].mode == "RGB"
+    (cars_root / "stanford_cars" / "cars_test_annos_withlabels.mat").unlink()
+    with pytest.raises(DatasetNotFoundError, match="cars_test_annos_withlabels.mat"):
+        load_dataset("cars", cars_root, "test")

@@ -121,6 +121,8 @@ def test_student_from_local_state_dict(tmp_path):
     torch.save(net.state_dict(), tmp_path / "r18.pt")
     s = build_student("resnet18", 4, pretrained=str(tmp_path / "r18.pt")).eval()
     assert torch.equal(s.backbone.conv1.weight, net.conv1.weight)
+    with pytest.raises(ConfigError, match="student weights file not found"):
+        build_student("resnet18", 4, pretrained=str(tmp_path / "missing.pt"))
     with pytest.raises(ConfigError, match="unknown student"):
         build_student("resnet-18", 4)
 

@@ -68,3 +68,17 @@ def test_prompt_learner_errors(tiny_teacher):
         PromptLearner(t, t.tokenizer, ["word " * 70], template="{}", n_ctx=16)
     with pytest.raises(ConfigError, match="n_ctx"):
         PromptLearner(t, t.tokenizer, NAMES, n_ctx=0)
+
+
+def test_exact_on_a_full_size_open_clip_text_tower():
+    """The same equivalence on ViT-B-32's real 12-layer, 512-wide text tower (random weights, built offline)."""
+    import open_clip
+
+    torch.manual_seed(0)
+    model = open_clip.create_model("ViT-B-32", pretrained=None).eval().requires_grad_(False)
+    tok = open_clip.get_tokenizer("ViT-B-32")
+    pl = PromptLearner(model, tok, NAMES[:3], template="{}.", ctx_init="a photo of a")
+    with torch.no_grad():
+        expected = model.encode_text(tok([f"a photo of a {n}." for n in NAMES[:3]]), normalize=True)
+    assert pl.seq_len < 20
+    assert torch.allclose(pl(), expected, atol=1e-5)

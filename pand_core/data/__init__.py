@@ -8,6 +8,7 @@ from typing import Callable
 from ..errors import ConfigError
 from .aircraft import load_aircraft
 from .base import FGVCDataset, load_image
+from .cars import load_cars
 from .cub import load_cub
 from .dogs import load_dogs
 from .pets import load_pets
@@ -18,6 +19,7 @@ DATASETS: dict[str, Callable[..., FGVCDataset]] = {
     "aircraft": load_aircraft,
     "pets": load_pets,
     "dogs": load_dogs,
+    "cars": load_cars,
 }
 
 
