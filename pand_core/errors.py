@@ -21,3 +21,7 @@ class TeacherUnavailableError(PandError, RuntimeError):
 
 class ConfigError(PandError, ValueError):
     """A parameter value is invalid; raised before any heavy work starts."""
+
+
+class MissingFileError(PandError, FileNotFoundError):
+    """A file produced by an earlier stage (anchors, checkpoint, cache) is not where it was expected."""

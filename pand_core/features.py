@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Callable
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from .runinfo import progress_enabled
+from .data.base import FGVCDataset, load_image
+from .data.views import AugmentedViews, seeded_view
 from .models import Teacher
+from .runinfo import progress_enabled
 
 
 @torch.no_grad()
@@ -43,3 +50,114 @@ def zero_shot_logits(image_feats: torch.Tensor, text_feats: torch.Tensor, logit_
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """Top-1 accuracy in percent."""
     return 100.0 * (logits.argmax(dim=-1) == labels.to(logits.device)).float().mean().item()
+
+
+# ------------------------------------------------------------------------------------- on-disk caches
+
+
+def _key(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _cache_identity(teacher: Teacher, dataset: FGVCDataset, transform: Callable) -> dict:
+    return {
+        "teacher": teacher.name,
+        "weights": teacher.source,
+        "dataset": dataset.name,
+        "split": dataset.split,
+        "root": str(Path(dataset.root).resolve()),
+        "n": len(dataset),
+        "transform": repr(transform),
+    }
+
+
+def _load_cached(path: Path, identity: dict) -> dict | None:
+    if not path.exists():
+        return None
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    return blob if blob.get("meta", {}).get("identity") == identity else None
+
+
+def _save_cached(path: Path, blob: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(blob, tmp)
+    os.replace(tmp, path)
+
+
+def cached_features(
+    teacher: Teacher,
+    dataset: FGVCDataset,
+    cache_dir: str | Path,
+    batch_size: int = 128,
+    num_workers: int = 0,
+    progress: bool | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`extract_features` with the teacher's eval preprocessing, cached on disk under `cache_dir/features/`.
+
+    The key covers the teacher (name + weights source), data set, split, root, size and transform; a cached
+    file whose metadata differ is recomputed, never reused.
+    """
+    identity = _cache_identity(teacher, dataset, teacher.preprocess)
+    path = Path(cache_dir) / "features" / f"{dataset.name}-{dataset.split}-{_key(identity)}.pt"
+    blob = _load_cached(path, identity)
+    if blob is not None:
+        return blob["features"], blob["labels"]
+    view = FGVCDataset(dataset.name, dataset.split, dataset.root, dataset.samples, dataset.classnames,
+                       dataset.template, transform=teacher.preprocess)
+    feats, labels = extract_features(teacher, view, batch_size, num_workers, progress)
+    _save_cached(path, {"features": feats, "labels": labels, "meta": {"identity": identity, "kind": "eval features"}})
+    return feats, labels
+
+
+class _AllViews(Dataset):
+    """Flat dataset of every (image, view) pair of an `AugmentedViews` in bank mode."""
+
+    def __init__(self, views: AugmentedViews) -> None:
+        self.views = views
+
+    def __len__(self) -> int:
+        return len(self.views.indices) * self.views.views
+
+    def __getitem__(self, k: int):
+        i, v = divmod(k, self.views.views)
+        index = self.views.indices[i]
+        image = load_image(self.views.base.samples[index][0])
+        return seeded_view(self.views.transform, image, self.views.view_seed(index, v))
+
+
+def build_bank(
+    teacher: Teacher,
+    views: AugmentedViews,
+    cache_dir: str | Path | None = None,
+    batch_size: int = 128,
+    num_workers: int = 0,
+    progress: bool | None = None,
+) -> torch.Tensor:
+    """Teacher features `[N, V, D]` of V reproducible augmented views of every image (the Stage 2 bank).
+
+    Row n holds the base-dataset image `views.indices[n]`; look it up with `bank[position_of[index], view]`.
+    Cached under `cache_dir/banks/` when a folder is given.
+    """
+    if views.views is None:
+        raise ValueError("build_bank needs AugmentedViews with views=V")
+    identity = dict(_cache_identity(teacher, views.base, views.transform), seed=views.seed, views=views.views,
+                    indices=_key({"i": views.indices}))
+    path = None
+    if cache_dir is not None:
+        path = Path(cache_dir) / "banks" / f"{views.base.name}-{views.base.split}-V{views.views}-{_key(identity)}.pt"
+        blob = _load_cached(path, identity)
+        if blob is not None:
+            return blob["bank"]
+    loader = DataLoader(_AllViews(views), batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    device = teacher.device
+    autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else contextlib.nullcontext()
+    chunks = []
+    with torch.no_grad():
+        for images in tqdm(loader, desc=f"teacher bank ({views.views} views)", disable=not progress_enabled(progress), leave=False):
+            with autocast:
+                chunks.append(teacher.encode_image(images.to(device)).float().cpu())
+    bank = torch.cat(chunks).view(len(views.indices), views.views, -1)
+    if path is not None:
+        _save_cached(path, {"bank": bank, "meta": {"identity": identity, "kind": "augmented-view bank"}})
+    return bank

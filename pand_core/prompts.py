@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .errors import ConfigError, MissingFileError
 from .runinfo import progress_enabled
-from .errors import ConfigError
 
 
 class _TextTower:
@@ -248,7 +248,7 @@ def load_anchors(
     or teacher (name and pretrained) differ from what the caller expects, listing every difference."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"anchors file not found: {path}; run Stage 1 (prompt calibration) first.")
+        raise MissingFileError(f"anchors file not found: {path}; run Stage 1 (prompt calibration) first.")
     blob = torch.load(path, map_location="cpu", weights_only=True)
     anchors, meta = blob["anchors"], blob["meta"]
     diffs = []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-
 import torch
 from PIL import Image
 from torchvision import transforms as T
@@ -14,7 +12,7 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 class RandomSquareResizedCrop(torch.nn.Module):
-    """Crop a random square of side U{min_side..max_side} at a random position, resize it to `size`."""
+    """Crop a random square of side U{min_side..max_side} at a random position, resize it to `size` (torch RNG)."""
 
     def __init__(self, size: int, min_side: int, max_side: int) -> None:
         super().__init__()
@@ -24,9 +22,9 @@ class RandomSquareResizedCrop(torch.nn.Module):
 
     def forward(self, img: Image.Image | torch.Tensor):
         w, h = TF.get_image_size(img)
-        side = min(random.randint(self.min_side, self.max_side), w, h)
-        top = random.randint(0, h - side)
-        left = random.randint(0, w - side)
+        side = min(int(torch.randint(self.min_side, self.max_side + 1, ())), w, h)
+        top = int(torch.randint(0, h - side + 1, ()))
+        left = int(torch.randint(0, w - side + 1, ()))
         return TF.resized_crop(img, top, left, side, side, [self.size, self.size], antialias=True)
 
     def extra_repr(self) -> str:

@@ -1,0 +1,59 @@
+"""Where a run's inputs come from: the data root and teacher weights a profile implies, and the device."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .data.synthetic import SyntheticSpec, make_synthetic_cub
+from .errors import ConfigError
+from .models import TINY_TEACHER, build_tiny_teacher
+from .runinfo import default_cache
+
+SMOKE_SPEC = SyntheticSpec()
+
+
+def smoke_data_root(cache: Path | None = None, spec: SyntheticSpec = SMOKE_SPEC, progress: bool | None = None) -> Path:
+    """The synthetic world of the smoke profile, created once in the cache (CUB layout)."""
+    root = (cache or default_cache()) / f"synthetic-cub-{spec.n_classes}c-{spec.image_size}px-s{spec.seed}"
+    make_synthetic_cub(root, spec, progress=progress)
+    return root
+
+
+def smoke_teacher_weights(cache: Path | None = None, seed: int = 0) -> Path:
+    """The smoke profile's tiny teacher, saved once as an open_clip-loadable state dict in the cache."""
+    path = (cache or default_cache()) / "teachers" / f"{TINY_TEACHER}-seed{seed}.pt"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(build_tiny_teacher(seed=seed).model.state_dict(), tmp)
+        os.replace(tmp, path)
+    return path
+
+
+def resolve_data_root(profile: str, dataset: str, data_root: str | None) -> Path:
+    """`data_root` if given; else the smoke world (smoke profile, cub) or `$PAND_DATA`; else a clear error."""
+    if data_root is not None:
+        return Path(data_root).expanduser()
+    if profile == "smoke" and dataset == "cub":
+        return smoke_data_root()
+    if os.environ.get("PAND_DATA"):
+        return Path(os.environ["PAND_DATA"]).expanduser()
+    raise ConfigError(f"no data root for {dataset!r}: pass --data-root PATH (or set PAND_DATA).")
+
+
+def resolve_teacher_weights(profile: str, teacher: str, weights: str | None) -> str | None:
+    """The smoke profile's tiny teacher without explicit weights gets the cached deterministic weights file."""
+    if weights is None and profile == "smoke" and teacher == TINY_TEACHER:
+        return str(smoke_teacher_weights())
+    return weights
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} requested but CUDA is not available; use --device cpu.")
+    return torch.device(device)

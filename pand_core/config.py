@@ -1,0 +1,216 @@
+"""Run configurations for Stage 1 (calibrate) and Stage 2 (distill), the method switches, and named profiles.
+
+`paper` holds the authors' recipe (method doc §3–§4); `smoke` runs the same code on the synthetic world with the
+tiny teacher on 2 CPU cores. A profile fills the defaults; command-line flags override single fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """What a Stage 2 method uses: teacher, which anchors, which loss terms, which optimiser recipe."""
+
+    teacher: bool
+    anchors: str  # "none" | "hand" | "learned"
+    feature_terms: bool  # L_img + L_kd through the align head
+    nlrd: bool
+    hinton: bool
+    optimiser: str  # "pand" | "vl2lite-original"
+    kd_scale: float = 1.0
+
+
+METHODS: dict[str, MethodSpec] = {
+    "ce": MethodSpec(False, "none", False, False, False, "pand"),
+    "kd": MethodSpec(True, "hand", False, False, True, "pand"),
+    "vl2lite": MethodSpec(True, "hand", True, False, False, "pand"),
+    "vl2lite-original": MethodSpec(True, "hand", True, False, False, "vl2lite-original", kd_scale=0.5),
+    "pand-no-psc": MethodSpec(True, "hand", True, True, False, "pand"),
+    "pand-no-nlrd": MethodSpec(True, "learned", True, False, False, "pand"),
+    "pand": MethodSpec(True, "learned", True, True, False, "pand"),
+}
+
+SMOKE = "smoke"
+PROFILES = ("smoke", "paper")
+
+
+@dataclass
+class CalibrateConfig:
+    """Stage 1 run: data, teacher, prompt learner and the SGD recipe of method doc §3."""
+
+    dataset: str = "cub"
+    data_root: str | None = None  # None: the profile's default (smoke: the synthetic world in the cache)
+    teacher: str = "convnext_xxlarge"
+    teacher_weights: str | None = "laion2b_s34b_b82k_augreg_soup"
+    n_ctx: int = 16
+    epochs: int = 200
+    lr: float = 0.002
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    grad_clip: float = 1.0
+    select_on: str = "last"  # "last" | "val" | "test" (the original protocol, labelled as such)
+    val_fraction: float = 0.1  # used when select_on == "val"
+    seed: int = 0
+    device: str = "auto"
+    out: str | None = None  # None: $PAND_RUNS/<profile>/<dataset>/calibrate-s<seed>
+    profile: str = "paper"
+
+    def validate(self) -> "CalibrateConfig":
+        _check_common(self)
+        if self.n_ctx < 1:
+            raise ConfigError(f"n_ctx must be >= 1, got {self.n_ctx}")
+        if self.select_on not in ("last", "val", "test"):
+            raise ConfigError(f"select_on must be 'last', 'val' or 'test', got {self.select_on!r}")
+        if self.select_on == "val" and not 0 < self.val_fraction < 1:
+            raise ConfigError(f"val_fraction must be in (0, 1) when select_on='val', got {self.val_fraction}")
+        return self
+
+
+@dataclass
+class DistillConfig:
+    """Stage 2 run: method switch, data, models, losses and the AdamW recipe of method doc §4."""
+
+    method: str = "pand"
+    dataset: str = "cub"
+    data_root: str | None = None
+    student: str = "resnet18"
+    student_pretrained: bool = True
+    teacher: str = "convnext_xxlarge"
+    teacher_weights: str | None = "laion2b_s34b_b82k_augreg_soup"
+    teacher_mode: str = "online"  # "online" (faithful) | "bank" (precomputed views)
+    bank_views: int = 8
+    anchors: str | None = None  # Stage 1 output; required by methods with learned anchors
+    epochs: int = 300
+    batch_size: int = 128
+    lr: float = 1e-4
+    weight_decay: float = 1e-4
+    cosine_t_max: int = 100
+    cosine_eta_min: float = 1e-5
+    step_size: int = 30  # vl2lite-original: StepLR(30, 0.5)
+    step_gamma: float = 0.5
+    temperature: float = 2.0
+    scale: float = 1 / 0.07
+    nlrd_k: int = 3
+    nlrd_group_size: int | None = 32
+    beta: float = 1.0
+    image_size: int = 224
+    resize: int = 256
+    val_fraction: float = 0.0  # > 0: hold out a stratified part of train for val-selected test accuracy
+    amp: bool = False
+    channels_last: bool = False
+    num_workers: int = 2
+    seed: int = 0
+    device: str = "auto"
+    out: str | None = None  # None: $PAND_RUNS/<profile>/<dataset>/<method>-<student>-s<seed>
+    profile: str = "paper"
+
+    @property
+    def spec(self) -> MethodSpec:
+        return METHODS[self.method]
+
+    def validate(self) -> "DistillConfig":
+        if self.method not in METHODS:
+            raise ConfigError(f"unknown method {self.method!r}; expected one of {list(METHODS)}.")
+        _check_common(self)
+        if self.teacher_mode not in ("online", "bank"):
+            raise ConfigError(f"teacher_mode must be 'online' or 'bank', got {self.teacher_mode!r}")
+        if self.bank_views < 1:
+            raise ConfigError(f"bank_views must be >= 1, got {self.bank_views}")
+        if self.spec.nlrd:
+            if self.nlrd_k < 1:
+                raise ConfigError(f"nlrd_k must be >= 1, got {self.nlrd_k}")
+            if self.nlrd_group_size is not None and self.nlrd_k >= self.nlrd_group_size:
+                raise ConfigError(f"nlrd_k ({self.nlrd_k}) must be smaller than nlrd_group_size ({self.nlrd_group_size}).")
+            if self.batch_size < self.nlrd_k + 1:
+                raise ConfigError(f"batch_size ({self.batch_size}) must be at least nlrd_k + 1 ({self.nlrd_k + 1}).")
+        if not 0 <= self.val_fraction < 1:
+            raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.image_size < 8 or self.resize < self.image_size:
+            raise ConfigError(f"need 8 <= image_size <= resize, got {self.image_size}, {self.resize}")
+        return self
+
+
+def _check_common(cfg: Any) -> None:
+    from .data import DATASETS
+
+    if cfg.profile not in PROFILES:
+        raise ConfigError(f"unknown profile {cfg.profile!r}; expected one of {list(PROFILES)}.")
+    if cfg.dataset not in DATASETS:
+        raise ConfigError(f"unknown data set {cfg.dataset!r}; expected one of {sorted(DATASETS)}.")
+    for name in ("epochs", "batch_size"):
+        if getattr(cfg, name) <= 0:
+            raise ConfigError(f"{name} must be positive, got {getattr(cfg, name)}")
+    if cfg.lr <= 0:
+        raise ConfigError(f"lr must be positive, got {cfg.lr}")
+    if cfg.device not in ("auto", "cpu") and not str(cfg.device).startswith(("cuda", "mps")):
+        raise ConfigError(f"device must be 'auto', 'cpu', 'cuda[:N]' or 'mps', got {cfg.device!r}")
+
+
+# Profiles: field overrides on top of the dataclass defaults (which are the paper recipe).
+PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
+    "paper": {"calibrate": {}, "distill": {}},
+    "smoke": {
+        "calibrate": {"teacher": "pand-tiny-clip", "teacher_weights": None, "epochs": 40, "batch_size": 64},
+        "distill": {
+            "teacher": "pand-tiny-clip", "teacher_weights": None, "student_pretrained": False, "epochs": 6,
+            "batch_size": 32, "nlrd_group_size": 16, "image_size": 32, "resize": 36, "num_workers": 0,
+            "cosine_t_max": 2, "lr": 1e-3,
+        },
+    },
+}
+
+
+def make_config(stage: str, profile: str = "paper", **overrides: Any):
+    """A validated config of `stage` ("calibrate" | "distill"): profile defaults, then explicit overrides."""
+    cls = {"calibrate": CalibrateConfig, "distill": DistillConfig}.get(stage)
+    if cls is None:
+        raise ConfigError(f"unknown stage {stage!r}")
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; expected one of {list(PROFILES)}.")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(overrides) - names
+    if unknown:
+        raise ConfigError(f"unknown {stage} option(s) {sorted(unknown)}")
+    values = dict(PROFILE_OVERRIDES[profile][stage], profile=profile)
+    values.update(overrides)
+    cfg = cls(**values).validate()
+    if cfg.out is None:
+        name = "calibrate" if stage == "calibrate" else f"{cfg.method}-{cfg.student}"
+        cfg.out = str(runs_root() / profile / cfg.dataset / f"{name}-s{cfg.seed}")
+    if stage == "distill" and cfg.anchors is None and cfg.spec.anchors == "learned":
+        default = runs_root() / profile / cfg.dataset / "calibrate-s0" / "anchors.pt"
+        if default.exists():
+            cfg.anchors = str(default)
+    return cfg
+
+
+def runs_root() -> Path:
+    """Where runs go by default: `$PAND_RUNS`, else `runs/` in the working directory."""
+    return Path(os.environ.get("PAND_RUNS", "runs"))
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def config_diff(a: dict[str, Any], b: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
+    """Human-readable differences between two config dicts (for refusing a mismatched resume)."""
+    keys = sorted((set(a) | set(b)) - set(ignore))
+    return [f"{k}: {a.get(k)!r} != {b.get(k)!r}" for k in keys if a.get(k) != b.get(k)]
+
+
+def load_config_json(path: str | Path) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())
+
+
+__all__ = ["CalibrateConfig", "DistillConfig", "METHODS", "MethodSpec", "PROFILES", "config_diff", "make_config", "to_dict"]

@@ -1,0 +1,65 @@
+"""Reproducible augmentation: every random view is a pure function of (seed, image index, view or epoch).
+
+That one property gives three things: the teacher feature bank (view v of image i is the same image whenever it
+is drawn), exact resume (epoch e's batches do not depend on what ran before), and CPU reruns with equal numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .base import FGVCDataset, load_image
+
+
+def derive_seed(*keys: int) -> int:
+    """A 63-bit seed mixed from integer keys (numpy's SeedSequence: well spread, stable across platforms)."""
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(2, dtype=np.uint32).view(np.uint64)[0] >> 1)
+
+
+def seeded_view(transform: Callable, image, seed: int):
+    """Apply a random torchvision `transform` with torch's global RNG fixed to `seed`, leaving the caller's RNG untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return transform(image)
+
+
+class AugmentedViews(Dataset):
+    """Training items `(image, label, index, view)` whose augmentation is reproducible.
+
+    - `views=None` (online teacher): the view of image i in epoch e is seeded by (seed, e, i); `view` is -1.
+    - `views=V` (teacher bank): epoch e picks view v ∈ [0, V) of image i from (seed, e, i); the view itself is
+      seeded by (seed, i, v) only, so it equals the view whose teacher features the bank stored.
+    Call `set_epoch(e)` before each epoch.
+    """
+
+    def __init__(self, base: FGVCDataset, transform: Callable, seed: int, views: int | None = None,
+                 indices: Sequence[int] | None = None) -> None:
+        self.base, self.transform, self.seed, self.views = base, transform, seed, views
+        self.indices = list(range(len(base))) if indices is None else list(indices)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def view_of(self, index: int) -> int:
+        """Which bank view image `index` (a base-dataset index) shows in the current epoch; -1 when online."""
+        if self.views is None:
+            return -1
+        return derive_seed(self.seed, self.epoch, index, 1) % self.views
+
+    def view_seed(self, index: int, view: int) -> int:
+        return derive_seed(self.seed, self.epoch, index) if view < 0 else derive_seed(self.seed, index, view, 2)
+
+    def __getitem__(self, i: int):
+        index = self.indices[i]
+        path, label = self.base.samples[index]
+        view = self.view_of(index)
+        image = seeded_view(self.transform, load_image(path), self.view_seed(index, view))
+        return image, label, index, view

@@ -1,0 +1,312 @@
+"""Stage 2 — Neighborhood-aware Structural Distillation (method doc §4): one plain PyTorch training loop.
+
+    python -m pand_core distill --profile smoke --method pand --anchors runs/calibrate/anchors.pt
+
+Every method of `config.METHODS` runs through the same loop; what differs is which teacher outputs exist
+and which loss terms are added. The test split is evaluated in full every epoch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Subset
+from tqdm.auto import tqdm
+
+from .assets import resolve_data_root, resolve_device, resolve_teacher_weights
+from .config import DistillConfig, to_dict
+from .data import load_dataset, paper_test_transform, paper_train_transform
+from .data.splits import TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
+from .data.views import AugmentedViews, derive_seed
+from .distributed import Dist, barrier, init_distributed, shutdown, sum_across
+from .errors import ConfigError, PandError
+from .features import build_bank
+from .losses import feature_alignment_loss, hinton_kd_loss, loss_weights, nlrd_loss, pand_total_loss, text_kd_loss
+from .models import AlignHead, Teacher, build_student, load_teacher
+from .prompts import load_anchors
+from .rundir import RunDir, load_checkpoint, save_checkpoint
+from .runinfo import default_cache, environment, progress_enabled
+
+
+class NonFiniteLossError(PandError, FloatingPointError):
+    """A loss term became NaN or infinite; the last good checkpoint is left as it was."""
+
+
+class Stage2Model(nn.Module):
+    """Everything Stage 2 trains: the student and (for VL2Lite/PAND terms) the align head, behind one forward
+    so that DDP synchronises both."""
+
+    def __init__(self, student: nn.Module, head: AlignHead | None = None) -> None:
+        super().__init__()
+        self.student, self.head = student, head
+
+    def forward(self, x: torch.Tensor, teacher_feat: torch.Tensor | None = None, anchors: torch.Tensor | None = None):
+        out = self.student(x)
+        aligned = self.head(teacher_feat, anchors) if self.head is not None and teacher_feat is not None else None
+        return out, aligned
+
+
+def make_optimizer(cfg: DistillConfig, params) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """PAND: AdamW(lr, wd) + CosineAnnealingLR(T_max=100, eta_min=1e-5) stepped per epoch (rises and falls again
+    after each T_max); vl2lite-original: AdamW(lr, wd=0) + StepLR(30, 0.5)."""
+    if cfg.spec.optimiser == "vl2lite-original":
+        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
+        return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.step_gamma)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.cosine_t_max, eta_min=cfg.cosine_eta_min)
+
+
+def stage2_losses(
+    cfg: DistillConfig,
+    out,
+    labels: torch.Tensor,
+    teacher_feat: torch.Tensor | None,
+    anchors: torch.Tensor | None,
+    aligned: tuple[torch.Tensor, torch.Tensor] | None,
+    epoch: int,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The total loss of one batch for `cfg.method`, and each term (for logging)."""
+    spec = cfg.spec
+    ce = F.cross_entropy(out.logits, labels)
+    terms = {"ce": ce}
+    if not spec.teacher:
+        return ce, terms
+    zero = ce.new_zeros(())
+    teacher_logits = cfg.scale * teacher_feat @ anchors.t()  # Z^t = s·f·Θᵀ
+    if spec.hinton:
+        terms["hinton_kd"] = hinton_kd_loss(out.logits, teacher_logits, cfg.temperature)
+        ce_w, distill_w = loss_weights(epoch, cfg.epochs)
+        return ce_w * ce + distill_w * terms["hinton_kd"], terms
+    a, u = aligned  # a_i = n(φ_v(f_i)), u_c = n(φ_t(Θ_c))
+    terms["img"] = feature_alignment_loss(out.features, a)
+    terms["kd"] = spec.kd_scale * text_kd_loss(out.features, u, teacher_feat, anchors, cfg.scale, cfg.temperature)
+    terms["nlrd"] = nlrd_loss(out.logits, teacher_logits, cfg.nlrd_k, cfg.nlrd_group_size) if spec.nlrd else zero
+    total = pand_total_loss(ce, terms["img"], terms["kd"], terms["nlrd"], epoch, cfg.epochs, cfg.beta)
+    return total, terms
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, dataset, cfg: DistillConfig, device: torch.device, d: Dist = Dist()) -> float:
+    """Top-1 accuracy (%) on the *whole* dataset: no dropped batches; ranks score disjoint shards and sum."""
+    was_training = model.training
+    model.eval()
+    shard = Subset(dataset, list(range(d.rank, len(dataset), d.world)))
+    loader = DataLoader(shard, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.num_workers, drop_last=False)
+    correct = seen = 0
+    for x, y in loader:
+        x = x.to(device, non_blocking=True)
+        if cfg.channels_last:
+            x = x.to(memory_format=torch.channels_last)
+        with _autocast(cfg, device):
+            logits = model(x).logits
+        correct += (logits.argmax(-1).cpu() == y).sum().item()
+        seen += len(y)
+    model.train(was_training)
+    correct, seen = sum_across(d, correct, seen, device=device)
+    if int(seen) != len(dataset):
+        raise RuntimeError(f"evaluation scored {int(seen)} of {len(dataset)} images")
+    return 100.0 * correct / seen
+
+
+def _autocast(cfg: DistillConfig, device: torch.device):
+    if cfg.amp and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _check_finite(total: torch.Tensor, terms: dict[str, torch.Tensor], epoch: int, step: int) -> None:
+    if torch.isfinite(total):
+        return
+    bad = [k for k, v in terms.items() if not torch.isfinite(v)] or ["total"]
+    raise NonFiniteLossError(
+        f"loss became non-finite at epoch {epoch}, step {step} (term(s): {', '.join(bad)}); "
+        "the last good checkpoint is intact — lower the learning rate or disable AMP and resume."
+    )
+
+
+def distill(
+    cfg: DistillConfig,
+    resume: bool = False,
+    progress: bool | None = None,
+    on_epoch_end: Callable[[dict], None] | None = None,
+) -> dict:
+    """Run Stage 2 for `cfg` into `cfg.out` and return the result dict (also `result.json`)."""
+    cfg.validate()
+    spec = cfg.spec
+    # --- cheap checks before anything heavy is loaded -------------------------------------------------
+    data_root = resolve_data_root(cfg.profile, cfg.dataset, cfg.data_root)
+    train_base = load_dataset(cfg.dataset, data_root, TRAIN_SPLIT[cfg.dataset])
+    test_set = load_dataset(cfg.dataset, data_root, TEST_SPLIT, transform=paper_test_transform(cfg.image_size))
+    classnames = train_base.classnames
+    if spec.anchors == "learned":
+        if cfg.anchors is None:
+            raise ConfigError(f"method {cfg.method!r} needs Stage 1 anchors: run `calibrate` first (its anchors.pt is "
+                              "found automatically for the same profile and data set), or pass --anchors PATH.")
+        _, meta = load_anchors(cfg.anchors, num_classes=len(classnames))
+        if meta.get("classnames") not in (None, classnames):
+            raise ConfigError(f"anchors {cfg.anchors} were calibrated for other classes (data set {meta.get('dataset')!r}).")
+    device = resolve_device(cfg.device)
+    d = init_distributed(device)
+    if cfg.batch_size % d.world:
+        raise ConfigError(f"batch_size {cfg.batch_size} must divide evenly over {d.world} processes.")
+    run = RunDir(cfg.out, to_dict(cfg), resume=resume, main=d.main)
+    run.log(f"distill {cfg.method} on {cfg.dataset} ({len(train_base)} train / {len(test_set)} test), device {device}, world {d.world}")
+
+    # --- teacher and anchors (only for methods that use them) -------------------------------------------
+    torch.manual_seed(cfg.seed)
+    teacher: Teacher | None = None
+    anchors = None
+    if spec.teacher:
+        teacher = load_teacher(cfg.teacher, resolve_teacher_weights(cfg.profile, cfg.teacher, cfg.teacher_weights), device)
+        run.log(f"teacher {teacher.name} from {teacher.source}")
+        if spec.anchors == "hand":
+            anchors = teacher.encode_text(train_base.prompts())
+        else:
+            anchors, _ = load_anchors(cfg.anchors, len(classnames), teacher.embed_dim,
+                                      {"name": teacher.name, "pretrained": teacher.pretrained})
+        anchors = anchors.to(device)
+
+    # --- data: augmented training views, optional stratified validation hold-out ----------------------
+    keep, held = (stratified_holdout(train_base.targets, cfg.val_fraction, cfg.seed) if cfg.val_fraction > 0
+                  else (list(range(len(train_base))), []))
+    use_bank = spec.teacher and cfg.teacher_mode == "bank"
+    views = AugmentedViews(train_base, paper_train_transform(cfg.image_size, cfg.resize), cfg.seed,
+                           views=cfg.bank_views if use_bank else None, indices=keep)
+    val_set = None
+    if held:
+        val_base = load_dataset(cfg.dataset, data_root, TRAIN_SPLIT[cfg.dataset], transform=paper_test_transform(cfg.image_size))
+        val_set = Subset(val_base, held)
+    bank = row_of = None
+    if use_bank:
+        t0 = time.perf_counter()
+        bank = build_bank(teacher, views, cache_dir=default_cache(), batch_size=cfg.batch_size, progress=progress)
+        row_of = torch.full((len(train_base),), -1, dtype=torch.long)
+        row_of[torch.tensor(keep)] = torch.arange(len(keep))
+        run.log(f"teacher bank {tuple(bank.shape)} ready in {time.perf_counter() - t0:.1f} s")
+
+    # --- student, align head, optimiser ---------------------------------------------------------------
+    torch.manual_seed(cfg.seed)
+    student = build_student(cfg.student, len(classnames), pretrained=cfg.student_pretrained)
+    head = AlignHead(teacher.embed_dim, student.feat_dim) if spec.feature_terms else None
+    if d.active and device.type == "cuda":
+        student = nn.SyncBatchNorm.convert_sync_batchnorm(student)  # the original's SyncBN over the global batch
+    student.to(device)
+    if cfg.channels_last:
+        student.to(memory_format=torch.channels_last)
+    trainable = Stage2Model(student, head).to(device)
+    opt, sched = make_optimizer(cfg, trainable.parameters())
+    model: nn.Module = trainable
+    if d.active:
+        model = nn.parallel.DistributedDataParallel(trainable, device_ids=[d.local_rank] if device.type == "cuda" else None)
+
+    # --- resume ------------------------------------------------------------------------------------------
+    start, best = 0, {"test_acc_best": -1.0, "best_epoch": -1, "val_acc_best": -1.0, "val_selected_test_acc": None}
+    train_time = 0.0
+    if resume and run.last.exists():
+        ckpt = load_checkpoint(run.last)
+        trainable.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        start, best, train_time = ckpt["epoch"] + 1, ckpt["best"], ckpt["train_time_s"]
+        run.keep_metrics_through(ckpt["epoch"])
+        run.log(f"resumed after epoch {ckpt['epoch']}")
+    elif d.main:
+        run.keep_metrics_through(-1)
+
+    # --- the loop ----------------------------------------------------------------------------------------
+    local_batch = cfg.batch_size // d.world
+    record: dict = {}
+    bar = tqdm(range(start, cfg.epochs), desc=f"Stage 2: {cfg.method}", disable=not (d.main and progress_enabled(progress)))
+    for epoch in bar:
+        t_epoch = time.perf_counter()
+        views.set_epoch(epoch)
+        order = torch.randperm(len(views), generator=torch.Generator().manual_seed(derive_seed(cfg.seed, epoch, 3)))
+        shard = order[d.rank :: d.world].tolist()
+        loader = DataLoader(Subset(views, shard), batch_size=local_batch, shuffle=False, num_workers=cfg.num_workers,
+                            drop_last=len(shard) > local_batch, pin_memory=device.type == "cuda")
+        trainable.train()
+        sums: dict[str, float] = {}
+        n_seen = correct = 0
+        for step, (x, y, index, view) in enumerate(loader):
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if cfg.channels_last:
+                x = x.to(memory_format=torch.channels_last)
+            f = None
+            if spec.teacher:
+                if use_bank:
+                    f = bank[row_of[index], view].to(device)
+                else:
+                    with torch.inference_mode(), _autocast(cfg, device):
+                        f = teacher.encode_image(x)
+                    f = f.clone().float()
+            with _autocast(cfg, device):
+                out, aligned = model(x, f, anchors)
+                total, terms = stage2_losses(cfg, out, y, f, anchors, aligned, epoch)
+            _check_finite(total, terms, epoch, step)
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+            bs = len(y)
+            n_seen += bs
+            correct += (out.logits.argmax(-1) == y).sum().item()
+            for k, v in {"loss": total, **terms}.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach()) * bs
+        lr = opt.param_groups[0]["lr"]
+        sched.step()
+        train_time += time.perf_counter() - t_epoch
+        totals = sum_across(d, n_seen, correct, *sums.values(), device=device)
+        n_all = max(totals[0], 1.0)
+        test_acc = evaluate(trainable.student, test_set, cfg, device, d)
+        val_acc = evaluate(trainable.student, val_set, cfg, device, d) if val_set is not None else None
+        ce_w, distill_w = loss_weights(epoch, cfg.epochs)
+        record = {"epoch": epoch, "lr": lr, "alpha": ce_w if cfg.method != "ce" else 1.0,
+                  **{k: s / n_all for k, s in zip(sums, totals[2:])},
+                  "train_acc": 100.0 * totals[1] / n_all, "test_acc": test_acc, "val_acc": val_acc,
+                  "epoch_time_s": time.perf_counter() - t_epoch}
+        is_best = test_acc > best["test_acc_best"]
+        if is_best:
+            best.update(test_acc_best=test_acc, best_epoch=epoch)
+        if val_acc is not None and val_acc > best["val_acc_best"]:
+            best.update(val_acc_best=val_acc, val_selected_test_acc=test_acc, val_selected_epoch=epoch)
+        if d.main:
+            run.append_metrics(record)
+            state = {"epoch": epoch, "model": trainable.state_dict(), "optimizer": opt.state_dict(),
+                     "scheduler": sched.state_dict(), "best": best, "train_time_s": train_time, "config": to_dict(cfg)}
+            save_checkpoint(run.last, state)
+            if is_best:
+                save_checkpoint(run.best, {"epoch": epoch, "model": trainable.state_dict(), "config": to_dict(cfg)})
+        barrier(d)
+        bar.set_postfix(loss=f"{record['loss']:.3f}", test=f"{test_acc:.1f}")
+        if on_epoch_end is not None:
+            on_epoch_end(record)
+
+    result = {
+        "method": cfg.method,
+        "dataset": cfg.dataset,
+        "student": cfg.student,
+        "teacher": None if teacher is None else teacher.describe(),
+        "teacher_mode": (cfg.teacher_mode if spec.teacher else "none"),
+        "anchors": spec.anchors if spec.anchors != "learned" else cfg.anchors,
+        "epochs": cfg.epochs,
+        "seed": cfg.seed,
+        "profile": cfg.profile,
+        "world_size": d.world,
+        "test_acc_last": record.get("test_acc"),
+        "test_acc_best": best["test_acc_best"],
+        "best_epoch": best["best_epoch"],
+        "test_acc_best_note": "best epoch chosen on the test split (the paper's protocol): optimistic",
+        "val_selected_test_acc": best["val_selected_test_acc"],
+        "test_images_scored": len(test_set),
+        "train_time_s": train_time,
+        "environment": environment(),
+    }
+    if d.main:
+        run.write_result(result)
+        run.log(f"done: test_acc_last {result['test_acc_last']:.2f}, best {result['test_acc_best']:.2f} @ {result['best_epoch']}")
+    shutdown(d)
+    return result

@@ -1,0 +1,88 @@
+"""A run directory: config.json, metrics.jsonl, run.log, checkpoints and result.json, all written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import config_diff
+from .errors import ConfigError
+from .runinfo import write_json
+
+# Fields that may differ between a run and its resumption without changing its numbers.
+RESUME_IGNORES = ("out", "device", "num_workers")
+
+
+class RunDir:
+    """Owns one output folder. Refuses to mix two runs: a second run needs --resume with the same config."""
+
+    def __init__(self, out: str | Path, config: dict[str, Any], resume: bool = False, main: bool = True) -> None:
+        self.path = Path(out)
+        self.main = main
+        cfg_path = self.path / "config.json"
+        if cfg_path.exists():
+            if not resume:
+                raise ConfigError(
+                    f"{self.path} already holds a run (config.json); pass --resume to continue it, or choose another --out."
+                )
+            diffs = config_diff(json.loads(cfg_path.read_text()), config, ignore=RESUME_IGNORES)
+            if diffs:
+                raise ConfigError(f"cannot resume {self.path}: its config differs from this one:\n  " + "\n  ".join(diffs))
+        elif resume:
+            raise ConfigError(f"nothing to resume in {self.path} (no config.json); drop --resume to start a new run.")
+        if main:
+            self.path.mkdir(parents=True, exist_ok=True)
+            write_json(cfg_path, config)
+
+    @property
+    def last(self) -> Path:
+        return self.path / "checkpoint_last.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.path / "checkpoint_best.pt"
+
+    def log(self, message: str) -> None:
+        if self.main:
+            with open(self.path / "run.log", "a", encoding="utf-8") as f:
+                f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {message}\n")
+
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        if self.main:
+            with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        p = self.path / "metrics.jsonl"
+        return [json.loads(ln) for ln in p.read_text().splitlines() if ln.strip()] if p.exists() else []
+
+    def keep_metrics_through(self, epoch: int) -> list[dict[str, Any]]:
+        """Drop metric lines after `epoch` (left by an interrupted run) and return the rest."""
+        kept = [r for r in self.read_metrics() if r.get("epoch", -1) <= epoch]
+        if self.main:
+            tmp = self.path / "metrics.jsonl.tmp"
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+            os.replace(tmp, self.path / "metrics.jsonl")
+        return kept
+
+    def write_result(self, result: dict[str, Any]) -> Path:
+        return write_json(self.path / "result.json", result)
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """torch.save to a temporary file, then rename: a crash never leaves a half-written checkpoint."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint with `weights_only=True` (tensors and plain containers only; no code runs)."""
+    if not path.exists():
+        raise ConfigError(f"checkpoint not found: {path}")
+    return torch.load(path, map_location="cpu", weights_only=True)
