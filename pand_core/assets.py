@@ -10,7 +10,7 @@ import torch
 from .data.synthetic import SyntheticSpec, make_synthetic_cub
 from .errors import ConfigError
 from .models import TINY_TEACHER, build_tiny_teacher
-from .runinfo import default_cache
+from .runinfo import atomic_torch_save, default_cache
 
 SMOKE_SPEC = SyntheticSpec()
 
@@ -26,10 +26,7 @@ def smoke_teacher_weights(cache: Path | None = None, seed: int = 0) -> Path:
     """The smoke profile's tiny teacher, saved once as an open_clip-loadable state dict in the cache."""
     path = (cache or default_cache()) / "teachers" / f"{TINY_TEACHER}-seed{seed}.pt"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(build_tiny_teacher(seed=seed).model.state_dict(), tmp)
-        os.replace(tmp, path)
+        atomic_torch_save(build_tiny_teacher(seed=seed).model.state_dict(), path)
     return path
 
 

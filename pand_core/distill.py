@@ -9,6 +9,7 @@ and which loss terms are added. The test split is evaluated in full every epoch.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from typing import Callable
 
@@ -138,7 +139,13 @@ def distill(
     """Run Stage 2 for `cfg` into `cfg.out` and return the result dict (also `result.json`)."""
     cfg.validate()
     spec = cfg.spec
-    # --- cheap checks before anything heavy is loaded -------------------------------------------------
+    # --- cheap checks before anything heavy is loaded; under DDP rank 0 prepares shared files first -------
+    device = resolve_device(cfg.device)
+    d = init_distributed(device)
+    if cfg.batch_size % d.world:
+        raise ConfigError(f"batch_size {cfg.batch_size} must divide evenly over {d.world} processes.")
+    if not d.main:
+        barrier(d)
     data_root = resolve_data_root(cfg.profile, cfg.dataset, cfg.data_root)
     train_base = load_dataset(cfg.dataset, data_root, TRAIN_SPLIT[cfg.dataset])
     test_set = load_dataset(cfg.dataset, data_root, TEST_SPLIT, transform=paper_test_transform(cfg.image_size))
@@ -150,10 +157,9 @@ def distill(
         _, meta = load_anchors(cfg.anchors, num_classes=len(classnames))
         if meta.get("classnames") not in (None, classnames):
             raise ConfigError(f"anchors {cfg.anchors} were calibrated for other classes (data set {meta.get('dataset')!r}).")
-    device = resolve_device(cfg.device)
-    d = init_distributed(device)
-    if cfg.batch_size % d.world:
-        raise ConfigError(f"batch_size {cfg.batch_size} must divide evenly over {d.world} processes.")
+    teacher_weights = resolve_teacher_weights(cfg.profile, cfg.teacher, cfg.teacher_weights) if spec.teacher else None
+    if d.main:
+        barrier(d)
     run = RunDir(cfg.out, to_dict(cfg), resume=resume, main=d.main)
     run.log(f"distill {cfg.method} on {cfg.dataset} ({len(train_base)} train / {len(test_set)} test), device {device}, world {d.world}")
 
@@ -162,7 +168,7 @@ def distill(
     teacher: Teacher | None = None
     anchors = None
     if spec.teacher:
-        teacher = load_teacher(cfg.teacher, resolve_teacher_weights(cfg.profile, cfg.teacher, cfg.teacher_weights), device)
+        teacher = load_teacher(cfg.teacher, teacher_weights, device)
         run.log(f"teacher {teacher.name} from {teacher.source}")
         if spec.anchors == "hand":
             anchors = teacher.encode_text(train_base.prompts())
@@ -184,7 +190,11 @@ def distill(
     bank = row_of = None
     if use_bank:
         t0 = time.perf_counter()
+        if not d.main:
+            barrier(d)  # rank 0 builds and caches the bank; the others then read it
         bank = build_bank(teacher, views, cache_dir=default_cache(), batch_size=cfg.batch_size, progress=progress)
+        if d.main:
+            barrier(d)
         row_of = torch.full((len(train_base),), -1, dtype=torch.long)
         row_of[torch.tensor(keep)] = torch.arange(len(keep))
         run.log(f"teacher bank {tuple(bank.shape)} ready in {time.perf_counter() - t0:.1f} s")
@@ -209,6 +219,10 @@ def distill(
     train_time = 0.0
     if resume and run.last.exists():
         ckpt = load_checkpoint(run.last)
+        if ckpt["epoch"] + 1 >= cfg.epochs and (run.path / "result.json").exists():
+            run.log("resume: the run had already finished; nothing to do")
+            shutdown(d)
+            return json.loads((run.path / "result.json").read_text())
         trainable.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])

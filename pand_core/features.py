@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Callable
 
@@ -16,7 +15,7 @@ from tqdm.auto import tqdm
 from .data.base import FGVCDataset, load_image
 from .data.views import AugmentedViews, seeded_view
 from .models import Teacher
-from .runinfo import progress_enabled
+from .runinfo import atomic_torch_save, progress_enabled
 
 
 @torch.no_grad()
@@ -78,13 +77,6 @@ def _load_cached(path: Path, identity: dict) -> dict | None:
     return blob if blob.get("meta", {}).get("identity") == identity else None
 
 
-def _save_cached(path: Path, blob: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
-
-
 def cached_features(
     teacher: Teacher,
     dataset: FGVCDataset,
@@ -106,7 +98,7 @@ def cached_features(
     view = FGVCDataset(dataset.name, dataset.split, dataset.root, dataset.samples, dataset.classnames,
                        dataset.template, transform=teacher.preprocess)
     feats, labels = extract_features(teacher, view, batch_size, num_workers, progress)
-    _save_cached(path, {"features": feats, "labels": labels, "meta": {"identity": identity, "kind": "eval features"}})
+    atomic_torch_save({"features": feats, "labels": labels, "meta": {"identity": identity, "kind": "eval features"}}, path)
     return feats, labels
 
 
@@ -159,5 +151,5 @@ def build_bank(
                 chunks.append(teacher.encode_image(images.to(device)).float().cpu())
     bank = torch.cat(chunks).view(len(views.indices), views.views, -1)
     if path is not None:
-        _save_cached(path, {"bank": bank, "meta": {"identity": identity, "kind": "augmented-view bank"}})
+        atomic_torch_save({"bank": bank, "meta": {"identity": identity, "kind": "augmented-view bank"}}, path)
     return bank

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -13,7 +12,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .errors import ConfigError, MissingFileError
-from .runinfo import progress_enabled
+from .runinfo import atomic_torch_save, progress_enabled
 
 
 class _TextTower:
@@ -227,15 +226,10 @@ def train_prompts(
 
 def save_anchors(path: str | Path, anchors: torch.Tensor, meta: dict) -> Path:
     """Write anchors `[C, D]` (float32, L2-normalised) with their metadata to one file, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     anchors = F.normalize(anchors.detach().float().cpu(), dim=-1)
     if "classnames" in meta and len(meta["classnames"]) != anchors.shape[0]:
         raise ValueError(f"{len(meta['classnames'])} class names for {anchors.shape[0]} anchors")
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"anchors": anchors, "meta": dict(meta, num_classes=anchors.shape[0], dim=anchors.shape[1])}, tmp)
-    os.replace(tmp, path)
-    return path
+    return atomic_torch_save({"anchors": anchors, "meta": dict(meta, num_classes=anchors.shape[0], dim=anchors.shape[1])}, path)
 
 
 def load_anchors(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import torch
 
 from .config import config_diff
 from .errors import ConfigError
-from .runinfo import write_json
+from .runinfo import atomic_torch_save, atomic_write, write_json
 
 # Fields that may differ between a run and its resumption without changing its numbers.
 RESUME_IGNORES = ("out", "device", "num_workers")
@@ -25,6 +24,8 @@ class RunDir:
         self.path = Path(out)
         self.main = main
         cfg_path = self.path / "config.json"
+        if not main:
+            return  # under DDP only rank 0 checks and writes; the others follow it
         if cfg_path.exists():
             if not resume:
                 raise ConfigError(
@@ -35,9 +36,8 @@ class RunDir:
                 raise ConfigError(f"cannot resume {self.path}: its config differs from this one:\n  " + "\n  ".join(diffs))
         elif resume:
             raise ConfigError(f"nothing to resume in {self.path} (no config.json); drop --resume to start a new run.")
-        if main:
-            self.path.mkdir(parents=True, exist_ok=True)
-            write_json(cfg_path, config)
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_json(cfg_path, config)
 
     @property
     def last(self) -> Path:
@@ -65,9 +65,7 @@ class RunDir:
         """Drop metric lines after `epoch` (left by an interrupted run) and return the rest."""
         kept = [r for r in self.read_metrics() if r.get("epoch", -1) <= epoch]
         if self.main:
-            tmp = self.path / "metrics.jsonl.tmp"
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-            os.replace(tmp, self.path / "metrics.jsonl")
+            atomic_write(self.path / "metrics.jsonl", lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in kept)))
         return kept
 
     def write_result(self, result: dict[str, Any]) -> Path:
@@ -76,9 +74,7 @@ class RunDir:
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """torch.save to a temporary file, then rename: a crash never leaves a half-written checkpoint."""
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    atomic_torch_save(state, path)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

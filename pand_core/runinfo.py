@@ -36,14 +36,33 @@ def environment() -> dict[str, Any]:
     }
 
 
-def write_json(path: str | Path, payload: dict) -> Path:
-    """Write JSON atomically (temp file + rename), so a crash never leaves half a file."""
+def temp_path(path: Path) -> Path:
+    """A temporary sibling of `path`, unique to this process (concurrent writers never share one)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def atomic_write(path: str | Path, write) -> Path:
+    """Call `write(tmp_path)`, then rename over `path`: readers see the old file or the whole new one, never half."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    tmp = temp_path(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return path
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> Path:
+    """`torch.save` through `atomic_write`."""
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+def write_json(path: str | Path, payload: dict) -> Path:
+    """Write JSON atomically, so a crash never leaves half a file."""
+    return atomic_write(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n"))
 
 
 def default_cache() -> Path:

@@ -1,0 +1,305 @@
+"""Engines: reproducible views and the teacher bank, Stage 1 and Stage 2 runs, resume, DDP, refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from pand_core import cli
+from pand_core.config import METHODS, make_config
+from pand_core.data import load_dataset, paper_test_transform, paper_train_transform
+from pand_core.data.splits import stratified_holdout
+from pand_core.data.views import AugmentedViews, derive_seed
+from pand_core.errors import ConfigError
+from pand_core.features import build_bank, cached_features
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, synthetic_root):
+    """Isolated cache and runs folders; the small synthetic world as data root."""
+    monkeypatch.setenv("PAND_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PAND_RUNS", str(tmp_path / "runs"))
+    return {"root": str(synthetic_root), "tmp": tmp_path}
+
+
+def smoke(stage, env, **kw):
+    return make_config(stage, "smoke", data_root=env["root"], **kw)
+
+
+# ------------------------------------------------------------------------------------ views and bank
+def test_views_are_functions_of_seed_index_and_epoch(synthetic_root):
+    base = load_dataset("cub", synthetic_root, "train")
+    online = AugmentedViews(base, paper_train_transform(32, 36), seed=7)
+    a, b = online[3][0], online[3][0]
+    assert torch.equal(a, b)  # same (seed, epoch, index) -> same pixels
+    online.set_epoch(1)
+    assert not torch.equal(a, online[3][0])
+    banked = AugmentedViews(base, paper_train_transform(32, 36), seed=7, views=4)
+    seen = set()
+    for epoch in range(12):
+        banked.set_epoch(epoch)
+        x, _, index, view = banked[3]
+        assert 0 <= view < 4 and index == 3
+        banked2 = AugmentedViews(base, paper_train_transform(32, 36), seed=7, views=4)
+        assert torch.equal(x, banked2[3][0] if banked2.view_of(3) == view else _view(banked2, 3, view))
+        seen.add(view)
+    assert len(seen) > 1  # epochs draw different views
+
+
+def _view(views, index, view):
+    from pand_core.data.base import load_image
+    from pand_core.data.views import seeded_view
+
+    return seeded_view(views.transform, load_image(views.base.samples[index][0]), views.view_seed(index, view))
+
+
+def test_bank_lookup_equals_online_teacher_on_the_same_view(synthetic_root, tiny_teacher, tmp_path):
+    base = load_dataset("cub", synthetic_root, "train")
+    views = AugmentedViews(base, paper_train_transform(32, 36), seed=1, views=3, indices=[0, 5, 9, 17])
+    bank = build_bank(tiny_teacher, views, cache_dir=tmp_path, batch_size=5, progress=False)
+    assert bank.shape == (4, 3, tiny_teacher.embed_dim)
+    for epoch in (0, 1, 2):
+        views.set_epoch(epoch)
+        for row, i in enumerate(views.indices):
+            x, _, index, view = views[row]
+            online = tiny_teacher.encode_image(x[None])[0]
+            assert index == i and torch.allclose(bank[row, view], online, atol=1e-5)
+    # cached: a second build reads the file instead of running the teacher
+    class Boom:
+        device = torch.device("cpu")
+        name, source, preprocess = tiny_teacher.name, tiny_teacher.source, tiny_teacher.preprocess
+
+        def encode_image(self, x):
+            raise AssertionError("teacher ran although the bank was cached")
+
+    assert torch.equal(build_bank(Boom(), views, cache_dir=tmp_path, progress=False), bank)
+
+
+def test_feature_cache_is_keyed_and_reused(synthetic_root, tiny_teacher, tmp_path, monkeypatch):
+    test = load_dataset("cub", synthetic_root, "test")
+    f1, y1 = cached_features(tiny_teacher, test, tmp_path, batch_size=7, progress=False)
+    files = list((tmp_path / "features").glob("*.pt"))
+    assert len(files) == 1 and y1.tolist() == test.targets
+    from pand_core import features
+
+    monkeypatch.setattr(features, "extract_features", lambda *a, **k: (_ for _ in ()).throw(AssertionError("recomputed")))
+    f2, _ = cached_features(tiny_teacher, test, tmp_path, progress=False)
+    assert torch.equal(f1, f2)
+    train = load_dataset("cub", synthetic_root, "train")  # another split is another key
+    monkeypatch.undo()
+    cached_features(tiny_teacher, train, tmp_path, progress=False)
+    assert len(list((tmp_path / "features").glob("*.pt"))) == 2
+
+
+def test_stratified_holdout():
+    labels = [0] * 10 + [1] * 5 + [2] * 1
+    keep, held = stratified_holdout(labels, 0.2, seed=0)
+    assert sorted(keep + held) == list(range(16)) and not set(keep) & set(held)
+    held_labels = [labels[i] for i in held]
+    assert held_labels.count(0) == 2 and held_labels.count(1) == 1 and held_labels.count(2) == 0
+    assert stratified_holdout(labels, 0.2, seed=0) == (keep, held)
+
+
+# ------------------------------------------------------------------------------------------ Stage 1
+@pytest.mark.parametrize("select_on", ["last", "val", "test"])
+def test_calibrate_writes_labelled_anchors(env, select_on):
+    from pand_core.calibrate import calibrate
+    from pand_core.prompts import load_anchors
+
+    res = calibrate(smoke("calibrate", env, epochs=4, n_ctx=4, select_on=select_on, val_fraction=0.25), progress=False)
+    out = Path(res["anchors"]).parent
+    assert {"config.json", "metrics.jsonl", "anchors.pt", "result.json", "run.log"} <= {p.name for p in out.iterdir()}
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    held = "val_acc" if select_on == "val" else "test_acc"
+    assert len(lines) == 4 and all(held in r and "train_acc" in r and "loss" in r for r in lines)
+    anchors, meta = load_anchors(out / "anchors.pt", num_classes=6, dim=64)
+    assert meta["selected_on"] == select_on and res["selected_on"] == select_on
+    assert ("ORIGINAL PROTOCOL" in res["selection"]) == (select_on == "test")
+    assert "test" in res["hand_prompt_acc"] and "test" in res["calibrated_acc"]
+    if select_on != "last":
+        best = max(lines, key=lambda r: r[held])
+        assert meta["epoch"] == best["epoch"]
+
+
+# ------------------------------------------------------------------------------------------ Stage 2
+@pytest.fixture
+def anchors(env):
+    from pand_core.calibrate import calibrate
+
+    return calibrate(smoke("calibrate", env, epochs=2, n_ctx=4), progress=False)["anchors"]
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_runs_and_logs_its_terms(env, anchors, method):
+    from pand_core.distill import distill
+
+    cfg = smoke("distill", env, method=method, epochs=2, anchors=anchors, batch_size=8, nlrd_group_size=4)
+    res = distill(cfg, progress=False)
+    out = Path(cfg.out)
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [0, 1]
+    assert res["test_images_scored"] == 18 and res["method"] == method
+    assert res["test_acc_last"] == rows[-1]["test_acc"]
+    assert res["test_acc_best"] == max(r["test_acc"] for r in rows)
+    spec = METHODS[method]
+    keys = set(rows[0])
+    assert ("hinton_kd" in keys) == spec.hinton and ("img" in keys) == spec.feature_terms
+    if spec.feature_terms:
+        assert (rows[0]["nlrd"] > 0) == spec.nlrd
+    assert res["teacher_mode"] == ("online" if spec.teacher else "none")
+    assert (res["teacher"] is None) == (not spec.teacher)
+    assert (out / "checkpoint_last.pt").exists() and (out / "checkpoint_best.pt").exists()
+
+
+def test_ce_never_loads_a_teacher(env, monkeypatch):
+    from pand_core import distill as d
+
+    monkeypatch.setattr(d, "load_teacher", lambda *a, **k: (_ for _ in ()).throw(AssertionError("teacher loaded")))
+    d.distill(smoke("distill", env, method="ce", epochs=1, batch_size=8), progress=False)
+
+
+def test_bank_mode_runs_and_is_recorded(env, anchors):
+    from pand_core.distill import distill
+
+    res = distill(smoke("distill", env, method="pand", teacher_mode="bank", bank_views=2, epochs=2, anchors=anchors,
+                        batch_size=8, nlrd_group_size=4), progress=False)
+    assert res["teacher_mode"] == "bank"
+    assert list((env["tmp"] / "cache" / "banks").glob("*.pt"))
+
+
+def test_val_split_gives_val_selected_accuracy(env):
+    from pand_core.distill import distill
+
+    res = distill(smoke("distill", env, method="ce", epochs=2, batch_size=8, val_fraction=0.25), progress=False)
+    rows = [json.loads(x) for x in (Path(res_out(env, "ce")) / "metrics.jsonl").read_text().splitlines()]
+    best_val = max(rows, key=lambda r: r["val_acc"])
+    assert res["val_selected_test_acc"] == best_val["test_acc"]
+
+
+def res_out(env, method, student="resnet18", seed=0):
+    return env["tmp"] / "runs" / "smoke" / "cub" / f"{method}-{student}-s{seed}"
+
+
+def test_resume_gives_the_same_numbers_as_an_uninterrupted_run(env, anchors):
+    from pand_core.distill import distill
+
+    kw = dict(method="pand", epochs=3, anchors=anchors, batch_size=8, nlrd_group_size=4)
+    full = distill(smoke("distill", env, out=str(env["tmp"] / "full"), **kw), progress=False)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_first(record):
+        if record["epoch"] == 1:
+            raise Interrupt
+
+    cut = smoke("distill", env, out=str(env["tmp"] / "cut"), **kw)
+    with pytest.raises(Interrupt):
+        distill(cut, progress=False, on_epoch_end=stop_after_first)
+    resumed = distill(cut, resume=True, progress=False)
+    rows_full = [json.loads(x) for x in (env["tmp"] / "full" / "metrics.jsonl").read_text().splitlines()]
+    rows_cut = [json.loads(x) for x in (env["tmp"] / "cut" / "metrics.jsonl").read_text().splitlines()]
+    drop = ("epoch_time_s",)
+    assert [{k: v for k, v in r.items() if k not in drop} for r in rows_cut] == [
+        {k: v for k, v in r.items() if k not in drop} for r in rows_full
+    ]
+    assert resumed["test_acc_last"] == full["test_acc_last"] and resumed["test_acc_best"] == full["test_acc_best"]
+    a = torch.load(env["tmp"] / "full" / "checkpoint_last.pt", weights_only=True)["model"]
+    b = torch.load(env["tmp"] / "cut" / "checkpoint_last.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_same_seed_reproduces_and_other_seed_differs(env):
+    from pand_core.distill import distill
+
+    r1 = distill(smoke("distill", env, method="ce", epochs=1, batch_size=8, out=str(env["tmp"] / "a")), progress=False)
+    r2 = distill(smoke("distill", env, method="ce", epochs=1, batch_size=8, out=str(env["tmp"] / "b")), progress=False)
+    ma = (env["tmp"] / "a" / "metrics.jsonl").read_text().split('"epoch_time_s"')[0]
+    mb = (env["tmp"] / "b" / "metrics.jsonl").read_text().split('"epoch_time_s"')[0]
+    assert ma == mb and r1["test_acc_last"] == r2["test_acc_last"]
+
+
+def test_evaluation_scores_every_test_image(env):
+    from pand_core.distill import evaluate
+    from pand_core.models import build_student
+
+    cfg = smoke("distill", env, method="ce", batch_size=4)  # 18 test images: 4 full batches + 2
+    test = load_dataset("cub", env["root"], "test", transform=paper_test_transform(32))
+    torch.manual_seed(0)
+    student = build_student("resnet18", 6, pretrained=False).eval()
+    acc = evaluate(student, test, cfg, torch.device("cpu"))
+    with torch.no_grad():
+        x = torch.stack([test[i][0] for i in range(len(test))])
+        manual = (student(x).logits.argmax(-1) == torch.tensor(test.targets)).float().mean().item() * 100
+    assert acc == pytest.approx(manual)
+
+
+# ------------------------------------------------------------------------------------------- refusals
+def test_refusals(env, anchors, tmp_path):
+    from pand_core.distill import distill
+    from pand_core.prompts import save_anchors
+
+    with pytest.raises(ConfigError, match="unknown method"):
+        smoke("distill", env, method="pandas")
+    with pytest.raises(ConfigError, match="nlrd_k .* smaller than nlrd_group_size"):
+        smoke("distill", env, nlrd_k=4, nlrd_group_size=4)
+    with pytest.raises(ConfigError, match="batch_size"):
+        smoke("distill", env, batch_size=3, nlrd_group_size=None)
+    with pytest.raises(ConfigError, match="epochs must be positive"):
+        smoke("distill", env, epochs=0)
+    with pytest.raises(ConfigError, match="unknown student"):
+        distill(smoke("distill", env, method="ce", student="resnet-18", epochs=1), progress=False)
+    wrong = save_anchors(tmp_path / "wrong.pt", torch.randn(5, 64), {"classnames": list("abcde"), "teacher": {"name": "pand-tiny-clip"}})
+    with pytest.raises(ConfigError, match="classes: file has 5, expected 6"):
+        distill(smoke("distill", env, method="pand", anchors=str(wrong), epochs=1), progress=False)
+    cfg = smoke("distill", env, method="ce", epochs=1, batch_size=8)
+    distill(cfg, progress=False)
+    with pytest.raises(ConfigError, match="already holds a run"):
+        distill(cfg, progress=False)
+    other = smoke("distill", env, method="ce", epochs=2, batch_size=8, out=cfg.out)
+    with pytest.raises(ConfigError, match=r"config differs[\s\S]*epochs: 1 != 2"):
+        distill(other, resume=True, progress=False)
+
+
+def test_cli_exit_codes_and_messages(env, capsys):
+    assert cli.main(["distill", "--profile", "smoke", "--method", "nope"]) == 2
+    assert "unknown method 'nope'" in capsys.readouterr().err
+    assert cli.main(["distill", "--profile", "smoke", "--data-root", str(env["tmp"] / "missing"), "--method", "ce"]) == 2
+    err = capsys.readouterr().err
+    assert "CUB-200-2011 not found" in err and "missing" in err
+    assert cli.main(["calibrate", "--profile", "smoke", "--data-root", env["root"], "--epochs", "2", "--n-ctx", "4"]) == 0
+    assert "Stage 1 done" in capsys.readouterr().out
+    assert cli.main(["distill", "--profile", "smoke", "--data-root", env["root"], "--method", "pand", "--epochs", "1",
+                     "--batch-size", "8", "--nlrd-group-size", "4"]) == 0  # finds calibrate's anchors by itself
+    assert "Stage 2 pand done" in capsys.readouterr().out
+
+
+def test_ddp_two_cpu_processes(env, tmp_path):
+    """torchrun --nproc_per_node=2 on gloo: one result, the full test set scored once, ranks in step."""
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533", "-m", "pand_core",
+           "distill", "--profile", "smoke", "--data-root", env["root"], "--method", "pand-no-psc", "--epochs", "2",
+           "--batch-size", "8", "--nlrd-group-size", "4", "--out", str(out), "--num-workers", "0"]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads((out / "result.json").read_text())
+    assert res["world_size"] == 2 and res["test_images_scored"] == 18
+    rows = (out / "metrics.jsonl").read_text().splitlines()
+    assert len(rows) == 2  # written by rank 0 only
+
+
+def test_resuming_a_finished_run_returns_its_result(env):
+    from pand_core.distill import distill
+
+    cfg = smoke("distill", env, method="ce", epochs=1, batch_size=8)
+    first = distill(cfg, progress=False)
+    again = distill(cfg, resume=True, progress=False)
+    assert again == json.loads(json.dumps(first))
