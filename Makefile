@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 .PHONY: smoke test book clean-venv help
 
 help:
-	@echo "make smoke  - run the offline miniature end to end (creates .venv on first use)"
+	@echo "make smoke  - Stage 1 + Stage 2 (ce, pand) on the offline smoke profile (creates .venv on first use)"
 	@echo "make test   - run the unit tests and execute the notebooks (pytest --nbmake)"
 	@echo "make book   - build the Jupyter Book into _build/html"
 
@@ -19,7 +19,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 smoke: $(STAMP)
-	$(BIN)/python -m pand_core.smoke --out runs/smoke
+	rm -rf runs/smoke
+	$(BIN)/python -m pand_core calibrate --profile smoke
+	$(BIN)/python -m pand_core distill --profile smoke --method ce
+	$(BIN)/python -m pand_core distill --profile smoke --method pand
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --nbmake tests notebooks

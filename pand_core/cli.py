@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
         add_config_flags(sp, cls)
     sm = sub.add_parser("smoke", help="the offline miniature of the quickstart")
-    sm.add_argument("--out", default="runs/smoke")
+    sm.add_argument("--out", default="runs/quickstart")
     return p
 
 

@@ -1,7 +1,7 @@
 """The offline miniature, end to end so far: synthetic CUB-layout data → tiny teacher → teacher features →
 hand-prompt zero-shot accuracy → Stage 1 prompt calibration (paper recipe, fewer epochs) → anchors + result.
 
-    python -m pand_core.smoke [--out runs/smoke] [--epochs 40]
+    python -m pand_core.smoke [--out runs/quickstart] [--epochs 40]
 
 Runs on 2 CPU cores in well under a minute. The tiny teacher has random weights (it is not pretrained yet), so
 its zero-shot accuracy sits near chance; what calibration can learn from it is exactly what is reported.
@@ -26,7 +26,7 @@ from .prompts import CalibrationConfig, PromptLearner, save_anchors, train_promp
 from .runinfo import default_cache, environment, write_json
 
 
-def run(out: str | Path = "runs/smoke", epochs: int = 40, n_ctx: int = 16, seed: int = 0,
+def run(out: str | Path = "runs/quickstart", epochs: int = 40, n_ctx: int = 16, seed: int = 0,
         spec: SyntheticSpec = SyntheticSpec(), progress: bool | None = None) -> dict:
     """Run the miniature and return its result dict (also written to `out/result.json`)."""
     cfg = CalibrationConfig(epochs=epochs, seed=seed)
@@ -85,7 +85,7 @@ def run(out: str | Path = "runs/smoke", epochs: int = 40, n_ctx: int = 16, seed:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m pand_core.smoke", description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", default="runs/smoke", help="output folder (default: runs/smoke)")
+    p.add_argument("--out", default="runs/quickstart", help="output folder (default: runs/quickstart)")
     p.add_argument("--epochs", type=int, default=40, help="Stage 1 epochs (paper: 200; default 40)")
     p.add_argument("--n-ctx", type=int, default=16, help="learned context tokens (paper: 16)")
     p.add_argument("--seed", type=int, default=0)
