@@ -18,7 +18,7 @@ from .data import load_dataset
 from .data.splits import TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
 from .features import accuracy, cached_features, zero_shot_logits
 from .models import load_teacher
-from .prompts import CalibrationConfig, PromptLearner, save_anchors, train_prompts
+from .prompts import PromptLearner, save_anchors, train_prompts
 from .rundir import RunDir
 from .runinfo import default_cache, environment
 
@@ -65,7 +65,7 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
 
     torch.manual_seed(cfg.seed)
     learner = PromptLearner(teacher, teacher.tokenizer, train.classnames, train.template, n_ctx=cfg.n_ctx)
-    recipe = CalibrationConfig(cfg.epochs, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.batch_size, cfg.grad_clip, cfg.seed)
+    recipe = cfg.recipe()
     chosen = {"epoch": cfg.epochs - 1, "held_acc": -1.0, "ctx": None}
 
     def on_epoch(rec: dict) -> None:

@@ -65,6 +65,13 @@ class CalibrateConfig:
     out: str | None = None  # None: $PAND_RUNS/<profile>/<dataset>/calibrate-s<seed>
     profile: str = "paper"
 
+    def recipe(self):
+        """The optimisation fields as the `prompts.CalibrationConfig` that `train_prompts` takes."""
+        from .prompts import CalibrationConfig
+
+        names = {f.name for f in dataclasses.fields(CalibrationConfig)}
+        return CalibrationConfig(**{k: v for k, v in dataclasses.asdict(self).items() if k in names})
+
     def validate(self) -> "CalibrateConfig":
         _check_common(self)
         if self.n_ctx < 1:
@@ -135,6 +142,10 @@ class DistillConfig:
                 raise ConfigError(f"batch_size ({self.batch_size}) must be at least nlrd_k + 1 ({self.nlrd_k + 1}).")
         if not 0 <= self.val_fraction < 1:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        import torchvision
+
+        if self.student not in torchvision.models.list_models(module=torchvision.models):
+            raise ConfigError(f"unknown student {self.student!r}; expected a torchvision classifier such as resnet18 or mobilenet_v2.")
         if self.image_size < 8 or self.resize < self.image_size:
             raise ConfigError(f"need 8 <= image_size <= resize, got {self.image_size}, {self.resize}")
         return self
@@ -152,6 +163,10 @@ def _check_common(cfg: Any) -> None:
             raise ConfigError(f"{name} must be positive, got {getattr(cfg, name)}")
     if cfg.lr <= 0:
         raise ConfigError(f"lr must be positive, got {cfg.lr}")
+    import open_clip
+
+    if not cfg.teacher.startswith(("hf-hub:", "local-dir:")) and cfg.teacher not in open_clip.list_models():
+        raise ConfigError(f"unknown teacher {cfg.teacher!r}; expected an open_clip model name (open_clip.list_models()).")
     if cfg.device not in ("auto", "cpu") and not str(cfg.device).startswith(("cuda", "mps")):
         raise ConfigError(f"device must be 'auto', 'cpu', 'cuda[:N]' or 'mps', got {cfg.device!r}")
 

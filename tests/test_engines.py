@@ -256,7 +256,9 @@ def test_refusals(env, anchors, tmp_path):
     with pytest.raises(ConfigError, match="epochs must be positive"):
         smoke("distill", env, epochs=0)
     with pytest.raises(ConfigError, match="unknown student"):
-        distill(smoke("distill", env, method="ce", student="resnet-18", epochs=1), progress=False)
+        smoke("distill", env, method="ce", student="resnet-18")
+    with pytest.raises(ConfigError, match="unknown teacher"):
+        smoke("calibrate", env, teacher="convnext-xxl")
     wrong = save_anchors(tmp_path / "wrong.pt", torch.randn(5, 64), {"classnames": list("abcde"), "teacher": {"name": "pand-tiny-clip"}})
     with pytest.raises(ConfigError, match="classes: file has 5, expected 6"):
         distill(smoke("distill", env, method="pand", anchors=str(wrong), epochs=1), progress=False)
