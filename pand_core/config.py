@@ -163,9 +163,9 @@ def _check_common(cfg: Any) -> None:
             raise ConfigError(f"{name} must be positive, got {getattr(cfg, name)}")
     if cfg.lr <= 0:
         raise ConfigError(f"lr must be positive, got {cfg.lr}")
-    import open_clip
+    from .models import is_known_teacher
 
-    if not cfg.teacher.startswith(("hf-hub:", "local-dir:")) and cfg.teacher not in open_clip.list_models():
+    if not is_known_teacher(cfg.teacher):
         raise ConfigError(f"unknown teacher {cfg.teacher!r}; expected an open_clip model name (open_clip.list_models()).")
     if cfg.device not in ("auto", "cpu") and not str(cfg.device).startswith(("cuda", "mps")):
         raise ConfigError(f"device must be 'auto', 'cpu', 'cuda[:N]' or 'mps', got {cfg.device!r}")

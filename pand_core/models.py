@@ -85,6 +85,11 @@ class Teacher:
         return {"name": self.name, "pretrained": self.pretrained, "source": self.source, "embed_dim": self.embed_dim}
 
 
+def is_known_teacher(name: str) -> bool:
+    """An open_clip model name (built in or registered here), or an `hf-hub:` / `local-dir:` reference."""
+    return name.startswith(("hf-hub:", "local-dir:")) or name in open_clip.list_models()
+
+
 def _resolve_weights(name: str, pretrained: str | None) -> tuple[str, str | None, str]:
     """Decide how open_clip should load `pretrained`: returns (model_name, pretrained arg, source label)."""
     if pretrained is None:
@@ -124,7 +129,7 @@ def load_teacher(
     The model is frozen and in eval mode. A tag that is neither cached nor downloadable raises
     `TeacherUnavailableError` saying how to pre-download it or pass a local file.
     """
-    if not name.startswith(("hf-hub:", "local-dir:")) and name not in open_clip.list_models():
+    if not is_known_teacher(name):
         raise ConfigError(f"unknown open_clip model {name!r}; see open_clip.list_models() for the valid names.")
     model_name, weights, source = _resolve_weights(name, pretrained)
     try:
