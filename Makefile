@@ -28,7 +28,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest --nbmake tests notebooks
 
 book: $(STAMP)
-	$(BIN)/jupyter-book build .
+	$(BIN)/jupyter-book build . -W --keep-going
 	@echo "open _build/html/index.html"
 
 clean-venv:

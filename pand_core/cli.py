@@ -1,4 +1,4 @@
-"""Command line: `python -m pand_core {calibrate,distill,smoke} …` (also installed as `pand`).
+"""Command line: `python -m pand_core {calibrate,distill} …` (also installed as `pand`).
 
 Every field of the stage's config is a flag; a profile fills the defaults (`--profile smoke` runs offline on
 the synthetic world). Bad input stops with one `error:` line and exit code 2.
@@ -77,8 +77,6 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--profile", choices=PROFILES, default="paper", help=HELP["profile"])
         sp.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
         add_config_flags(sp, cls)
-    sm = sub.add_parser("smoke", help="the offline miniature of the quickstart")
-    sm.add_argument("--out", default="runs/quickstart")
     return p
 
 
@@ -86,10 +84,6 @@ def main(argv: list[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
     command = args.pop("command")
     try:
-        if command == "smoke":
-            from . import smoke
-
-            return smoke.main(["--out", args["out"]])
         profile, resume = args.pop("profile"), args.pop("resume")
         cfg = make_config(command, profile, **args)
         if command == "calibrate":

@@ -186,7 +186,9 @@ PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
 
 
 def make_config(stage: str, profile: str = "paper", **overrides: Any):
-    """A validated config of `stage` ("calibrate" | "distill"): profile defaults, then explicit overrides."""
+    """A validated config of `stage` ("calibrate" | "distill"): profile defaults, then explicit overrides.
+
+    A saved `config.json` round-trips: `make_config(stage, **json.load(f))`."""
     cls = {"calibrate": CalibrateConfig, "distill": DistillConfig}.get(stage)
     if cls is None:
         raise ConfigError(f"unknown stage {stage!r}")
@@ -203,7 +205,7 @@ def make_config(stage: str, profile: str = "paper", **overrides: Any):
         name = "calibrate" if stage == "calibrate" else f"{cfg.method}-{cfg.student}"
         cfg.out = str(runs_root() / profile / cfg.dataset / f"{name}-s{cfg.seed}")
     if stage == "distill" and cfg.anchors is None and cfg.spec.anchors == "learned":
-        default = runs_root() / profile / cfg.dataset / "calibrate-s0" / "anchors.pt"
+        default = runs_root() / profile / cfg.dataset / f"calibrate-s{cfg.seed}" / "anchors.pt"
         if default.exists():
             cfg.anchors = str(default)
     return cfg

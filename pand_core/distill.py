@@ -324,3 +324,14 @@ def distill(
         run.log(f"done: test_acc_last {result['test_acc_last']:.2f}, best {result['test_acc_best']:.2f} @ {result['best_epoch']}")
     shutdown(d)
     return result
+
+
+def lr_schedule(cfg: DistillConfig, epochs: int | None = None) -> list[float]:
+    """The learning rate of every epoch that `make_optimizer` gives `cfg` (PAND's cosine restarts, or StepLR)."""
+    opt, sched = make_optimizer(cfg, [nn.Parameter(torch.zeros(1))])
+    lrs = []
+    for _ in range(epochs or cfg.epochs):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return lrs

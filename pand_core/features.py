@@ -153,3 +153,14 @@ def build_bank(
     if path is not None:
         atomic_torch_save({"bank": bank, "meta": {"identity": identity, "kind": "augmented-view bank"}}, path)
     return bank
+
+
+def per_class_accuracy(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Top-1 accuracy (%) of each class `[C]` (NaN for a class without samples)."""
+    pred = logits.argmax(-1)
+    out = torch.full((num_classes,), float("nan"))
+    for c in range(num_classes):
+        mask = labels == c
+        if mask.any():
+            out[c] = 100.0 * (pred[mask] == c).float().mean()
+    return out

@@ -12,7 +12,7 @@ DEFAULT_T = 2.0
 
 
 def feature_alignment_loss(student_feat: torch.Tensor, aligned_teacher_feat: torch.Tensor) -> torch.Tensor:
-    """L_img = mean over batch and dims of |ĥ_i − a_i| (§4 loss 1); both inputs `[B, D_s]`, gradients to both."""
+    """L_img = mean over batch and dims of `abs(ĥ_i − a_i)` (§4 loss 1); both inputs `[B, D_s]`, gradients to both."""
     if student_feat.shape != aligned_teacher_feat.shape:
         raise ValueError(f"shape mismatch: student {tuple(student_feat.shape)} vs teacher {tuple(aligned_teacher_feat.shape)}")
     return (student_feat - aligned_teacher_feat).abs().mean()

@@ -1,4 +1,4 @@
-"""Stage 1 pieces: feature extraction, the calibration loop's recipe, anchors files, and the smoke run."""
+"""Stage 1 pieces: feature extraction, the calibration loop's recipe, anchors files, progress-bar policy."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 
 from pand_core.data import load_dataset
-from pand_core.data.synthetic import SyntheticSpec
 from pand_core.errors import ConfigError
 from pand_core.features import accuracy, extract_features, zero_shot_logits
 from pand_core.prompts import CalibrationConfig, PromptLearner, load_anchors, save_anchors, train_prompts
@@ -89,20 +88,6 @@ def test_anchors_roundtrip_and_mismatch(tmp_path):
     assert "classes: file has 4, expected 200" in msg and "embedding dim" in msg and "teacher name" in msg
     with pytest.raises(FileNotFoundError, match="run Stage 1"):
         load_anchors(tmp_path / "nope.pt")
-
-
-def test_smoke_run_writes_a_self_describing_result(tmp_path, monkeypatch):
-    from pand_core import smoke
-
-    monkeypatch.setenv("PAND_CACHE", str(tmp_path / "cache"))
-    spec = SyntheticSpec(n_classes=4, train_per_class=4, test_per_class=2, image_size=32)
-    res = smoke.run(tmp_path / "out", epochs=2, n_ctx=4, spec=spec, progress=False)
-    on_disk = json.loads((tmp_path / "out" / "result.json").read_text())
-    assert on_disk["metrics"] == res["metrics"] and len(on_disk["history"]) == 2
-    assert on_disk["metrics"]["chance_acc"] == 25.0
-    assert {"torch", "open_clip", "device"} <= set(on_disk["environment"])
-    anchors, meta = load_anchors(tmp_path / "out" / "anchors.pt", num_classes=4, dim=64, teacher={"name": "pand-tiny-clip"})
-    assert meta["n_ctx"] == 4 and anchors.shape == (4, 64)
 
 
 def test_progress_bars_follow_flag_env_and_terminal(monkeypatch):

@@ -33,6 +33,7 @@ class AugmentedViews(Dataset):
     - `views=None` (online teacher): the view of image i in epoch e is seeded by (seed, e, i); `view` is -1.
     - `views=V` (teacher bank): epoch e picks view v ∈ [0, V) of image i from (seed, e, i); the view itself is
       seeded by (seed, i, v) only, so it equals the view whose teacher features the bank stored.
+
     Call `set_epoch(e)` before each epoch.
     """
 

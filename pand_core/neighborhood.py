@@ -1,0 +1,78 @@
+"""What NLRD looks at: k-nearest-neighbour graphs of logits, their label purity, teacher/student agreement,
+the per-pair divergences the JS term compares, and a 2-D UMAP view."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import torch
+
+from .losses import js_divergence, teacher_neighbours
+
+
+def _groups(n: int, group_size: int | None) -> list[slice]:
+    size = n if group_size is None else group_size
+    return [slice(s, min(s + size, n)) for s in range(0, n, size) if min(s + size, n) - s >= 2]
+
+
+def knn_graph(logits: torch.Tensor, k: int, group_size: int | None = None) -> torch.Tensor:
+    """Global indices `[N, k']` of each row's nearest other rows by cosine of logit rows, searched within
+    consecutive groups as NLRD does (k' = min(k, group − 1); rows of a trailing singleton group get -1)."""
+    n = logits.shape[0]
+    out = torch.full((n, k), -1, dtype=torch.long)
+    for g in _groups(n, group_size):
+        kk = min(k, g.stop - g.start - 1)
+        out[g, :kk] = teacher_neighbours(logits[g], kk) + g.start
+    return out
+
+
+def neighbour_label_purity(logits: torch.Tensor, labels: torch.Tensor, ks: Iterable[int],
+                           group_size: int | None = None) -> dict[int, float]:
+    """For each k, the fraction of each sample's k logit-space neighbours that share its label."""
+    result = {}
+    for k in ks:
+        nn_idx = knn_graph(logits, k, group_size)
+        valid = nn_idx >= 0
+        same = (labels[nn_idx.clamp(min=0)] == labels[:, None]) & valid
+        result[int(k)] = same.sum().item() / max(valid.sum().item(), 1)
+    return result
+
+
+def knn_overlap(logits_a: torch.Tensor, logits_b: torch.Tensor, k: int, group_size: int | None = None) -> float:
+    """Mean fraction `len(N_a(i) ∩ N_b(i)) / k` of shared neighbours between two models' kNN graphs (1 = same graph)."""
+    a, b = knn_graph(logits_a, k, group_size), knn_graph(logits_b, k, group_size)
+    shared = [len(set(x.tolist()) & set(y.tolist()) - {-1}) / k for x, y in zip(a, b) if (x >= 0).any()]
+    return float(np.mean(shared))
+
+
+def pair_divergences(student_logits: torch.Tensor, teacher_logits: torch.Tensor, k: int = 3,
+                     group_size: int | None = 32) -> torch.Tensor:
+    """JS(softmax(Z^s_i − Z^s_j), softmax(Z^t_i − Z^t_j)) for every pair (i, j ∈ teacher's N_k(i)): the terms NLRD averages."""
+    idx = knn_graph(teacher_logits, k, group_size)
+    rows = torch.arange(len(idx))[:, None].expand_as(idx)
+    keep = idx >= 0
+    i, j = rows[keep], idx[keep]
+    return js_divergence(student_logits[i] - student_logits[j], teacher_logits[i] - teacher_logits[j])
+
+
+def logit_differences(logits: torch.Tensor, k: int = 3, group_size: int | None = 32,
+                      neighbours: torch.Tensor | None = None) -> torch.Tensor:
+    """softmax(Z_i − Z_j) over classes for every kNN pair `[P, C]` (neighbours default to `logits`' own graph)."""
+    idx = knn_graph(logits, k, group_size) if neighbours is None else neighbours
+    rows = torch.arange(len(idx))[:, None].expand_as(idx)
+    keep = idx >= 0
+    return torch.softmax(logits[rows[keep]] - logits[idx[keep]], dim=-1)
+
+
+def umap_2d(features: torch.Tensor, seed: int = 0, n_neighbors: int = 10) -> np.ndarray:
+    """A 2-D UMAP embedding (cosine metric) of feature rows; deterministic for a fixed seed."""
+    import warnings
+
+    import umap
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reducer = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, len(features) - 1), metric="cosine",
+                            random_state=seed, n_jobs=1)
+        return reducer.fit_transform(features.numpy())

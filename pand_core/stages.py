@@ -1,0 +1,90 @@
+""""Load if present, else compute" for each stage, and the small readers notebooks need (metrics, trained students)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from .config import CalibrateConfig, DistillConfig, config_diff, make_config, to_dict
+from .errors import ConfigError
+from .models import Student, build_student
+from .rundir import RESUME_IGNORES, load_checkpoint
+
+
+def _finished(cfg) -> dict | None:
+    out = Path(cfg.out)
+    if not (out / "result.json").exists():
+        return None
+    diffs = config_diff(json.loads((out / "config.json").read_text()), to_dict(cfg), ignore=RESUME_IGNORES)
+    if diffs:
+        raise ConfigError(
+            f"{out} holds a finished run with another configuration:\n  " + "\n  ".join(diffs)
+            + "\nDelete that folder, or point PAND_RUNS at another place, to compute this one."
+        )
+    return json.loads((out / "result.json").read_text())
+
+
+def calibrated(cfg: CalibrateConfig, progress: bool | None = None) -> dict:
+    """Stage 1 result for `cfg`: read from `cfg.out` when that run finished, else computed (and saved) now."""
+    from .calibrate import calibrate
+
+    done = _finished(cfg)
+    return done if done is not None else calibrate(cfg, resume=(Path(cfg.out) / "config.json").exists(), progress=progress)
+
+
+def distilled(cfg: DistillConfig, progress: bool | None = None) -> dict:
+    """Stage 2 result for `cfg`: read when finished, resumed when interrupted, else trained now."""
+    from .distill import distill
+
+    done = _finished(cfg)
+    return done if done is not None else distill(cfg, resume=(Path(cfg.out) / "config.json").exists(), progress=progress)
+
+
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    """The per-epoch records of a run (`metrics.jsonl`)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+
+
+def load_student(run_dir: str | Path, which: str = "last") -> tuple[Student, DistillConfig]:
+    """The student of a Stage 2 run with the weights of its `last` or `best` checkpoint, in eval mode."""
+    run_dir = Path(run_dir)
+    cfg = make_config("distill", **json.loads((run_dir / "config.json").read_text()))
+    ckpt = load_checkpoint(run_dir / f"checkpoint_{which}.pt")
+    n_classes = ckpt["model"]["student.classifier.weight"].shape[0]
+    student = build_student(cfg.student, n_classes, pretrained=False)
+    student.load_state_dict({k[len("student."):]: v for k, v in ckpt["model"].items() if k.startswith("student.")})
+    return student.eval(), cfg
+
+
+@torch.no_grad()
+def predict(model: Student, dataset, batch_size: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits `[N, C]` and labels `[N]` of a model over a whole dataset, in order."""
+    device = next(model.parameters()).device
+    logits, labels = [], []
+    for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+        logits.append(model(x.to(device)).logits.float().cpu())
+        labels.append(torch.as_tensor(y))
+    return torch.cat(logits), torch.cat(labels)
+
+
+def teacher_for(cfg: CalibrateConfig | DistillConfig):
+    """The teacher a run config names, with the weights its profile resolves to, on its device."""
+    from .assets import resolve_device, resolve_teacher_weights
+    from .models import load_teacher
+
+    return load_teacher(cfg.teacher, resolve_teacher_weights(cfg.profile, cfg.teacher, cfg.teacher_weights),
+                        resolve_device(cfg.device))
+
+
+def split_for(cfg: CalibrateConfig | DistillConfig, split: str = "test", transform=None):
+    """A split ("train" means the data set's training split) of the data set a run config names."""
+    from .assets import resolve_data_root
+    from .data import load_dataset
+    from .data.splits import TRAIN_SPLIT
+
+    name = TRAIN_SPLIT[cfg.dataset] if split == "train" else split
+    return load_dataset(cfg.dataset, resolve_data_root(cfg.profile, cfg.dataset, cfg.data_root), name, transform)
