@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 .PHONY: smoke test book clean-venv help
 
 help:
-	@echo "make smoke  - Stage 1 + Stage 2 (ce, pand) on the offline smoke profile (creates .venv on first use)"
+	@echo "make smoke  - the reproduction pipeline on the offline smoke profile, then the book (_build/html)"
 	@echo "make test   - run the unit tests and execute the notebooks (pytest --nbmake)"
 	@echo "make book   - build the Jupyter Book into _build/html"
 
@@ -19,13 +19,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 smoke: $(STAMP)
-	rm -rf runs/smoke
-	$(BIN)/python -m pand_core calibrate --profile smoke
-	$(BIN)/python -m pand_core distill --profile smoke --method ce
-	$(BIN)/python -m pand_core distill --profile smoke --method pand
+	$(BIN)/python -m pand_core.pipeline --profile smoke --out runs/smoke --book
 
 test: $(STAMP)
-	$(BIN)/python -m pytest --nbmake tests notebooks
+	$(BIN)/python -m pytest --nbmake --nbmake-timeout=900 tests notebooks
 
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W --keep-going

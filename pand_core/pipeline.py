@@ -106,9 +106,12 @@ def run_job(job: Job, out: Path) -> float:
         pm.execute_notebook(str(NOTEBOOK_DIR / f"{job.notebook}.ipynb"), str(target), parameters=job.params,
                             kernel_name="python3", cwd=str(NOTEBOOK_DIR), progress_bar=False, log_output=False)
     except PapermillExecutionError as e:
+        failed = target.with_name(target.stem + ".failed.ipynb")
+        if target.exists():
+            target.replace(failed)  # a failed copy never counts as done
         raise PipelineError(
             f"notebook {job.notebook}.ipynb ({job.tag}) failed in cell {e.exec_count} (index {e.cell_index}): "
-            f"{e.ename}: {e.evalue}\nThe executed copy with the traceback is {target}; everything computed before "
+            f"{e.ename}: {e.evalue}\nThe executed copy with the traceback is {failed}; everything computed before "
             "is kept, and rerunning the pipeline continues from this stage."
         ) from None
     return time.perf_counter() - t0
@@ -148,7 +151,8 @@ def build_book(plan: Plan, repo: Path, html_out: Path, strict: bool = True) -> P
         if job is None or not job.output(plan.out).exists():
             raise PipelineError(f"no executed copy of {stem}.ipynb to put in the book; run the pipeline first.")
         shutil.copy(job.output(plan.out), stage / "notebooks" / f"{stem}.ipynb")
-    cmd = [sys.executable, "-m", "jupyter_book", "build", str(stage)] + (["-W", "--keep-going"] if strict else [])
+    exe = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(exe) if exe.exists() else (shutil.which("jupyter-book") or "jupyter-book"), "build", str(stage)] + (["-W", "--keep-going"] if strict else [])
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise PipelineError(f"the book build failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -175,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     repo = NOTEBOOK_DIR.parent
     t0 = time.perf_counter()
     try:
+        if not NOTEBOOK_DIR.is_dir():
+            raise PandError(f"notebooks not found at {NOTEBOOK_DIR}: the pipeline runs from a clone of the repository "
+                            "(pip install -e . inside it).")
         plan = make_plan(args.profile, out, args.datasets, args.methods or DEFAULT_METHODS[args.profile],
                          args.students, args.seeds, args.data_root, args.teacher_mode)
         summary = run_plan(plan, force=args.force)

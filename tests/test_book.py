@@ -1,0 +1,134 @@
+"""Reports, neighbourhood analysis, load-or-compute stages, and the papermill pipeline end to end with the book."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from pand_core.config import make_config
+from pand_core.errors import ConfigError
+from pand_core.neighborhood import knn_graph, knn_overlap, neighbour_label_purity, pair_divergences
+from pand_core.pipeline import PipelineError, build_book, make_plan, run_plan
+from pand_core.report import ablation_markdown, collect_results, results_markdown, summarise
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# ------------------------------------------------------------------------------------------- report
+def _result(method, seed, last, best, profile="smoke", val=None):
+    return {"method": method, "dataset": "cub", "student": "resnet18", "teacher_mode": "online", "seed": seed,
+            "profile": profile, "test_acc_last": last, "test_acc_best": best, "val_selected_test_acc": val}
+
+
+def test_summarise_means_stds_and_paper_numbers(tmp_path):
+    results = [_result("pand", 0, 70.0, 72.0, "paper"), _result("pand", 1, 74.0, 75.0, "paper"), _result("ce", 0, 60.0, 61.0, "paper")]
+    rows = summarise(results)
+    assert [r["method"] for r in rows] == ["ce", "pand"]  # method order, not alphabetical by accident
+    pand = rows[1]
+    assert pand["last_mean"] == 72.0 and pand["last_std"] == pytest.approx(2 ** 0.5 * 2)  # stdev of (70, 74)
+    assert pand["best_mean"] == 73.5 and pand["seeds"] == [0, 1] and pand["paper"] == 76.09
+    assert rows[0]["paper"] is None  # the paper reports no ce row
+    table = results_markdown(rows)
+    assert "72.00 ± 2.83" in table and "76.09" in table
+    smoke_rows = summarise([_result("pand", 0, 10.0, 12.0)])
+    assert smoke_rows[0]["paper"] is None  # never compare a miniature with the paper
+
+
+def test_ablation_marks_missing_runs_and_collect_finds_nested(tmp_path):
+    rows = summarise([_result("vl2lite", 0, 50.0, 51.0), _result("pand", 0, 55.0, 56.0)])
+    text = ablation_markdown(rows, "cub", "resnet18")
+    assert "| — | — | vl2lite | 50.00 |" in text and "| — | ✓ | pand-no-psc | not run |" in text and "| ✓ | ✓ | pand | 55.00 |" in text
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "result.json").write_text(json.dumps(_result("ce", 0, 1.0, 2.0)))
+    (tmp_path / "a" / "calib").mkdir()
+    (tmp_path / "a" / "calib" / "result.json").write_text(json.dumps({"stage": "calibrate"}))  # not a Stage 2 run
+    found = collect_results(tmp_path)
+    assert len(found) == 1 and found[0]["run_dir"].endswith("a/b")
+    assert results_markdown([]) == "_No Stage 2 runs found._"
+
+
+# ------------------------------------------------------------------------------------- neighbourhood
+def test_knn_graph_groups_use_global_indices():
+    z = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [1.0, 1.0]])
+    g = knn_graph(z, k=1, group_size=2)
+    assert g[:, 0].tolist() == [1, 0, 3, 2, -1]  # the trailing singleton group has no neighbour
+    assert knn_graph(z, k=1)[:4, 0].tolist() == [1, 0, 3, 2]
+
+
+def test_purity_overlap_and_pair_divergences():
+    z = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    labels = torch.tensor([0, 0, 1, 1])
+    assert neighbour_label_purity(z, labels, [1, 2]) == {1: 1.0, 2: pytest.approx(4 / 8)}
+    assert knn_overlap(z, z, k=1) == 1.0
+    flipped = torch.tensor([[0.0, 1.0], [1.0, 0.0], [0.1, 0.9], [0.9, 0.1]])  # rows 0 and 1 now pair with 3 and 2
+    assert knn_overlap(flipped, z, k=1) == 0.0
+    assert torch.allclose(pair_divergences(z, z, k=1, group_size=None), torch.zeros(4), atol=1e-7)
+    assert (pair_divergences(flipped, z, k=1, group_size=None) > 0).all()
+
+
+# --------------------------------------------------------------------------------------------- stages
+def test_stages_load_finished_runs_and_refuse_other_configs(tmp_path, monkeypatch, synthetic_root):
+    from pand_core import calibrate as cal_mod
+    from pand_core.stages import calibrated
+
+    monkeypatch.setenv("PAND_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("PAND_CACHE", str(tmp_path / "cache"))
+    cfg = make_config("calibrate", "smoke", data_root=str(synthetic_root), epochs=2, n_ctx=4)
+    first = calibrated(cfg, progress=False)
+    monkeypatch.setattr(cal_mod, "calibrate", lambda *a, **k: (_ for _ in ()).throw(AssertionError("recomputed")))
+    assert calibrated(cfg) == json.loads(json.dumps(first))
+    other = make_config("calibrate", "smoke", data_root=str(synthetic_root), epochs=3, n_ctx=4)
+    with pytest.raises(ConfigError, match=r"another configuration[\s\S]*epochs: 2 != 3"):
+        calibrated(other)
+
+
+# ------------------------------------------------------------------------------------------- pipeline
+def test_plan_orders_stages_and_picks_book_copies(tmp_path):
+    plan = make_plan("smoke", tmp_path, ["cub"], ["ce", "pand"], ["resnet18"], [0, 1])
+    names = [(j.notebook, j.tag) for j in plan.jobs]
+    assert names[0] == ("00_quickstart", "smoke") and names[-1] == ("04_results", "smoke")
+    assert names.index(("01_prompt_calibration", "cub-s1")) < names.index(("03_distillation", "cub-resnet18-pand-s0"))
+    assert ("02_neighborhood_graph", "cub-resnet18") in names
+    assert plan.book_copies["03_distillation"].tag == "cub-resnet18-pand-s0"
+    job = plan.book_copies["03_distillation"]
+    assert job.marker == tmp_path.resolve() / "smoke" / "cub" / "pand-resnet18-s0" / "result.json"
+    assert not job.done(plan.out)
+    with pytest.raises(Exception, match="unknown method"):
+        make_plan("smoke", tmp_path, ["cub"], ["pandas"], ["resnet18"], [0])
+
+
+def test_pipeline_end_to_end_with_failure_recovery_and_book(tmp_path, monkeypatch, synthetic_root):
+    """Smoke pipeline on the small world: a failing stage stops with its name and cell and keeps earlier work;
+    the rerun continues; the book is built from the executed notebooks with warnings as errors."""
+    monkeypatch.setenv("PAND_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "runs"
+    bad = make_plan("smoke", out, ["cub"], ["ce", "pand"], ["resnet18"], [0], data_root=str(synthetic_root))
+    bad.jobs[1].params["DATASET"] = "aircraft"  # the quickstart succeeds, then Stage 1 finds no FGVC-Aircraft files
+    log = []
+    with pytest.raises(PipelineError) as e:
+        run_plan(bad, log=log.append)
+    msg = str(e.value)
+    assert "01_prompt_calibration.ipynb" in msg and "cell" in msg and "DatasetNotFoundError" in msg
+    assert bad.jobs[0].output(bad.out).exists()  # the finished stage's copy is kept
+    failed = bad.jobs[1].output(bad.out).with_name("01_prompt_calibration-cub-s0.failed.ipynb")
+    assert failed.exists() and not bad.jobs[1].output(bad.out).exists()  # the failed copy is kept aside
+
+    good = make_plan("smoke", out, ["cub"], ["ce", "pand"], ["resnet18"], [0], data_root=str(synthetic_root))
+    good.jobs[0].marker = None
+    summary = run_plan(good, log=log.append)
+    status = {(s["notebook"], s["tag"]): s["status"] for s in summary}
+    assert status[("00_quickstart", "smoke")] == "skipped"  # finished before the failure: not redone
+    assert status[("01_prompt_calibration", "cub-s0")] == "ran"
+    assert all(j.output(out.resolve()).exists() for j in good.jobs)
+    assert (out / "smoke" / "cub" / "pand-resnet18-s0" / "result.json").exists()
+
+    html = build_book(good, REPO, tmp_path / "html")
+    pages = {p.relative_to(html).as_posix() for p in html.rglob("*.html")}
+    assert {"book/intro.html", "book/method.html", "book/reproduction.html", "book/api.html",
+            "notebooks/03_distillation.html", "notebooks/04_results.html"} <= pages
+    page = (html / "notebooks" / "04_results.html").read_text()
+    assert "Traceback" not in page and "it/s]" not in page  # no tracebacks, no progress-bar noise
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").exists()  # math renders offline
