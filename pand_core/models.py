@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"
 open_clip.add_model_config(MODEL_CONFIG_DIR)  # registers `pand-tiny-clip` beside open_clip's own configs
 
-TINY_TEACHER = "pand-tiny-clip"
+TINY_TEACHER = "pand-tiny-clip"  # random-weights test model: 32 px ViT, 64-d
+MINI_TEACHER = "pand-mini-clip"  # the smoke profile's teacher, pretrained on the synthetic world: 48 px, 128-d
 PAPER_TEACHER = ("convnext_xxlarge", "laion2b_s34b_b82k_augreg_soup")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 

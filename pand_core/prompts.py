@@ -68,6 +68,15 @@ class _TextTower:
         return x
 
 
+def encode_text_truncated(clip_model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    """`clip_model.encode_text(tokens)` (unnormalised) computed only up to the longest EOT position of the batch:
+    exact for causal towers read at EOT, and much cheaper for short texts in a long context."""
+    tower = _TextTower(clip_model)
+    pool = tower.pool_index(tokens)
+    length = int(pool.max()) + 1 if tower.pool_type in ("argmax", "eos") else tokens.shape[1]
+    return tower(tower.token_embedding(tokens[:, :length]), pool)
+
+
 class PromptLearner(nn.Module):
     """Learned context `[SOS] v_1…v_n <template(class)> [EOS]`, shared by all classes; `.ctx` is the only parameter.
 

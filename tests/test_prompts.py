@@ -82,3 +82,13 @@ def test_exact_on_a_full_size_open_clip_text_tower():
         expected = model.encode_text(tok([f"a photo of a {n}." for n in NAMES[:3]]), normalize=True)
     assert pl.seq_len < 20
     assert torch.allclose(pl(), expected, atol=1e-5)
+
+
+def test_truncated_text_encoding_equals_open_clip(tiny_teacher):
+    from pand_core.prompts import encode_text_truncated
+
+    tokens = tiny_teacher.tokenizer(["a bird", "a photo of a red headed striped finch with a fork tail"])
+    with torch.no_grad():
+        full = tiny_teacher.model.encode_text(tokens)
+        cut = encode_text_truncated(tiny_teacher.model, tokens)
+    assert torch.allclose(full, cut, atol=1e-5)

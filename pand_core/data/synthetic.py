@@ -1,6 +1,8 @@
 """A synthetic fine-grained bird world written in the CUB-200-2011 file layout, deterministic from a seed.
 
-Each class is one combination of part attributes (body colour, head colour, wing pattern, tail shape).
+Each class is one combination of part attributes (body colour, head colour, wing pattern, tail shape), and its name
+is the attribute phrase ("Red headed Striped Brown Fork tailed Finch"); every image also gets a caption that
+describes its attributes in words (`captions.txt`).
 Classes are enumerated so that neighbouring class ids differ in exactly one attribute — the
 fine-grained pairs. Nuisance variation per image: pose (rotation, mirror), scale, position,
 background tone and clutter, pixel noise. `load_dataset("cub", root, split)` reads the result.
@@ -44,12 +46,36 @@ class BirdClass:
         return self.folder_name.replace("_", " ")
 
 
+CAPTION_FORMS = (
+    "a photo of a {body} bird with a {head} head, {wing} wings and a {tail} tail",
+    "a {head} headed {wing} {body} {tail} tailed finch",
+    "a small finch: {head} head, {body} body, {wing} wings, {tail} tail",
+    "this bird has a {tail} tail, {wing} wings and a {head} head",
+    "a {body} finch with a {head} head",
+    "a bird with {wing} wings and a {tail} tail",
+)
+
+
+def caption_for(cls: BirdClass, rng: np.random.Generator) -> str:
+    """A sentence about the bird's attributes, in one of several wordings; some wordings leave attributes out,
+    as real alt-text does."""
+    form = CAPTION_FORMS[int(rng.integers(len(CAPTION_FORMS)))]
+    tail = "fan" if cls.tail == "Fan" else "fork"
+    words = {"body": cls.body.lower(), "head": cls.head.lower(), "wing": cls.wing.lower(), "tail": tail}
+    return form.format(**words)
+
+
+def all_classes() -> list[BirdClass]:
+    """Every attribute combination (96), in the order `synthetic_classes` takes them from."""
+    return [BirdClass(*c) for c in itertools.product(BODY_COLOURS, HEAD_COLOURS, WING_PATTERNS, TAIL_SHAPES)]
+
+
 def synthetic_classes(n_classes: int) -> list[BirdClass]:
     """The first `n_classes` attribute combinations; consecutive ids differ in the tail, ids 2 apart in the wing."""
-    combos = list(itertools.product(BODY_COLOURS, HEAD_COLOURS, WING_PATTERNS, TAIL_SHAPES))
+    combos = all_classes()
     if not 2 <= n_classes <= len(combos):
         raise ValueError(f"n_classes must be in 2..{len(combos)}, got {n_classes}")
-    return [BirdClass(*c) for c in combos[:n_classes]]
+    return combos[:n_classes]
 
 
 def _shade(rgb: tuple[int, int, int], f: float) -> tuple[int, int, int]:
@@ -114,6 +140,18 @@ def draw_bird(cls: BirdClass, size: int, rng: np.random.Generator) -> Image.Imag
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 
 
+def pretraining_pairs(n: int, image_size: int = 64, seed: int = 0, progress: bool | None = None):
+    """`n` (PIL image, caption) pairs of the *pretraining* split: every attribute combination, images drawn from
+    a seed stream that the book's train/test images never use."""
+    combos = all_classes()
+    out = []
+    for k in tqdm(range(n), desc="pretraining pairs", disable=not progress_enabled(progress), leave=False):
+        rng = np.random.default_rng([seed, 1_000_003, k])  # 1_000_003: the pretraining stream
+        cls = combos[int(rng.integers(len(combos)))]
+        out.append((draw_bird(cls, image_size, rng), caption_for(cls, rng)))
+    return out
+
+
 @dataclass(frozen=True)
 class SyntheticSpec:
     """Size of the synthetic world; `seed` fixes every pixel."""
@@ -140,7 +178,7 @@ def make_synthetic_cub(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), 
         )
     classes = synthetic_classes(spec.n_classes)
     (base / "images").mkdir(parents=True, exist_ok=True)
-    images, labels, split = [], [], []
+    images, labels, split, captions = [], [], [], []
     image_id = 0
     per_class = spec.train_per_class + spec.test_per_class
     jobs = [(c, k) for c in range(spec.n_classes) for k in range(per_class)]
@@ -151,12 +189,14 @@ def make_synthetic_cub(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), 
         rel = f"{c + 1:03d}.{cls.folder_name}/{cls.folder_name}_{k:04d}.jpg"
         (base / "images" / rel).parent.mkdir(parents=True, exist_ok=True)
         draw_bird(cls, spec.image_size, rng).save(base / "images" / rel, quality=95)
+        captions.append(f"{image_id} {caption_for(cls, rng)}")
         images.append(f"{image_id} {rel}")
         labels.append(f"{image_id} {c + 1}")
         split.append(f"{image_id} {1 if k < spec.train_per_class else 0}")
     (base / "images.txt").write_text("\n".join(images) + "\n")
     (base / "image_class_labels.txt").write_text("\n".join(labels) + "\n")
     (base / "train_test_split.txt").write_text("\n".join(split) + "\n")
+    (base / "captions.txt").write_text("\n".join(captions) + "\n")  # not read by the CUB loader
     (base / "classes.txt").write_text(
         "\n".join(f"{i + 1} {i + 1:03d}.{c.folder_name}" for i, c in enumerate(classes)) + "\n"
     )

@@ -1,0 +1,108 @@
+"""The smoke profile's teacher: a small open_clip CLIP pretrained contrastively on the synthetic world's
+image–caption pairs (a separate pretraining split), deterministic from a seed, saved as an open_clip folder.
+
+It plays the role LAION pretraining plays for ConvNeXt-XXL: it learns which words go with which visual attributes,
+so that class names made of attribute words give a zero-shot classifier that is well above chance but imperfect.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import open_clip
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .data.synthetic import pretraining_pairs
+from .models import MINI_TEACHER, Teacher, load_teacher
+from .prompts import encode_text_truncated
+from .runinfo import atomic_torch_save, progress_enabled, write_json
+
+
+@dataclass(frozen=True)
+class PretrainSpec:
+    """Size and recipe of the miniature teacher's pretraining (CPU-sized: a few minutes on 2 cores)."""
+
+    pairs: int = 8000
+    epochs: int = 12
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    warmup_steps: int = 50
+    draw_size: int = 64
+    seed: int = 0
+    version: int = 1  # bump when the world or the recipe changes, so old caches are not reused
+
+
+def _pixels(pairs, preprocess) -> torch.Tensor:
+    return torch.stack([preprocess(image) for image, _ in pairs])
+
+
+def pretrain_mini_clip(spec: PretrainSpec = PretrainSpec(), progress: bool | None = None) -> tuple[torch.nn.Module, dict]:
+    """Train `pand-mini-clip` from scratch with the symmetric InfoNCE (CLIP) loss; return the model and a log."""
+    torch.manual_seed(spec.seed)
+    model, _, preprocess = open_clip.create_model_and_transforms(MINI_TEACHER, pretrained=None)
+    tokenizer = open_clip.get_tokenizer(MINI_TEACHER)
+    pairs = pretraining_pairs(spec.pairs, spec.draw_size, spec.seed, progress=progress)
+    images = _pixels(pairs, preprocess)
+    tokens = tokenizer([c for _, c in pairs])
+    steps_per_epoch = math.ceil(len(pairs) / spec.batch_size)
+    total = spec.epochs * steps_per_epoch
+    opt = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / spec.warmup_steps) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    gen = torch.Generator().manual_seed(spec.seed)
+    model.train()
+    log = []
+    t0 = time.perf_counter()
+    bar = tqdm(range(spec.epochs), desc="pretraining the miniature teacher", disable=not progress_enabled(progress))
+    for epoch in bar:
+        order = torch.randperm(len(pairs), generator=gen)
+        flips = torch.rand(len(pairs), generator=gen) < 0.5
+        running = 0.0
+        for start in range(0, len(order), spec.batch_size):
+            idx = order[start : start + spec.batch_size]
+            x = images[idx]
+            x = torch.where(flips[idx, None, None, None], x.flip(-1), x)  # mirrored birds read the same
+            img = F.normalize(model.encode_image(x), dim=-1)
+            txt = F.normalize(encode_text_truncated(model, tokens[idx]), dim=-1)
+            logits = model.logit_scale.exp() * img @ txt.t()
+            target = torch.arange(len(idx))
+            loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            with torch.no_grad():
+                model.logit_scale.clamp_(0, math.log(100))
+            running += loss.item() * len(idx)
+        log.append({"epoch": epoch, "loss": running / len(pairs), "logit_scale": float(model.logit_scale.detach().exp())})
+        bar.set_postfix(loss=f"{log[-1]['loss']:.3f}")
+    return model.eval(), {"spec": asdict(spec), "history": log, "train_time_s": time.perf_counter() - t0}
+
+
+def mini_teacher_dir(cache: Path, spec: PretrainSpec = PretrainSpec(), progress: bool | None = None) -> Path:
+    """The cached open_clip folder (open_clip_config.json + weights) of the pretrained miniature teacher;
+    trained and written on first use."""
+    folder = cache / "teachers" / f"{MINI_TEACHER}-v{spec.version}-s{spec.seed}"
+    weights = folder / "open_clip_pytorch_model.bin"
+    if weights.exists():
+        return folder
+    model, log = pretrain_mini_clip(spec, progress)
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = {"model_cfg": open_clip.get_model_config(MINI_TEACHER),
+           "preprocess_cfg": {"mean": list(open_clip.OPENAI_DATASET_MEAN), "std": list(open_clip.OPENAI_DATASET_STD)}}
+    (folder / "open_clip_config.json").write_text(json.dumps(cfg, indent=2))
+    write_json(folder / "pretraining.json", log)
+    atomic_torch_save(model.state_dict(), weights)  # last: its presence marks the folder complete
+    return folder
+
+
+def load_mini_teacher(cache: Path, device: str | torch.device = "cpu", progress: bool | None = None) -> Teacher:
+    """The pretrained miniature teacher through the same loader as any open_clip checkpoint (a local folder)."""
+    return load_teacher(MINI_TEACHER, str(mini_teacher_dir(cache, progress=progress)), device=device)
