@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from .data.synthetic import SyntheticSpec, make_synthetic_cub
+from .data.synthetic import SYNTHETIC_VERSION, SyntheticSpec, make_synthetic_cub
 from .errors import ConfigError
-from .models import TINY_TEACHER, build_tiny_teacher
+from .models import MINI_TEACHER, TINY_TEACHER, build_tiny_teacher
 from .runinfo import atomic_torch_save, default_cache
 
 SMOKE_SPEC = SyntheticSpec()
@@ -17,7 +17,7 @@ SMOKE_SPEC = SyntheticSpec()
 
 def smoke_data_root(cache: Path | None = None, spec: SyntheticSpec = SMOKE_SPEC, progress: bool | None = None) -> Path:
     """The synthetic world of the smoke profile, created once in the cache (CUB layout)."""
-    root = (cache or default_cache()) / f"synthetic-cub-{spec.n_classes}c-{spec.image_size}px-s{spec.seed}"
+    root = (cache or default_cache()) / f"synthetic-cub-v{SYNTHETIC_VERSION}-{spec.n_classes}c-{spec.image_size}px-s{spec.seed}"
     make_synthetic_cub(root, spec, progress=progress)
     return root
 
@@ -42,9 +42,16 @@ def resolve_data_root(profile: str, dataset: str, data_root: str | None) -> Path
 
 
 def resolve_teacher_weights(profile: str, teacher: str, weights: str | None) -> str | None:
-    """The smoke profile's tiny teacher without explicit weights gets the cached deterministic weights file."""
-    if weights is None and profile == "smoke" and teacher == TINY_TEACHER:
-        return str(smoke_teacher_weights())
+    """On the smoke profile, a project teacher without explicit weights gets its cached weights: the miniature
+    CLIP pretrained on the synthetic world (`pand-mini-clip`, trained on first use), or the random-weights
+    test model (`pand-tiny-clip`)."""
+    if weights is None and profile == "smoke":
+        if teacher == MINI_TEACHER:
+            from .miniclip import mini_teacher_dir
+
+            return str(mini_teacher_dir(default_cache()))
+        if teacher == TINY_TEACHER:
+            return str(smoke_teacher_weights())
     return weights
 
 

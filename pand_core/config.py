@@ -175,11 +175,11 @@ def _check_common(cfg: Any) -> None:
 PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {"calibrate": {}, "distill": {}},
     "smoke": {
-        "calibrate": {"teacher": "pand-tiny-clip", "teacher_weights": None, "epochs": 40, "batch_size": 64},
+        "calibrate": {"teacher": "pand-mini-clip", "teacher_weights": None, "epochs": 200, "batch_size": 32},
         "distill": {
-            "teacher": "pand-tiny-clip", "teacher_weights": None, "student_pretrained": False, "epochs": 6,
-            "batch_size": 32, "nlrd_group_size": 16, "image_size": 32, "resize": 36, "num_workers": 0,
-            "cosine_t_max": 2, "lr": 1e-3,
+            "teacher": "pand-mini-clip", "teacher_weights": None, "student_pretrained": False, "epochs": 12,
+            "batch_size": 32, "nlrd_group_size": 16, "image_size": 48, "resize": 55, "num_workers": 0,
+            "cosine_t_max": 4, "lr": 1e-3,
         },
     },
 }

@@ -28,12 +28,12 @@ from .runinfo import atomic_torch_save, progress_enabled, write_json
 class PretrainSpec:
     """Size and recipe of the miniature teacher's pretraining (CPU-sized: a few minutes on 2 cores)."""
 
-    pairs: int = 8000
-    epochs: int = 12
+    pairs: int = 6000
+    epochs: int = 8
     batch_size: int = 256
-    lr: float = 1e-3
+    lr: float = 2e-3
     weight_decay: float = 0.1
-    warmup_steps: int = 50
+    warmup_steps: int = 30
     draw_size: int = 64
     seed: int = 0
     version: int = 1  # bump when the world or the recipe changes, so old caches are not reused

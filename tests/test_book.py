@@ -76,11 +76,11 @@ def test_stages_load_finished_runs_and_refuse_other_configs(tmp_path, monkeypatc
 
     monkeypatch.setenv("PAND_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("PAND_CACHE", str(tmp_path / "cache"))
-    cfg = make_config("calibrate", "smoke", data_root=str(synthetic_root), epochs=2, n_ctx=4)
+    cfg = make_config("calibrate", "smoke", data_root=str(synthetic_root), teacher="pand-tiny-clip", epochs=2, n_ctx=4)
     first = calibrated(cfg, progress=False)
     monkeypatch.setattr(cal_mod, "calibrate", lambda *a, **k: (_ for _ in ()).throw(AssertionError("recomputed")))
     assert calibrated(cfg) == json.loads(json.dumps(first))
-    other = make_config("calibrate", "smoke", data_root=str(synthetic_root), epochs=3, n_ctx=4)
+    other = make_config("calibrate", "smoke", data_root=str(synthetic_root), teacher="pand-tiny-clip", epochs=3, n_ctx=4)
     with pytest.raises(ConfigError, match=r"another configuration[\s\S]*epochs: 2 != 3"):
         calibrated(other)
 
@@ -103,8 +103,7 @@ def test_plan_orders_stages_and_picks_book_copies(tmp_path):
 def test_pipeline_end_to_end_with_failure_recovery_and_book(tmp_path, monkeypatch, synthetic_root):
     """Smoke pipeline on the small world: a failing stage stops with its name and cell and keeps earlier work;
     the rerun continues; the book is built from the executed notebooks with warnings as errors."""
-    monkeypatch.setenv("PAND_CACHE", str(tmp_path / "cache"))
-    out = tmp_path / "runs"
+    out = tmp_path / "runs"  # the cache is shared: the pretrained miniature teacher is computed once per machine
     bad = make_plan("smoke", out, ["cub"], ["ce", "pand"], ["resnet18"], [0], data_root=str(synthetic_root))
     bad.jobs[1].params["DATASET"] = "aircraft"  # the quickstart succeeds, then Stage 1 finds no FGVC-Aircraft files
     log = []

@@ -31,7 +31,9 @@ def env(tmp_path, monkeypatch, synthetic_root):
 
 
 def smoke(stage, env, **kw):
-    return make_config(stage, "smoke", data_root=env["root"], **kw)
+    """The smoke profile on the small world with the random tiny teacher (32 px): engine tests stay fast."""
+    tiny = {"teacher": "pand-tiny-clip"} if stage == "calibrate" else {"teacher": "pand-tiny-clip", "image_size": 32, "resize": 36}
+    return make_config(stage, "smoke", data_root=env["root"], **{**tiny, **kw})
 
 
 # ------------------------------------------------------------------------------------ views and bank
@@ -277,9 +279,10 @@ def test_cli_exit_codes_and_messages(env, capsys):
     assert cli.main(["distill", "--profile", "smoke", "--data-root", str(env["tmp"] / "missing"), "--method", "ce"]) == 2
     err = capsys.readouterr().err
     assert "CUB-200-2011 not found" in err and "missing" in err
-    assert cli.main(["calibrate", "--profile", "smoke", "--data-root", env["root"], "--epochs", "2", "--n-ctx", "4"]) == 0
+    tiny = ["--profile", "smoke", "--data-root", env["root"], "--teacher", "pand-tiny-clip"]
+    assert cli.main(["calibrate", *tiny, "--epochs", "2", "--n-ctx", "4"]) == 0
     assert "Stage 1 done" in capsys.readouterr().out
-    assert cli.main(["distill", "--profile", "smoke", "--data-root", env["root"], "--method", "pand", "--epochs", "1",
+    assert cli.main(["distill", *tiny, "--image-size", "32", "--resize", "36", "--method", "pand", "--epochs", "1",
                      "--batch-size", "8", "--nlrd-group-size", "4"]) == 0  # finds calibrate's anchors by itself
     assert "Stage 2 pand done" in capsys.readouterr().out
 
@@ -289,6 +292,7 @@ def test_ddp_two_cpu_processes(env, tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533", "-m", "pand_core",
            "distill", "--profile", "smoke", "--data-root", env["root"], "--method", "pand-no-psc", "--epochs", "2",
+           "--teacher", "pand-tiny-clip", "--image-size", "32", "--resize", "36",
            "--batch-size", "8", "--nlrd-group-size", "4", "--out", str(out), "--num-workers", "0"]
     proc = subprocess.run(cmd, cwd=tmp_path, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -152,6 +152,9 @@ def pretraining_pairs(n: int, image_size: int = 64, seed: int = 0, progress: boo
     return out
 
 
+SYNTHETIC_VERSION = 2  # 2: captions.txt; bump when the drawing or the files change
+
+
 @dataclass(frozen=True)
 class SyntheticSpec:
     """Size of the synthetic world; `seed` fixes every pixel."""
@@ -170,11 +173,12 @@ def make_synthetic_cub(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), 
     """
     base = Path(root).expanduser() / "CUB_200_2011"
     meta_path = base / "synthetic.json"
+    meta = dict(asdict(spec), version=SYNTHETIC_VERSION)
     if meta_path.exists():
-        if json.loads(meta_path.read_text()) == asdict(spec):
+        if json.loads(meta_path.read_text()) == meta:
             return base
         raise FileExistsError(
-            f"{base} holds a synthetic data set with another spec ({meta_path}); choose another root or delete it."
+            f"{base} holds a synthetic data set of another spec or version ({meta_path}); choose another root or delete it."
         )
     classes = synthetic_classes(spec.n_classes)
     (base / "images").mkdir(parents=True, exist_ok=True)
@@ -200,5 +204,5 @@ def make_synthetic_cub(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), 
     (base / "classes.txt").write_text(
         "\n".join(f"{i + 1} {i + 1:03d}.{c.folder_name}" for i, c in enumerate(classes)) + "\n"
     )
-    meta_path.write_text(json.dumps(asdict(spec), indent=2))  # written last: marks the set complete
+    meta_path.write_text(json.dumps(meta, indent=2))  # written last: marks the set complete
     return base
