@@ -29,6 +29,7 @@ HELP = {
     "student": "torchvision classifier, e.g. resnet18, mobilenet_v2",
     "out": "run directory (config.json, metrics.jsonl, checkpoints, result.json, run.log)",
     "nlrd_group_size": "NLRD neighbourhood groups within the batch; 'none' for the whole batch",
+    "augment": "cpu (PIL transforms in loader workers) | device (decode once to uint8, augment batches on the GPU)",
 }
 
 

@@ -113,6 +113,7 @@ class DistillConfig:
     image_size: int = 224
     resize: int = 256
     val_fraction: float = 0.0  # > 0: hold out a stratified part of train for val-selected test accuracy
+    augment: str = "cpu"  # "cpu": PIL transforms in loader workers | "device": uint8 cache, batched on the device
     amp: bool = False
     channels_last: bool = False
     num_workers: int = 2
@@ -131,6 +132,10 @@ class DistillConfig:
         _check_common(self)
         if self.teacher_mode not in ("online", "bank"):
             raise ConfigError(f"teacher_mode must be 'online' or 'bank', got {self.teacher_mode!r}")
+        if self.augment not in ("cpu", "device"):
+            raise ConfigError(f"augment must be 'cpu' or 'device', got {self.augment!r}")
+        if self.augment == "device" and self.teacher_mode == "bank" and self.spec.teacher:
+            raise ConfigError("teacher_mode='bank' stores views made by the CPU transforms; use augment='cpu' with the bank.")
         if self.bank_views < 1:
             raise ConfigError(f"bank_views must be >= 1, got {self.bank_views}")
         if self.spec.nlrd:

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from .assets import resolve_data_root, resolve_device, resolve_teacher_weights
 from .config import DistillConfig, to_dict
 from .data import load_dataset, paper_test_transform, paper_train_transform
+from .data.gpu_augment import PaperAugment, batch_generator, decode_split
 from .data.splits import TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
 from .data.views import AugmentedViews, derive_seed
 from .distributed import Dist, barrier, init_distributed, shutdown, sum_across
@@ -114,6 +115,20 @@ def evaluate(model: nn.Module, dataset, cfg: DistillConfig, device: torch.device
     return 100.0 * correct / seen
 
 
+def device_batches(decoded: torch.Tensor, targets: torch.Tensor, indices: list[int], batch_size: int,
+                   augment: PaperAugment, keys: tuple[int, ...], device: torch.device):
+    """Yield `(x, y, index, view=-1)` batches augmented on `device` from the uint8 cache; batch k of an epoch is
+    seeded by (seed, epoch, rank, k), so reruns and resumes see the same pixels. Drops a last partial batch
+    as the CPU loader does."""
+    idx = torch.tensor(indices, dtype=torch.long)
+    n_full = len(idx) // batch_size if len(idx) > batch_size else 1
+    for k in range(n_full):
+        sel = idx[k * batch_size : (k + 1) * batch_size]
+        images = decoded[sel].to(device, non_blocking=True)
+        x = augment(images, augment.sample(len(sel), batch_generator(*keys, k)))
+        yield x, targets[sel], sel, torch.full((len(sel),), -1)
+
+
 def _autocast(cfg: DistillConfig, device: torch.device):
     if cfg.amp and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -187,6 +202,16 @@ def distill(
     if held:
         val_base = load_dataset(cfg.dataset, data_root, TRAIN_SPLIT[cfg.dataset], transform=paper_test_transform(cfg.image_size))
         val_set = Subset(val_base, held)
+    decoded = augment = targets = None
+    if cfg.augment == "device":  # decode once to uint8 at the paper's resize; augment whole batches on the device
+        if not d.main:
+            barrier(d)
+        decoded = decode_split(train_base, cfg.resize, cache_dir=default_cache(), progress=progress)
+        if d.main:
+            barrier(d)
+        if device.type == "cuda":
+            decoded = decoded.pin_memory()
+        augment, targets = PaperAugment(cfg.image_size, cfg.resize), torch.tensor(train_base.targets)
     bank = row_of = None
     if use_bank:
         t0 = time.perf_counter()
@@ -241,8 +266,12 @@ def distill(
         views.set_epoch(epoch)
         order = torch.randperm(len(views), generator=torch.Generator().manual_seed(derive_seed(cfg.seed, epoch, 3)))
         shard = order[d.rank :: d.world].tolist()
-        loader = DataLoader(Subset(views, shard), batch_size=local_batch, shuffle=False, num_workers=cfg.num_workers,
-                            drop_last=len(shard) > local_batch, pin_memory=device.type == "cuda")
+        if decoded is None:
+            loader = DataLoader(Subset(views, shard), batch_size=local_batch, shuffle=False, num_workers=cfg.num_workers,
+                                drop_last=len(shard) > local_batch, pin_memory=device.type == "cuda")
+        else:
+            loader = device_batches(decoded, targets, [views.indices[i] for i in shard], local_batch, augment,
+                                    (cfg.seed, epoch, d.rank), device)
         trainable.train()
         sums: dict[str, float] = {}
         n_seen = correct = 0

@@ -309,3 +309,27 @@ def test_resuming_a_finished_run_returns_its_result(env):
     first = distill(cfg, progress=False)
     again = distill(cfg, resume=True, progress=False)
     assert again == json.loads(json.dumps(first))
+
+
+def test_device_augmentation_path_trains_and_resumes_exactly(env):
+    from pand_core.distill import distill
+
+    kw = dict(method="ce", epochs=2, batch_size=8, augment="device")
+    full = distill(smoke("distill", env, out=str(env["tmp"] / "dev-full"), **kw), progress=False)
+
+    class Stop(Exception):
+        pass
+
+    def stop(record):
+        raise Stop
+
+    cut = smoke("distill", env, out=str(env["tmp"] / "dev-cut"), **kw)
+    with pytest.raises(Stop):
+        distill(cut, progress=False, on_epoch_end=stop)
+    resumed = distill(cut, resume=True, progress=False)
+    assert resumed["test_acc_last"] == full["test_acc_last"]
+    a = torch.load(env["tmp"] / "dev-full" / "checkpoint_last.pt", weights_only=True)["model"]
+    b = torch.load(env["tmp"] / "dev-cut" / "checkpoint_last.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ConfigError, match="bank"):
+        smoke("distill", env, method="pand", teacher_mode="bank", augment="device")
