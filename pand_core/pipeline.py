@@ -22,7 +22,8 @@ from .config import METHODS, PROFILES
 from .errors import PandError
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-BOOK_NOTEBOOKS = ("00_quickstart", "01_prompt_calibration", "02_neighborhood_graph", "03_distillation", "04_results")
+BOOK_NOTEBOOKS = ("00_quickstart", "01_prompt_calibration", "02_neighborhood_graph", "03_distillation", "04_results",
+                  "05_costs")
 DEFAULT_METHODS = {"smoke": ["ce", "kd", "vl2lite", "pand-no-psc", "pand-no-nlrd", "pand"],
                    "paper": ["ce", "vl2lite", "pand-no-psc", "pand-no-nlrd", "pand"]}
 
@@ -91,6 +92,7 @@ def make_plan(profile: str, out: Path, datasets: list[str], methods: list[str], 
         add(Job("02_neighborhood_graph", f"{ds}-{students[0]}",
                 dict(base, DATASET=ds, STUDENT=students[0], SEED=seeds[0])), book=True)
     add(Job("04_results", profile, dict(base), always=True), book=True)
+    add(Job("05_costs", "", {"BENCH_DIR": str(NOTEBOOK_DIR.parent / "benchmarks" / "results")}, always=True), book=True)
     return plan
 
 

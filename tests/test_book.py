@@ -89,7 +89,7 @@ def test_stages_load_finished_runs_and_refuse_other_configs(tmp_path, monkeypatc
 def test_plan_orders_stages_and_picks_book_copies(tmp_path):
     plan = make_plan("smoke", tmp_path, ["cub"], ["ce", "pand"], ["resnet18"], [0, 1])
     names = [(j.notebook, j.tag) for j in plan.jobs]
-    assert names[0] == ("00_quickstart", "smoke") and names[-1] == ("04_results", "smoke")
+    assert names[0] == ("00_quickstart", "smoke") and names[-2:] == [("04_results", "smoke"), ("05_costs", "")]
     assert names.index(("01_prompt_calibration", "cub-s1")) < names.index(("03_distillation", "cub-resnet18-pand-s0"))
     assert ("02_neighborhood_graph", "cub-resnet18") in names
     assert plan.book_copies["03_distillation"].tag == "cub-resnet18-pand-s0"

@@ -137,3 +137,19 @@ def test_align_head_architecture_and_outputs():
     a, u = head(torch.randn(4, 1024), torch.randn(10, 1024))
     assert a.shape == (4, 512) and u.shape == (10, 512)
     assert torch.allclose(a.norm(dim=-1), torch.ones(4), atol=1e-5) and torch.allclose(u.norm(dim=-1), torch.ones(10), atol=1e-5)
+
+
+def test_student_exports_give_the_same_logits(tmp_path):
+    from pand_core.export import export_student
+
+    torch.manual_seed(0)
+    student = build_student("resnet18", 5, pretrained=False).eval()
+    info = export_student(student, tmp_path, image_size=48)
+    assert info["torchscript_max_abs_err"] < 1e-4 and info["onnx_max_abs_err"] < 1e-4
+    assert (tmp_path / "student.onnx").stat().st_size > 1e6
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(tmp_path / "student.onnx"), providers=["CPUExecutionProvider"])
+    x = torch.randn(7, 3, 48, 48)  # a batch size the export never saw
+    with torch.no_grad():
+        assert abs(session.run(["logits"], {"images": x.numpy()})[0] - student(x).logits.numpy()).max() < 1e-4

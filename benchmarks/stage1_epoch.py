@@ -1,0 +1,88 @@
+"""Stage 1 cost: one prompt-learning step (text tower forward + backward over all classes, batch of cached image
+features) with and without cutting the sequence after the last end-of-text token, in one process.
+
+    python benchmarks/stage1_epoch.py --classes 8            # CPU: ConvNeXt-XXL text tower, 8 classes
+    python benchmarks/stage1_epoch.py --classes 200 --device cuda
+
+Class names are made of CUB-like words so that prompt lengths match the real data set. Writes JSON to
+benchmarks/results/; the epoch time assumes CUB-200's 5,994 training images and batch 128.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from pand_core.models import load_teacher
+from pand_core.prompts import PromptLearner
+from pand_core.runinfo import environment, write_json
+
+WORDS = ["Black", "footed", "Albatross", "Laysan", "Sooty", "Crested", "Auklet", "Least", "Parakeet", "Rhinoceros",
+         "Brewer", "Blackbird", "Red", "winged", "Yellow", "headed", "Bobolink", "Indigo", "Bunting", "Lazuli"]
+
+
+def classnames(n: int) -> list[str]:
+    g = torch.Generator().manual_seed(0)
+    return [" ".join(WORDS[int(i)] for i in torch.randint(0, len(WORDS), (2 + k % 3,), generator=g)) for k in range(n)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--teacher", default="convnext_xxlarge")
+    p.add_argument("--classes", type=int, default=8)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    device = torch.device(args.device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        teacher = load_teacher(args.teacher, None, device=device)
+    names = classnames(args.classes)
+    feats = F.normalize(torch.randn(args.batch, teacher.embed_dim, device=device), dim=-1)
+    labels = torch.randint(0, args.classes, (args.batch,), device=device)
+    result = {}
+    for truncate in (True, False):
+        torch.manual_seed(0)
+        learner = PromptLearner(teacher, teacher.tokenizer, names, "a photo of {}, a type of bird", 16, truncate=truncate)
+        opt = torch.optim.SGD([learner.ctx], lr=0.002, momentum=0.9)
+        times = []
+        for _ in range(args.steps + 1):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                loss = F.cross_entropy(teacher.logit_scale * feats @ learner().t(), labels)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - t0)
+        step = statistics.median(times[1:])
+        key = "truncated" if truncate else "full"
+        result[key] = {"sequence_length": learner.seq_len, "step_s": step,
+                       "cub_epoch_s_estimate": step * math.ceil(5994 / args.batch)}
+        print(f"{key:9s}: sequence {learner.seq_len:2d} tokens, {step:8.3f} s per step", flush=True)
+    ratio = result["full"]["step_s"] / result["truncated"]["step_s"]
+    print(f"truncation speed-up: {ratio:.2f}x")
+    payload = {"benchmark": "stage1_step", "teacher": args.teacher, "classes": args.classes, "batch": args.batch,
+               "device": str(device), **result, "speedup": ratio, "environment": environment(),
+               "note": "random weights; per-epoch figure = step time x 47 steps (CUB-200 train, batch 128)"}
+    out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"stage1-{args.classes}c-{device.type}.json"
+    write_json(out, payload)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
