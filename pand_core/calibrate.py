@@ -37,80 +37,83 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
     test = load_dataset(cfg.dataset, data_root, TEST_SPLIT)
     device = resolve_device(cfg.device)
     run = RunDir(cfg.out, to_dict(cfg), resume=resume)
-    run.keep_metrics_through(-1)  # Stage 1 is minutes long: a resumed run simply starts over
-    t_start = time.perf_counter()
-    teacher = load_teacher(cfg.teacher, resolve_teacher_weights(cfg.profile, cfg.teacher, cfg.teacher_weights), device)
-    run.log(f"calibrate {cfg.dataset}: teacher {teacher.name} from {teacher.source}, device {device}")
+    try:
+        run.keep_metrics_through(-1)  # Stage 1 is minutes long: a resumed run simply starts over
+        t_start = time.perf_counter()
+        teacher = load_teacher(cfg.teacher, resolve_teacher_weights(cfg.profile, cfg.teacher, cfg.teacher_weights), device)
+        run.log(f"calibrate {cfg.dataset}: teacher {teacher.name} from {teacher.source}, device {device}")
 
-    t0 = time.perf_counter()
-    f_train, y_train = cached_features(teacher, train, default_cache(), cfg.batch_size, progress=progress)
-    f_test, y_test = cached_features(teacher, test, default_cache(), cfg.batch_size, progress=progress)
-    features_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        f_train, y_train = cached_features(teacher, train, default_cache(), cfg.batch_size, progress=progress)
+        f_test, y_test = cached_features(teacher, test, default_cache(), cfg.batch_size, progress=progress)
+        features_s = time.perf_counter() - t0
 
-    f_fit, y_fit, f_held, y_held = f_train, y_train, f_test, y_test
-    held_name = "test"
-    if cfg.select_on == "val":
-        keep, held = stratified_holdout(y_train.tolist(), cfg.val_fraction, cfg.seed)
-        f_fit, y_fit, f_held, y_held = f_train[keep], y_train[keep], f_train[held], y_train[held]
-        held_name = "val"
+        f_fit, y_fit, f_held, y_held = f_train, y_train, f_test, y_test
+        held_name = "test"
+        if cfg.select_on == "val":
+            keep, held = stratified_holdout(y_train.tolist(), cfg.val_fraction, cfg.seed)
+            f_fit, y_fit, f_held, y_held = f_train[keep], y_train[keep], f_train[held], y_train[held]
+            held_name = "val"
 
-    hand = teacher.encode_text(train.prompts())
-    scale = teacher.logit_scale
-    hand_acc = {
-        "train": accuracy(zero_shot_logits(f_train, hand, scale), y_train),
-        "test": accuracy(zero_shot_logits(f_test, hand, scale), y_test),
-    }
-    if held_name == "val":
-        hand_acc["val"] = accuracy(zero_shot_logits(f_held, hand, scale), y_held)
+        hand = teacher.encode_text(train.prompts())
+        scale = teacher.logit_scale
+        hand_acc = {
+            "train": accuracy(zero_shot_logits(f_train, hand, scale), y_train),
+            "test": accuracy(zero_shot_logits(f_test, hand, scale), y_test),
+        }
+        if held_name == "val":
+            hand_acc["val"] = accuracy(zero_shot_logits(f_held, hand, scale), y_held)
 
-    torch.manual_seed(cfg.seed)
-    learner = PromptLearner(teacher, teacher.tokenizer, train.classnames, train.template, n_ctx=cfg.n_ctx)
-    recipe = cfg.recipe()
-    chosen = {"epoch": cfg.epochs - 1, "held_acc": -1.0, "ctx": None}
+        torch.manual_seed(cfg.seed)
+        learner = PromptLearner(teacher, teacher.tokenizer, train.classnames, train.template, n_ctx=cfg.n_ctx)
+        recipe = cfg.recipe()
+        chosen = {"epoch": cfg.epochs - 1, "held_acc": -1.0, "ctx": None}
 
-    def on_epoch(rec: dict) -> None:
-        rec[f"{held_name}_acc"] = rec.pop("eval_acc")
-        run.append_metrics(rec)
-        if cfg.select_on != "last" and rec[f"{held_name}_acc"] > chosen["held_acc"]:
-            chosen.update(epoch=rec["epoch"], held_acc=rec[f"{held_name}_acc"], ctx=learner.ctx.detach().clone())
+        def on_epoch(rec: dict) -> None:
+            rec[f"{held_name}_acc"] = rec.pop("eval_acc")
+            run.append_metrics(rec)
+            if cfg.select_on != "last" and rec[f"{held_name}_acc"] > chosen["held_acc"]:
+                chosen.update(epoch=rec["epoch"], held_acc=rec[f"{held_name}_acc"], ctx=learner.ctx.detach().clone())
 
-    t0 = time.perf_counter()
-    history = train_prompts(learner, f_fit, y_fit, scale, recipe, f_held, y_held, progress=progress, on_epoch=on_epoch)
-    stage1_s = time.perf_counter() - t0
-    if chosen["ctx"] is not None:
+        t0 = time.perf_counter()
+        history = train_prompts(learner, f_fit, y_fit, scale, recipe, f_held, y_held, progress=progress, on_epoch=on_epoch)
+        stage1_s = time.perf_counter() - t0
+        if chosen["ctx"] is not None:
+            with torch.no_grad():
+                learner.ctx.copy_(chosen["ctx"])
         with torch.no_grad():
-            learner.ctx.copy_(chosen["ctx"])
-    with torch.no_grad():
-        anchors = learner()
-    cal_acc = {"train": accuracy(zero_shot_logits(f_train, anchors, scale), y_train),
-               "test": accuracy(zero_shot_logits(f_test, anchors, scale), y_test)}
-    if held_name == "val":
-        cal_acc["val"] = accuracy(zero_shot_logits(f_held, anchors, scale), y_held)
+            anchors = learner()
+        cal_acc = {"train": accuracy(zero_shot_logits(f_train, anchors, scale), y_train),
+                   "test": accuracy(zero_shot_logits(f_test, anchors, scale), y_test)}
+        if held_name == "val":
+            cal_acc["val"] = accuracy(zero_shot_logits(f_held, anchors, scale), y_held)
 
-    anchors_path = save_anchors(run.path / "anchors.pt", anchors, {
-        "classnames": train.classnames, "template": train.template, "n_ctx": cfg.n_ctx,
-        "teacher": {"name": teacher.name, "pretrained": teacher.pretrained, "source": teacher.source},
-        "dataset": cfg.dataset, "epoch": chosen["epoch"], "selected_on": cfg.select_on,
-        "selection": SELECTION_NOTES[cfg.select_on], "accuracy": cal_acc, "hand_accuracy": hand_acc,
-    })
-    result = {
-        "stage": "calibrate",
-        "dataset": cfg.dataset,
-        "teacher": teacher.describe(),
-        "selected_on": cfg.select_on,
-        "selection": SELECTION_NOTES[cfg.select_on],
-        "selected_epoch": chosen["epoch"],
-        "hand_prompt_acc": hand_acc,
-        "calibrated_acc": cal_acc,
-        "chance_acc": 100.0 / len(train.classnames),
-        "anchors": str(anchors_path),
-        "epochs": cfg.epochs,
-        "seed": cfg.seed,
-        "profile": cfg.profile,
-        "timings": {"features_s": features_s, "stage1_s": stage1_s, "total_s": time.perf_counter() - t_start,
-                    "epoch_s": stage1_s / max(len(history), 1)},
-        "environment": environment(),
-    }
-    run.write_result(result)
-    run.log(f"done: hand {hand_acc['test']:.2f} % -> calibrated {cal_acc['test']:.2f} % (test), {SELECTION_NOTES[cfg.select_on]}")
-    return result
+        anchors_path = save_anchors(run.path / "anchors.pt", anchors, {
+            "classnames": train.classnames, "template": train.template, "n_ctx": cfg.n_ctx,
+            "teacher": {"name": teacher.name, "pretrained": teacher.pretrained, "source": teacher.source},
+            "dataset": cfg.dataset, "epoch": chosen["epoch"], "selected_on": cfg.select_on,
+            "selection": SELECTION_NOTES[cfg.select_on], "accuracy": cal_acc, "hand_accuracy": hand_acc,
+        })
+        result = {
+            "stage": "calibrate",
+            "dataset": cfg.dataset,
+            "teacher": teacher.describe(),
+            "selected_on": cfg.select_on,
+            "selection": SELECTION_NOTES[cfg.select_on],
+            "selected_epoch": chosen["epoch"],
+            "hand_prompt_acc": hand_acc,
+            "calibrated_acc": cal_acc,
+            "chance_acc": 100.0 / len(train.classnames),
+            "anchors": str(anchors_path),
+            "epochs": cfg.epochs,
+            "seed": cfg.seed,
+            "profile": cfg.profile,
+            "timings": {"features_s": features_s, "stage1_s": stage1_s, "total_s": time.perf_counter() - t_start,
+                        "epoch_s": stage1_s / max(len(history), 1)},
+            "environment": environment(),
+        }
+        run.write_result(result)
+        run.log(f"done: hand {hand_acc['test']:.2f} % -> calibrated {cal_acc['test']:.2f} % (test), {SELECTION_NOTES[cfg.select_on]}")
+        return result
+    finally:
+        run.close()

@@ -176,183 +176,186 @@ def distill(
     if d.main:
         barrier(d)
     run = RunDir(cfg.out, to_dict(cfg), resume=resume, main=d.main)
-    run.log(f"distill {cfg.method} on {cfg.dataset} ({len(train_base)} train / {len(test_set)} test), device {device}, world {d.world}")
+    try:
+        run.log(f"distill {cfg.method} on {cfg.dataset} ({len(train_base)} train / {len(test_set)} test), device {device}, world {d.world}")
 
-    # --- teacher and anchors (only for methods that use them) -------------------------------------------
-    torch.manual_seed(cfg.seed)
-    teacher: Teacher | None = None
-    anchors = None
-    if spec.teacher:
-        teacher = load_teacher(cfg.teacher, teacher_weights, device)
-        run.log(f"teacher {teacher.name} from {teacher.source}")
-        if spec.anchors == "hand":
-            anchors = teacher.encode_text(train_base.prompts())
-        else:
-            anchors, _ = load_anchors(cfg.anchors, len(classnames), teacher.embed_dim,
-                                      {"name": teacher.name, "pretrained": teacher.pretrained})
-        anchors = anchors.to(device)
+        # --- teacher and anchors (only for methods that use them) -------------------------------------------
+        torch.manual_seed(cfg.seed)
+        teacher: Teacher | None = None
+        anchors = None
+        if spec.teacher:
+            teacher = load_teacher(cfg.teacher, teacher_weights, device)
+            run.log(f"teacher {teacher.name} from {teacher.source}")
+            if spec.anchors == "hand":
+                anchors = teacher.encode_text(train_base.prompts())
+            else:
+                anchors, _ = load_anchors(cfg.anchors, len(classnames), teacher.embed_dim,
+                                          {"name": teacher.name, "pretrained": teacher.pretrained})
+            anchors = anchors.to(device)
 
-    # --- data: augmented training views, optional stratified validation hold-out ----------------------
-    keep, held = (stratified_holdout(train_base.targets, cfg.val_fraction, cfg.seed) if cfg.val_fraction > 0
-                  else (list(range(len(train_base))), []))
-    use_bank = spec.teacher and cfg.teacher_mode == "bank"
-    views = AugmentedViews(train_base, paper_train_transform(cfg.image_size, cfg.resize), cfg.seed,
-                           views=cfg.bank_views if use_bank else None, indices=keep)
-    val_set = None
-    if held:
-        val_base = load_dataset(cfg.dataset, data_root, TRAIN_SPLIT[cfg.dataset], transform=paper_test_transform(cfg.image_size))
-        val_set = Subset(val_base, held)
-    decoded = augment = targets = None
-    if cfg.augment == "device":  # decode once to uint8 at the paper's resize; augment whole batches on the device
-        if not d.main:
-            barrier(d)
-        decoded = decode_split(train_base, cfg.resize, cache_dir=default_cache(), progress=progress)
-        if d.main:
-            barrier(d)
-        if device.type == "cuda":
-            decoded = decoded.pin_memory()
-        augment, targets = PaperAugment(cfg.image_size, cfg.resize), torch.tensor(train_base.targets)
-    bank = row_of = None
-    if use_bank:
-        t0 = time.perf_counter()
-        if not d.main:
-            barrier(d)  # rank 0 builds and caches the bank; the others then read it
-        bank = build_bank(teacher, views, cache_dir=default_cache(), batch_size=cfg.batch_size, progress=progress)
-        if d.main:
-            barrier(d)
-        row_of = torch.full((len(train_base),), -1, dtype=torch.long)
-        row_of[torch.tensor(keep)] = torch.arange(len(keep))
-        run.log(f"teacher bank {tuple(bank.shape)} ready in {time.perf_counter() - t0:.1f} s")
+        # --- data: augmented training views, optional stratified validation hold-out ----------------------
+        keep, held = (stratified_holdout(train_base.targets, cfg.val_fraction, cfg.seed) if cfg.val_fraction > 0
+                      else (list(range(len(train_base))), []))
+        use_bank = spec.teacher and cfg.teacher_mode == "bank"
+        views = AugmentedViews(train_base, paper_train_transform(cfg.image_size, cfg.resize), cfg.seed,
+                               views=cfg.bank_views if use_bank else None, indices=keep)
+        val_set = None
+        if held:
+            val_base = load_dataset(cfg.dataset, data_root, TRAIN_SPLIT[cfg.dataset], transform=paper_test_transform(cfg.image_size))
+            val_set = Subset(val_base, held)
+        decoded = augment = targets = None
+        if cfg.augment == "device":  # decode once to uint8 at the paper's resize; augment whole batches on the device
+            if not d.main:
+                barrier(d)
+            decoded = decode_split(train_base, cfg.resize, cache_dir=default_cache(), progress=progress)
+            if d.main:
+                barrier(d)
+            if device.type == "cuda":
+                decoded = decoded.pin_memory()
+            augment, targets = PaperAugment(cfg.image_size, cfg.resize), torch.tensor(train_base.targets)
+        bank = row_of = None
+        if use_bank:
+            t0 = time.perf_counter()
+            if not d.main:
+                barrier(d)  # rank 0 builds and caches the bank; the others then read it
+            bank = build_bank(teacher, views, cache_dir=default_cache(), batch_size=cfg.batch_size, progress=progress)
+            if d.main:
+                barrier(d)
+            row_of = torch.full((len(train_base),), -1, dtype=torch.long)
+            row_of[torch.tensor(keep)] = torch.arange(len(keep))
+            run.log(f"teacher bank {tuple(bank.shape)} ready in {time.perf_counter() - t0:.1f} s")
 
-    # --- student, align head, optimiser ---------------------------------------------------------------
-    torch.manual_seed(cfg.seed)
-    student = build_student(cfg.student, len(classnames), pretrained=cfg.student_pretrained)
-    head = AlignHead(teacher.embed_dim, student.feat_dim) if spec.feature_terms else None
-    if d.active and device.type == "cuda":
-        student = nn.SyncBatchNorm.convert_sync_batchnorm(student)  # the original's SyncBN over the global batch
-    student.to(device)
-    if cfg.channels_last:
-        student.to(memory_format=torch.channels_last)
-    trainable = Stage2Model(student, head).to(device)
-    opt, sched = make_optimizer(cfg, trainable.parameters())
-    model: nn.Module = trainable
-    if d.active:
-        model = nn.parallel.DistributedDataParallel(trainable, device_ids=[d.local_rank] if device.type == "cuda" else None)
+        # --- student, align head, optimiser ---------------------------------------------------------------
+        torch.manual_seed(cfg.seed)
+        student = build_student(cfg.student, len(classnames), pretrained=cfg.student_pretrained)
+        head = AlignHead(teacher.embed_dim, student.feat_dim) if spec.feature_terms else None
+        if d.active and device.type == "cuda":
+            student = nn.SyncBatchNorm.convert_sync_batchnorm(student)  # the original's SyncBN over the global batch
+        student.to(device)
+        if cfg.channels_last:
+            student.to(memory_format=torch.channels_last)
+        trainable = Stage2Model(student, head).to(device)
+        opt, sched = make_optimizer(cfg, trainable.parameters())
+        model: nn.Module = trainable
+        if d.active:
+            model = nn.parallel.DistributedDataParallel(trainable, device_ids=[d.local_rank] if device.type == "cuda" else None)
 
-    # --- resume ------------------------------------------------------------------------------------------
-    start, best = 0, {"test_acc_best": -1.0, "best_epoch": -1, "val_acc_best": -1.0, "val_selected_test_acc": None}
-    train_time = 0.0
-    if resume and run.last.exists():
-        ckpt = load_checkpoint(run.last)
-        if ckpt["epoch"] + 1 >= cfg.epochs and (run.path / "result.json").exists():
-            run.log("resume: the run had already finished; nothing to do")
-            shutdown(d)
-            return json.loads((run.path / "result.json").read_text())
-        trainable.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        start, best, train_time = ckpt["epoch"] + 1, ckpt["best"], ckpt["train_time_s"]
-        run.keep_metrics_through(ckpt["epoch"])
-        run.log(f"resumed after epoch {ckpt['epoch']}")
-    elif d.main:
-        run.keep_metrics_through(-1)
+        # --- resume ------------------------------------------------------------------------------------------
+        start, best = 0, {"test_acc_best": -1.0, "best_epoch": -1, "val_acc_best": -1.0, "val_selected_test_acc": None}
+        train_time = 0.0
+        if resume and run.last.exists():
+            ckpt = load_checkpoint(run.last)
+            if ckpt["epoch"] + 1 >= cfg.epochs and (run.path / "result.json").exists():
+                run.log("resume: the run had already finished; nothing to do")
+                shutdown(d)
+                return json.loads((run.path / "result.json").read_text())
+            trainable.load_state_dict(ckpt["model"])
+            opt.load_state_dict(ckpt["optimizer"])
+            sched.load_state_dict(ckpt["scheduler"])
+            start, best, train_time = ckpt["epoch"] + 1, ckpt["best"], ckpt["train_time_s"]
+            run.keep_metrics_through(ckpt["epoch"])
+            run.log(f"resumed after epoch {ckpt['epoch']}")
+        elif d.main:
+            run.keep_metrics_through(-1)
 
-    # --- the loop ----------------------------------------------------------------------------------------
-    local_batch = cfg.batch_size // d.world
-    record: dict = {}
-    bar = tqdm(range(start, cfg.epochs), desc=f"Stage 2: {cfg.method}", disable=not (d.main and progress_enabled(progress)))
-    for epoch in bar:
-        t_epoch = time.perf_counter()
-        views.set_epoch(epoch)
-        order = torch.randperm(len(views), generator=torch.Generator().manual_seed(derive_seed(cfg.seed, epoch, 3)))
-        shard = order[d.rank :: d.world].tolist()
-        if decoded is None:
-            loader = DataLoader(Subset(views, shard), batch_size=local_batch, shuffle=False, num_workers=cfg.num_workers,
-                                drop_last=len(shard) > local_batch, pin_memory=device.type == "cuda")
-        else:
-            loader = device_batches(decoded, targets, [views.indices[i] for i in shard], local_batch, augment,
-                                    (cfg.seed, epoch, d.rank), device)
-        trainable.train()
-        sums: dict[str, float] = {}
-        n_seen = correct = 0
-        for step, (x, y, index, view) in enumerate(loader):
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if cfg.channels_last:
-                x = x.to(memory_format=torch.channels_last)
-            f = None
-            if spec.teacher:
-                if use_bank:
-                    f = bank[row_of[index], view].to(device)
-                else:
-                    with torch.inference_mode(), _autocast(cfg, device):
-                        f = teacher.encode_image(x)
-                    f = f.clone().float()
-            with _autocast(cfg, device):
-                out, aligned = model(x, f, anchors)
-                total, terms = stage2_losses(cfg, out, y, f, anchors, aligned, epoch)
-            _check_finite(total, terms, epoch, step)
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-            opt.step()
-            bs = len(y)
-            n_seen += bs
-            correct += (out.logits.argmax(-1) == y).sum().item()
-            for k, v in {"loss": total, **terms}.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach()) * bs
-        lr = opt.param_groups[0]["lr"]
-        sched.step()
-        train_time += time.perf_counter() - t_epoch
-        totals = sum_across(d, n_seen, correct, *sums.values(), device=device)
-        n_all = max(totals[0], 1.0)
-        test_acc = evaluate(trainable.student, test_set, cfg, device, d)
-        val_acc = evaluate(trainable.student, val_set, cfg, device, d) if val_set is not None else None
-        ce_w, distill_w = loss_weights(epoch, cfg.epochs)
-        record = {"epoch": epoch, "lr": lr, "alpha": ce_w if cfg.method != "ce" else 1.0,
-                  **{k: s / n_all for k, s in zip(sums, totals[2:])},
-                  "train_acc": 100.0 * totals[1] / n_all, "test_acc": test_acc, "val_acc": val_acc,
-                  "epoch_time_s": time.perf_counter() - t_epoch}
-        is_best = test_acc > best["test_acc_best"]
-        if is_best:
-            best.update(test_acc_best=test_acc, best_epoch=epoch)
-        if val_acc is not None and val_acc > best["val_acc_best"]:
-            best.update(val_acc_best=val_acc, val_selected_test_acc=test_acc, val_selected_epoch=epoch)
-        if d.main:
-            run.append_metrics(record)
-            state = {"epoch": epoch, "model": trainable.state_dict(), "optimizer": opt.state_dict(),
-                     "scheduler": sched.state_dict(), "best": best, "train_time_s": train_time, "config": to_dict(cfg)}
-            save_checkpoint(run.last, state)
+        # --- the loop ----------------------------------------------------------------------------------------
+        local_batch = cfg.batch_size // d.world
+        record: dict = {}
+        bar = tqdm(range(start, cfg.epochs), desc=f"Stage 2: {cfg.method}", disable=not (d.main and progress_enabled(progress)))
+        for epoch in bar:
+            t_epoch = time.perf_counter()
+            views.set_epoch(epoch)
+            order = torch.randperm(len(views), generator=torch.Generator().manual_seed(derive_seed(cfg.seed, epoch, 3)))
+            shard = order[d.rank :: d.world].tolist()
+            if decoded is None:
+                loader = DataLoader(Subset(views, shard), batch_size=local_batch, shuffle=False, num_workers=cfg.num_workers,
+                                    drop_last=len(shard) > local_batch, pin_memory=device.type == "cuda")
+            else:
+                loader = device_batches(decoded, targets, [views.indices[i] for i in shard], local_batch, augment,
+                                        (cfg.seed, epoch, d.rank), device)
+            trainable.train()
+            sums: dict[str, float] = {}
+            n_seen = correct = 0
+            for step, (x, y, index, view) in enumerate(loader):
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                if cfg.channels_last:
+                    x = x.to(memory_format=torch.channels_last)
+                f = None
+                if spec.teacher:
+                    if use_bank:
+                        f = bank[row_of[index], view].to(device)
+                    else:
+                        with torch.inference_mode(), _autocast(cfg, device):
+                            f = teacher.encode_image(x)
+                        f = f.clone().float()
+                with _autocast(cfg, device):
+                    out, aligned = model(x, f, anchors)
+                    total, terms = stage2_losses(cfg, out, y, f, anchors, aligned, epoch)
+                _check_finite(total, terms, epoch, step)
+                opt.zero_grad(set_to_none=True)
+                total.backward()
+                opt.step()
+                bs = len(y)
+                n_seen += bs
+                correct += (out.logits.argmax(-1) == y).sum().item()
+                for k, v in {"loss": total, **terms}.items():
+                    sums[k] = sums.get(k, 0.0) + float(v.detach()) * bs
+            lr = opt.param_groups[0]["lr"]
+            sched.step()
+            train_time += time.perf_counter() - t_epoch
+            totals = sum_across(d, n_seen, correct, *sums.values(), device=device)
+            n_all = max(totals[0], 1.0)
+            test_acc = evaluate(trainable.student, test_set, cfg, device, d)
+            val_acc = evaluate(trainable.student, val_set, cfg, device, d) if val_set is not None else None
+            ce_w, distill_w = loss_weights(epoch, cfg.epochs)
+            record = {"epoch": epoch, "lr": lr, "alpha": ce_w if cfg.method != "ce" else 1.0,
+                      **{k: s / n_all for k, s in zip(sums, totals[2:])},
+                      "train_acc": 100.0 * totals[1] / n_all, "test_acc": test_acc, "val_acc": val_acc,
+                      "epoch_time_s": time.perf_counter() - t_epoch}
+            is_best = test_acc > best["test_acc_best"]
             if is_best:
-                save_checkpoint(run.best, {"epoch": epoch, "model": trainable.state_dict(), "config": to_dict(cfg)})
-        barrier(d)
-        bar.set_postfix(loss=f"{record['loss']:.3f}", test=f"{test_acc:.1f}")
-        if on_epoch_end is not None:
-            on_epoch_end(record)
+                best.update(test_acc_best=test_acc, best_epoch=epoch)
+            if val_acc is not None and val_acc > best["val_acc_best"]:
+                best.update(val_acc_best=val_acc, val_selected_test_acc=test_acc, val_selected_epoch=epoch)
+            if d.main:
+                run.append_metrics(record)
+                state = {"epoch": epoch, "model": trainable.state_dict(), "optimizer": opt.state_dict(),
+                         "scheduler": sched.state_dict(), "best": best, "train_time_s": train_time, "config": to_dict(cfg)}
+                save_checkpoint(run.last, state)
+                if is_best:
+                    save_checkpoint(run.best, {"epoch": epoch, "model": trainable.state_dict(), "config": to_dict(cfg)})
+            barrier(d)
+            bar.set_postfix(loss=f"{record['loss']:.3f}", test=f"{test_acc:.1f}")
+            if on_epoch_end is not None:
+                on_epoch_end(record)
 
-    result = {
-        "method": cfg.method,
-        "dataset": cfg.dataset,
-        "student": cfg.student,
-        "teacher": None if teacher is None else teacher.describe(),
-        "teacher_mode": (cfg.teacher_mode if spec.teacher else "none"),
-        "anchors": spec.anchors if spec.anchors != "learned" else cfg.anchors,
-        "epochs": cfg.epochs,
-        "seed": cfg.seed,
-        "profile": cfg.profile,
-        "world_size": d.world,
-        "test_acc_last": record.get("test_acc"),
-        "test_acc_best": best["test_acc_best"],
-        "best_epoch": best["best_epoch"],
-        "test_acc_best_note": "best epoch chosen on the test split (the paper's protocol): optimistic",
-        "val_selected_test_acc": best["val_selected_test_acc"],
-        "test_images_scored": len(test_set),
-        "train_time_s": train_time,
-        "environment": environment(),
-    }
-    if d.main:
-        run.write_result(result)
-        run.log(f"done: test_acc_last {result['test_acc_last']:.2f}, best {result['test_acc_best']:.2f} @ {result['best_epoch']}")
-    shutdown(d)
-    return result
+        result = {
+            "method": cfg.method,
+            "dataset": cfg.dataset,
+            "student": cfg.student,
+            "teacher": None if teacher is None else teacher.describe(),
+            "teacher_mode": (cfg.teacher_mode if spec.teacher else "none"),
+            "anchors": spec.anchors if spec.anchors != "learned" else cfg.anchors,
+            "epochs": cfg.epochs,
+            "seed": cfg.seed,
+            "profile": cfg.profile,
+            "world_size": d.world,
+            "test_acc_last": record.get("test_acc"),
+            "test_acc_best": best["test_acc_best"],
+            "best_epoch": best["best_epoch"],
+            "test_acc_best_note": "best epoch chosen on the test split (the paper's protocol): optimistic",
+            "val_selected_test_acc": best["val_selected_test_acc"],
+            "test_images_scored": len(test_set),
+            "train_time_s": train_time,
+            "environment": environment(),
+        }
+        if d.main:
+            run.write_result(result)
+            run.log(f"done: test_acc_last {result['test_acc_last']:.2f}, best {result['test_acc_best']:.2f} @ {result['best_epoch']}")
+        shutdown(d)
+        return result
+    finally:
+        run.close()
 
 
 def lr_schedule(cfg: DistillConfig, epochs: int | None = None) -> list[float]:

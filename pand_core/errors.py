@@ -25,3 +25,15 @@ class ConfigError(PandError, ValueError):
 
 class MissingFileError(PandError, FileNotFoundError):
     """A file produced by an earlier stage (anchors, checkpoint, cache) is not where it was expected."""
+
+
+class UnsafeFileError(PandError):
+    """A file holds pickled objects or code instead of plain tensors and containers; it is refused, never run."""
+
+
+class OutputError(PandError, OSError):
+    """The output folder cannot be written (missing rights, not a folder, disk full); earlier files are intact."""
+
+
+class RunLockedError(PandError):
+    """Another process is using the same run folder."""

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from .data.base import FGVCDataset, load_image
 from .data.views import AugmentedViews, seeded_view
 from .models import Teacher
-from .runinfo import atomic_torch_save, progress_enabled
+from .runinfo import atomic_torch_save, progress_enabled, safe_load
 
 
 @torch.no_grad()
@@ -73,7 +73,7 @@ def _cache_identity(teacher: Teacher, dataset: FGVCDataset, transform: Callable)
 def _load_cached(path: Path, identity: dict) -> dict | None:
     if not path.exists():
         return None
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    blob = safe_load(path, "feature cache")
     return blob if blob.get("meta", {}).get("identity") == identity else None
 
 

@@ -16,6 +16,7 @@ import torchvision
 from torch import nn
 
 from .errors import ConfigError, TeacherUnavailableError
+from .runinfo import safe_load
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +236,7 @@ def build_student(name: str, num_classes: int, pretrained: bool | str = True) ->
         if isinstance(pretrained, (str, Path)):
             if not Path(pretrained).is_file():
                 raise ConfigError(f"student weights file not found: {pretrained}; pass a torchvision state-dict file.")
-            net.load_state_dict(torch.load(pretrained, map_location="cpu", weights_only=True))
+            net.load_state_dict(safe_load(pretrained, "student weights"))
     dim = _strip_classifier(net)
     return Student(net, dim, num_classes, name)
 

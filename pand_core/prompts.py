@@ -12,7 +12,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .errors import ConfigError, MissingFileError
-from .runinfo import atomic_torch_save, progress_enabled
+from .runinfo import atomic_torch_save, progress_enabled, safe_load
 
 
 class _TextTower:
@@ -252,7 +252,7 @@ def load_anchors(
     path = Path(path)
     if not path.exists():
         raise MissingFileError(f"anchors file not found: {path}; run Stage 1 (prompt calibration) first.")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    blob = safe_load(path, "anchors")
     anchors, meta = blob["anchors"], blob["meta"]
     diffs = []
     if num_classes is not None and anchors.shape[0] != num_classes:

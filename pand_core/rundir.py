@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -10,11 +12,38 @@ from typing import Any
 import torch
 
 from .config import config_diff
-from .errors import ConfigError
-from .runinfo import atomic_torch_save, atomic_write, write_json
+from .errors import ConfigError, OutputError, RunLockedError
+from .runinfo import atomic_torch_save, atomic_write, safe_load, write_json
 
 # Fields that may differ between a run and its resumption without changing its numbers.
 RESUME_IGNORES = ("out", "device", "num_workers")
+_HELD: dict[str, int] = {}  # run folders this process holds the lock of -> lock file descriptor
+
+
+def lock_run_dir(path: Path) -> None:
+    """Hold an exclusive lock on `path/.lock` until `unlock_run_dir` or process exit (a killed run frees it)."""
+    key = str(path.resolve())
+    if key in _HELD:
+        return
+    fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        other = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise RunLockedError(
+            f"{path} is in use by another running process (pid {other}); wait for it to finish, or choose another --out."
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    _HELD[key] = fd
+
+
+def unlock_run_dir(path: Path) -> None:
+    fd = _HELD.pop(str(path.resolve()), None)
+    if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 class RunDir:
@@ -26,6 +55,18 @@ class RunDir:
         cfg_path = self.path / "config.json"
         if not main:
             return  # under DDP only rank 0 checks and writes; the others follow it
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"cannot create the run folder {self.path}: {e}; choose a writable --out.") from e
+        lock_run_dir(self.path)
+        try:
+            self._check(cfg_path, config, resume)
+        except BaseException:
+            unlock_run_dir(self.path)
+            raise
+
+    def _check(self, cfg_path: Path, config: dict[str, Any], resume: bool) -> None:
         if cfg_path.exists():
             if not resume:
                 raise ConfigError(
@@ -36,8 +77,12 @@ class RunDir:
                 raise ConfigError(f"cannot resume {self.path}: its config differs from this one:\n  " + "\n  ".join(diffs))
         elif resume:
             raise ConfigError(f"nothing to resume in {self.path} (no config.json); drop --resume to start a new run.")
-        self.path.mkdir(parents=True, exist_ok=True)
-        write_json(cfg_path, config)
+        write_json(cfg_path, config)  # the first write: an unwritable folder fails here, before any heavy work
+
+    def close(self) -> None:
+        """Release the folder's lock (also released when the process ends, however it ends)."""
+        if self.main:
+            unlock_run_dir(self.path)
 
     @property
     def last(self) -> Path:
@@ -81,4 +126,4 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     """Load a checkpoint with `weights_only=True` (tensors and plain containers only; no code runs)."""
     if not path.exists():
         raise ConfigError(f"checkpoint not found: {path}")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    return safe_load(path, "checkpoint")

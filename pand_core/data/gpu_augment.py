@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm.auto import tqdm
 
-from ..runinfo import atomic_torch_save, progress_enabled
+from ..runinfo import atomic_torch_save, progress_enabled, safe_load
 from .base import FGVCDataset, load_image
 from .transforms import CLIP_MEAN, CLIP_STD
 
@@ -37,7 +37,7 @@ def decode_split(dataset: FGVCDataset, resize: int = 256, cache_dir: str | Path 
         key = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
         path = Path(cache_dir) / "decoded" / f"{dataset.name}-{dataset.split}-{resize}px-{key}.pt"
         if path.exists():
-            blob = torch.load(path, map_location="cpu", weights_only=True)
+            blob = safe_load(path, "decoded-image cache")
             if blob["meta"] == ident:
                 return blob["images"]
     out = torch.empty(len(dataset), 3, resize, resize, dtype=torch.uint8)
