@@ -15,6 +15,7 @@ import torch
 from .assets import resolve_data_root, resolve_device, resolve_teacher_weights
 from .config import CalibrateConfig, to_dict
 from .data import load_dataset
+from .data.base import verify_images
 from .data.splits import TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
 from .features import accuracy, cached_features, zero_shot_logits
 from .models import load_teacher
@@ -38,6 +39,13 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
     device = resolve_device(cfg.device)
     run = RunDir(cfg.out, to_dict(cfg), resume=resume)
     try:
+        skipped: list[str] = []
+        if cfg.skip_bad_images:  # the explicit opt-in: unreadable images are left out and listed
+            train, bad_train = verify_images(train, progress)
+            test, bad_test = verify_images(test, progress)
+            skipped = bad_train + bad_test
+            for entry in skipped:
+                run.log(f"skipped unreadable image {entry}")
         run.keep_metrics_through(-1)  # Stage 1 is minutes long: a resumed run simply starts over
         t_start = time.perf_counter()
         teacher = load_teacher(cfg.teacher, resolve_teacher_weights(cfg.profile, cfg.teacher, cfg.teacher_weights), device)
@@ -104,6 +112,7 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
             "hand_prompt_acc": hand_acc,
             "calibrated_acc": cal_acc,
             "chance_acc": 100.0 / len(train.classnames),
+            "skipped_images": skipped,
             "anchors": str(anchors_path),
             "epochs": cfg.epochs,
             "seed": cfg.seed,

@@ -14,7 +14,7 @@ import typing
 from typing import Any
 
 from .config import PROFILES, CalibrateConfig, DistillConfig, make_config
-from .errors import PandError
+from .errors import PandError, user_message
 
 HELP = {
     "profile": "named defaults: 'smoke' (offline miniature) or 'paper' (the authors' recipe)",
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"best epoch {res['test_acc_best']:.2f} % @ {res['best_epoch']} (paper protocol, optimistic); "
                       f"results in {cfg.out}/result.json")
     except PandError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {user_message(e)}", file=sys.stderr)
         return 2
     return 0
 

@@ -59,6 +59,7 @@ class CalibrateConfig:
     batch_size: int = 128
     grad_clip: float = 1.0
     select_on: str = "last"  # "last" | "val" | "test" (the original protocol, labelled as such)
+    skip_bad_images: bool = False  # True: leave unreadable images out (listed in run.log and result.json)
     val_fraction: float = 0.1  # used when select_on == "val"
     seed: int = 0
     device: str = "auto"
@@ -114,6 +115,7 @@ class DistillConfig:
     resize: int = 256
     val_fraction: float = 0.0  # > 0: hold out a stratified part of train for val-selected test accuracy
     augment: str = "cpu"  # "cpu": PIL transforms in loader workers | "device": uint8 cache, batched on the device
+    skip_bad_images: bool = False  # True: leave unreadable images out (listed in run.log and result.json)
     amp: bool = False
     channels_last: bool = False
     num_workers: int = 2

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from .assets import resolve_data_root, resolve_device, resolve_teacher_weights
 from .config import DistillConfig, to_dict
 from .data import load_dataset, paper_test_transform, paper_train_transform
+from .data.base import FGVCDataset, verify_images
 from .data.gpu_augment import PaperAugment, batch_generator, decode_split
 from .data.splits import TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
 from .data.views import AugmentedViews, derive_seed
@@ -177,6 +178,13 @@ def distill(
         barrier(d)
     run = RunDir(cfg.out, to_dict(cfg), resume=resume, main=d.main)
     try:
+        skipped: list[str] = []
+        if cfg.skip_bad_images:  # the explicit opt-in: unreadable images are left out and listed
+            train_base, bad_train = verify_images(train_base, progress)
+            test_set, bad_test = verify_images(test_set, progress)
+            skipped = bad_train + bad_test
+            for entry in skipped:
+                run.log(f"skipped unreadable image {entry}")
         run.log(f"distill {cfg.method} on {cfg.dataset} ({len(train_base)} train / {len(test_set)} test), device {device}, world {d.world}")
 
         # --- teacher and anchors (only for methods that use them) -------------------------------------------
@@ -201,7 +209,8 @@ def distill(
                                views=cfg.bank_views if use_bank else None, indices=keep)
         val_set = None
         if held:
-            val_base = load_dataset(cfg.dataset, data_root, TRAIN_SPLIT[cfg.dataset], transform=paper_test_transform(cfg.image_size))
+            val_base = FGVCDataset(train_base.name, train_base.split, train_base.root, train_base.samples,
+                                   classnames, train_base.template, transform=paper_test_transform(cfg.image_size))
             val_set = Subset(val_base, held)
         decoded = augment = targets = None
         if cfg.augment == "device":  # decode once to uint8 at the paper's resize; augment whole batches on the device
@@ -346,6 +355,7 @@ def distill(
             "test_acc_best_note": "best epoch chosen on the test split (the paper's protocol): optimistic",
             "val_selected_test_acc": best["val_selected_test_acc"],
             "test_images_scored": len(test_set),
+            "skipped_images": skipped,
             "train_time_s": train_time,
             "environment": environment(),
         }

@@ -37,3 +37,12 @@ class OutputError(PandError, OSError):
 
 class RunLockedError(PandError):
     """Another process is using the same run folder."""
+
+
+def user_message(error: BaseException) -> str:
+    """The one-line-per-fact message for a user: the error's own text, without the traceback that PyTorch's
+    DataLoader puts around errors raised in its worker processes."""
+    text = str(error).strip()
+    if "Original Traceback" in text:
+        text = text.splitlines()[-1].split(": ", 1)[-1]
+    return text

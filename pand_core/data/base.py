@@ -112,3 +112,22 @@ def read_lines(path: Path) -> list[str]:
     """Non-empty, non-comment lines of a text annotation file, stripped."""
     with open(path, encoding="utf-8") as f:
         return [ln.strip() for ln in f if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def verify_images(dataset: FGVCDataset, progress: bool | None = None) -> tuple[FGVCDataset, list[str]]:
+    """Decode every image once; return the dataset without the unreadable ones and their `path: reason` list.
+    This is the explicit opt-in (`skip_bad_images`) — without it, the first bad image stops the run."""
+    from tqdm.auto import tqdm
+
+    from ..runinfo import progress_enabled
+
+    good, bad = [], []
+    for path, label in tqdm(dataset.samples, desc="checking images", disable=not progress_enabled(progress), leave=False):
+        try:
+            load_image(path)
+            good.append((path, label))
+        except CorruptImageError as e:
+            bad.append(f"{path}: {str(e).split(': ', 1)[-1]}")
+    kept = FGVCDataset(dataset.name, dataset.split, dataset.root, good, dataset.classnames, dataset.template,
+                       dataset.transform)
+    return kept, bad
