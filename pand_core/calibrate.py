@@ -15,7 +15,7 @@ import torch
 from .assets import resolve_data_root, resolve_device, resolve_teacher_weights
 from .config import CalibrateConfig, to_dict
 from .data import load_dataset
-from .data.base import verify_images
+from .data.base import drop_unreadable
 from .data.splits import TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
 from .features import accuracy, cached_features, zero_shot_logits
 from .models import load_teacher
@@ -41,9 +41,7 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
     try:
         skipped: list[str] = []
         if cfg.skip_bad_images:  # the explicit opt-in: unreadable images are left out and listed
-            train, bad_train = verify_images(train, progress)
-            test, bad_test = verify_images(test, progress)
-            skipped = bad_train + bad_test
+            (train, test), skipped = drop_unreadable(train, test, progress=progress)
             for entry in skipped:
                 run.log(f"skipped unreadable image {entry}")
         run.keep_metrics_through(-1)  # Stage 1 is minutes long: a resumed run simply starts over

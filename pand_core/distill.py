@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from .assets import resolve_data_root, resolve_device, resolve_teacher_weights
 from .config import DistillConfig, to_dict
 from .data import load_dataset, paper_test_transform, paper_train_transform
-from .data.base import FGVCDataset, verify_images
+from .data.base import FGVCDataset, drop_unreadable
 from .data.gpu_augment import PaperAugment, batch_generator, decode_split
 from .data.splits import TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
 from .data.views import AugmentedViews, derive_seed
@@ -180,9 +180,7 @@ def distill(
     try:
         skipped: list[str] = []
         if cfg.skip_bad_images:  # the explicit opt-in: unreadable images are left out and listed
-            train_base, bad_train = verify_images(train_base, progress)
-            test_set, bad_test = verify_images(test_set, progress)
-            skipped = bad_train + bad_test
+            (train_base, test_set), skipped = drop_unreadable(train_base, test_set, progress=progress)
             for entry in skipped:
                 run.log(f"skipped unreadable image {entry}")
         run.log(f"distill {cfg.method} on {cfg.dataset} ({len(train_base)} train / {len(test_set)} test), device {device}, world {d.world}")

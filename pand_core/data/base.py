@@ -131,3 +131,13 @@ def verify_images(dataset: FGVCDataset, progress: bool | None = None) -> tuple[F
     kept = FGVCDataset(dataset.name, dataset.split, dataset.root, good, dataset.classnames, dataset.template,
                        dataset.transform)
     return kept, bad
+
+
+def drop_unreadable(*datasets: FGVCDataset, progress: bool | None = None) -> tuple[list[FGVCDataset], list[str]]:
+    """`verify_images` over several splits: the cleaned splits, and every skipped `path: reason`."""
+    cleaned, skipped = [], []
+    for ds in datasets:
+        kept, bad = verify_images(ds, progress)
+        cleaned.append(kept)
+        skipped += bad
+    return cleaned, skipped
