@@ -227,10 +227,22 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
-def config_diff(a: dict[str, Any], b: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
-    """Human-readable differences between two config dicts (for refusing a mismatched resume)."""
-    keys = sorted((set(a) | set(b)) - set(ignore))
-    return [f"{k}: {a.get(k)!r} != {b.get(k)!r}" for k in keys if a.get(k) != b.get(k)]
+def _field_defaults() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for cls in (CalibrateConfig, DistillConfig):
+        out.update({f.name: f.default for f in dataclasses.fields(cls)})
+    return out
+
+
+def config_diff(saved: dict[str, Any], current: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
+    """Human-readable differences between a saved config and the current one (for refusing a mismatched resume).
+
+    An option that a run saved before the option existed counts as its default, so adding options to the
+    project does not orphan earlier runs."""
+    defaults = _field_defaults()
+    saved = {**{k: defaults[k] for k in current if k not in saved and k in defaults}, **saved}
+    keys = sorted((set(saved) | set(current)) - set(ignore))
+    return [f"{k}: {saved.get(k)!r} != {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
 
 
 def load_config_json(path: str | Path) -> dict[str, Any]:

@@ -333,3 +333,12 @@ def test_device_augmentation_path_trains_and_resumes_exactly(env):
     assert all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(ConfigError, match="bank"):
         smoke("distill", env, method="pand", teacher_mode="bank", augment="device")
+
+
+def test_options_added_later_do_not_orphan_earlier_runs():
+    from pand_core.config import config_diff, to_dict
+
+    current = to_dict(make_config("distill", "smoke", method="ce"))
+    old = {k: v for k, v in current.items() if k not in ("augment", "skip_bad_images")}  # saved before they existed
+    assert config_diff(old, current) == []
+    assert config_diff(old, dict(current, augment="device")) == ["augment: 'cpu' != 'device'"]
