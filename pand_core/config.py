@@ -184,9 +184,9 @@ PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {
         "calibrate": {"teacher": "pand-mini-clip", "teacher_weights": None, "epochs": 200, "batch_size": 32},
         "distill": {
-            "teacher": "pand-mini-clip", "teacher_weights": None, "student_pretrained": False, "epochs": 12,
+            "teacher": "pand-mini-clip", "teacher_weights": None, "student_pretrained": False, "epochs": 8,
             "batch_size": 32, "nlrd_group_size": 16, "image_size": 48, "resize": 55, "num_workers": 0,
-            "cosine_t_max": 4, "lr": 1e-3,
+            "cosine_t_max": 3, "lr": 1e-3,
         },
     },
 }

@@ -16,7 +16,7 @@ import torchvision
 from torch import nn
 
 from .errors import ConfigError, TeacherUnavailableError
-from .runinfo import safe_load
+from .runinfo import quiet_root_logger, safe_load
 
 log = logging.getLogger(__name__)
 
@@ -157,15 +157,10 @@ def load_teacher(
 
 def build_tiny_teacher(seed: int = 0, device: str | torch.device = "cpu") -> Teacher:
     """A small random-weights open_clip CLIP (`pand-tiny-clip`: 32 px ViT, 64-d), for tests and the smoke profile."""
-    root_level = logging.getLogger().level
-    logging.getLogger().setLevel(logging.ERROR)  # open_clip logs "no pretrained weights" at WARNING: expected here
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.manual_seed(seed)
-            return load_teacher(TINY_TEACHER, None, device=device)
-    finally:
-        logging.getLogger().setLevel(root_level)
+    with quiet_root_logger(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.manual_seed(seed)
+        return load_teacher(TINY_TEACHER, None, device=device)
 
 
 # --------------------------------------------------------------------------------------------- student

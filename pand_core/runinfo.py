@@ -95,6 +95,22 @@ def default_cache() -> Path:
     return Path(os.environ.get("PAND_CACHE", Path.home() / ".cache" / "pand")).expanduser()
 
 
+class quiet_root_logger:
+    """Silence the root logger below ERROR inside the block (open_clip logs "no pretrained weights" at WARNING
+    when the project builds its own small models on purpose)."""
+
+    def __enter__(self):
+        import logging
+
+        self._logger, self._level = logging.getLogger(), logging.getLogger().level
+        self._logger.setLevel(logging.ERROR)
+        return self
+
+    def __exit__(self, *exc):
+        self._logger.setLevel(self._level)
+        return False
+
+
 def progress_enabled(flag: bool | None = None) -> bool:
     """Whether to draw progress bars: `flag` if given, else `$PAND_PROGRESS` (1/0), else only on a terminal.
 
