@@ -39,7 +39,6 @@ METHODS: dict[str, MethodSpec] = {
     "pand": MethodSpec(True, "learned", True, True, False, "pand"),
 }
 
-SMOKE = "smoke"
 PROFILES = ("smoke", "paper")
 
 
@@ -243,10 +242,6 @@ def config_diff(saved: dict[str, Any], current: dict[str, Any], ignore: tuple[st
     saved = {**{k: defaults[k] for k in current if k not in saved and k in defaults}, **saved}
     keys = sorted((set(saved) | set(current)) - set(ignore))
     return [f"{k}: {saved.get(k)!r} != {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
-
-
-def load_config_json(path: str | Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
 
 
 __all__ = ["CalibrateConfig", "DistillConfig", "METHODS", "MethodSpec", "PROFILES", "config_diff", "make_config", "to_dict"]

@@ -103,8 +103,7 @@ class RunDir:
                 f.write(json.dumps(record) + "\n")
 
     def read_metrics(self) -> list[dict[str, Any]]:
-        p = self.path / "metrics.jsonl"
-        return [json.loads(ln) for ln in p.read_text().splitlines() if ln.strip()] if p.exists() else []
+        return read_metrics(self.path)
 
     def keep_metrics_through(self, epoch: int) -> list[dict[str, Any]]:
         """Drop metric lines after `epoch` (left by an interrupted run) and return the rest."""
@@ -115,6 +114,12 @@ class RunDir:
 
     def write_result(self, result: dict[str, Any]) -> Path:
         return write_json(self.path / "result.json", result)
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The per-epoch records of a run (`metrics.jsonl`); empty when there are none yet."""
+    p = Path(run_dir) / "metrics.jsonl"
+    return [json.loads(ln) for ln in p.read_text().splitlines() if ln.strip()] if p.exists() else []
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

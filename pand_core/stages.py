@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 from .config import CalibrateConfig, DistillConfig, config_diff, make_config, to_dict
 from .errors import ConfigError
 from .models import Student, build_student
-from .rundir import RESUME_IGNORES, load_checkpoint
+from .rundir import RESUME_IGNORES, load_checkpoint, read_metrics  # noqa: F401 (read_metrics: for notebooks)
 
 
 def _finished(cfg) -> dict | None:
@@ -41,12 +41,6 @@ def distilled(cfg: DistillConfig, progress: bool | None = None) -> dict:
 
     done = _finished(cfg)
     return done if done is not None else distill(cfg, resume=(Path(cfg.out) / "config.json").exists(), progress=progress)
-
-
-def read_metrics(run_dir: str | Path) -> list[dict]:
-    """The per-epoch records of a run (`metrics.jsonl`)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
 
 
 def load_student(run_dir: str | Path, which: str = "last") -> tuple[Student, DistillConfig]:
