@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 smoke: $(STAMP)
-	$(BIN)/python -m pand_core.pipeline --profile smoke --out runs/smoke --book
+	$(BIN)/python -m pand_core.pipeline --profile smoke --out runs --book
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --nbmake --nbmake-timeout=900 tests notebooks

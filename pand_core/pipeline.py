@@ -173,11 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--data-root", default=None, help="folder holding the data sets (paper profile)")
     p.add_argument("--teacher-mode", choices=["online", "bank"], default=None)
-    p.add_argument("--out", default=None, help="runs folder (default: runs/<profile>)")
+    p.add_argument("--out", default="runs", help="runs folder: run folders go to <out>/<profile>/<dataset>/ (default: runs)")
     p.add_argument("--force", action="store_true", help="rerun stages whose outputs exist")
     p.add_argument("--book", action="store_true", help="then build the book from the executed notebooks into _build/html")
     args = p.parse_args(argv)
-    out = Path(args.out or f"runs/{args.profile}")
+    out = Path(args.out)
     repo = NOTEBOOK_DIR.parent
     t0 = time.perf_counter()
     try:
