@@ -25,6 +25,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest --nbmake --nbmake-timeout=900 tests notebooks
 
 book: $(STAMP)
+	$(BIN)/python -m pand_core.firstrun   # first-run caches built here, not inside a notebook's output
 	$(BIN)/jupyter-book build . -W --keep-going
 	@echo "open _build/html/index.html"
 

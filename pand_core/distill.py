@@ -17,7 +17,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Subset
-from tqdm.auto import tqdm
 
 from .assets import resolve_data_root, resolve_device, resolve_teacher_weights
 from .config import DistillConfig, to_dict
@@ -33,7 +32,8 @@ from .losses import feature_alignment_loss, hinton_kd_loss, loss_weights, nlrd_l
 from .models import AlignHead, Teacher, build_student, load_teacher
 from .prompts import load_anchors
 from .rundir import RunDir, load_checkpoint, save_checkpoint
-from .runinfo import default_cache, environment, progress_enabled
+from .progress import Progress, progress_enabled
+from .runinfo import default_cache, environment
 
 
 class NonFiniteLossError(PandError, FloatingPointError):
@@ -268,7 +268,8 @@ def distill(
         # --- the loop ----------------------------------------------------------------------------------------
         local_batch = cfg.batch_size // d.world
         record: dict = {}
-        bar = tqdm(range(start, cfg.epochs), desc=f"Stage 2: {cfg.method}", disable=not (d.main and progress_enabled(progress)))
+        bar = Progress(range(start, cfg.epochs), f"Stage 2: {cfg.method} (epochs)", progress=d.main and progress_enabled(progress),
+                       report=d.main)
         for epoch in bar:
             t_epoch = time.perf_counter()
             views.set_epoch(epoch)

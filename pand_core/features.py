@@ -10,12 +10,12 @@ from typing import Callable
 
 import torch
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from .data.base import FGVCDataset, load_image
 from .data.views import AugmentedViews, seeded_view
 from .models import Teacher
-from .runinfo import atomic_torch_save, progress_enabled, safe_load
+from .progress import Progress
+from .runinfo import atomic_torch_save, safe_load
 
 
 @torch.no_grad()
@@ -34,7 +34,7 @@ def extract_features(
     device = teacher.device
     autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else contextlib.nullcontext()
     feats, labels = [], []
-    for images, y in tqdm(loader, desc="teacher features", disable=not progress_enabled(progress), leave=False):
+    for images, y in Progress(loader, "teacher features (batches)", progress=progress, leave=False):
         with autocast:
             feats.append(teacher.encode_image(images.to(device, non_blocking=True)).float().cpu())
         labels.append(torch.as_tensor(y))
@@ -146,7 +146,7 @@ def build_bank(
     autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else contextlib.nullcontext()
     chunks = []
     with torch.no_grad():
-        for images in tqdm(loader, desc=f"teacher bank ({views.views} views)", disable=not progress_enabled(progress), leave=False):
+        for images in Progress(loader, f"teacher bank, {views.views} views (batches)", progress=progress, leave=False):
             with autocast:
                 chunks.append(teacher.encode_image(images.to(device)).float().cpu())
     bank = torch.cat(chunks).view(len(views.indices), views.views, -1)

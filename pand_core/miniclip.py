@@ -16,12 +16,12 @@ from pathlib import Path
 import open_clip
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from .data.synthetic import pretraining_pairs
 from .models import MINI_TEACHER, Teacher, load_teacher
 from .prompts import encode_text_truncated
-from .runinfo import atomic_torch_save, progress_enabled, quiet_root_logger, write_json
+from .progress import Progress
+from .runinfo import atomic_torch_save, quiet_root_logger, write_json
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def pretrain_mini_clip(spec: PretrainSpec = PretrainSpec(), progress: bool | Non
     model.train()
     log = []
     t0 = time.perf_counter()
-    bar = tqdm(range(spec.epochs), desc="pretraining the miniature teacher", disable=not progress_enabled(progress))
+    bar = Progress(range(spec.epochs), "pretraining the miniature teacher (epochs)", progress=progress)
     for epoch in bar:
         order = torch.randperm(len(pairs), generator=gen)
         flips = torch.rand(len(pairs), generator=gen) < 0.5

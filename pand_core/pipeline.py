@@ -3,23 +3,32 @@
     python -m pand_core.pipeline --profile smoke                 # offline miniature, then the book
     python -m pand_core.pipeline --profile paper --data-root /data --datasets cub --seeds 0 1 2
 
-Stages whose outputs exist are skipped (unless --force); a failing notebook stops the pipeline with its name and
-cell, and everything already computed stays, so a rerun continues from the failed stage.
+Stages whose outputs exist and were accepted are skipped (unless --force); a failing notebook stops the pipeline
+with its name and cell, and everything already computed stays, so a rerun continues from the failed stage. An
+executed copy is accepted when no cell wrote to stderr (after removing dependencies' known first-run messages, see
+`pand_core.firstrun`): the book is built with warnings as errors, and a copy it would reject is set aside as
+`<name>.rejected.ipynb` and executed again by the next run, never silently reused. On a terminal, one live line shows
+the stage, the cell, the loop the notebook is in (epochs, batches) and the time so far.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import METHODS, PROFILES
 from .errors import PandError
+from .firstrun import scrub_first_run_noise, warm_caches
+from .progress import PROGRESS_FILE_ENV, format_status, progress_enabled, read_status
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 BOOK_NOTEBOOKS = ("00_quickstart", "01_prompt_calibration", "02_neighborhood_graph", "03_distillation", "04_results",
@@ -44,6 +53,8 @@ class Job:
         return out / "notebooks" / f"{self.notebook}{'-' + self.tag if self.tag else ''}.ipynb"
 
     def done(self, out: Path) -> bool:
+        """Finished before: its executed copy and (if any) its marker exist. Whether the copy is acceptable is
+        `review`'s question."""
         if self.always or not self.output(out).exists():
             return False
         return self.marker is None or self.marker.exists()
@@ -96,47 +107,191 @@ def make_plan(profile: str, out: Path, datasets: list[str], methods: list[str], 
     return plan
 
 
-def run_job(job: Job, out: Path) -> float:
-    """Execute one notebook with papermill (cwd = notebooks/, kernel python3); return its wall time."""
+def stderr_cells(nb) -> list[tuple[int, str]]:
+    """(cell index, text) of every code cell with output on stderr — what the book's `-W` build rejects."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        text = "".join("".join(o["text"]) if isinstance(o.get("text"), list) else o.get("text", "")
+                       for o in cell.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == "stderr")
+        if cell.get("cell_type") == "code" and text.strip():
+            found.append((i, text))
+    return found
+
+
+def review(path: Path) -> list[tuple[int, str]]:
+    """Remove dependencies' first-run messages from an executed copy (rewriting it if any were there) and return
+    what stderr output is left; [] means the copy is accepted."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    if scrub_first_run_noise(nb):
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        nbformat.write(nb, str(tmp))
+        os.replace(tmp, path)
+    return stderr_cells(nb)
+
+
+def set_aside(path: Path, kind: str) -> Path:
+    """Move an executed copy that must not count as done to `<stem>.<kind>.ipynb` (replacing an older one)."""
+    aside = path.with_name(f"{path.stem}.{kind}.ipynb")
+    path.replace(aside)
+    return aside
+
+
+def _stderr_summary(problems: list[tuple[int, str]]) -> str:
+    cell, text = problems[0]
+    first = text.strip().splitlines()[0][:200]
+    more = f" (and {len(problems) - 1} more cell(s))" if len(problems) > 1 else ""
+    return f"cell index {cell} wrote to stderr: {first!r}{more}"
+
+
+class LiveStatus:
+    """While a notebook runs: one line on a terminal with the stage, the cell, the kernel's open loops (read from
+    its `$PAND_PROGRESS_FILE`) and the time so far, redrawn twice a second. Off when not on a terminal."""
+
+    def __init__(self, name: str, status_file: Path, enabled: bool, stream=None) -> None:
+        self.name, self.status_file, self.enabled = name, status_file, enabled
+        self.stream = stream or sys.stdout
+        self.cell: int | None = None
+        self.cells: int | None = None
+        self._code: list[int] = []
+        self._t0 = time.perf_counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    # nbclient hooks (papermill passes them to its notebook client)
+    def on_notebook_start(self, notebook, **_) -> None:
+        self._code = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
+        self.cells = len(self._code)
+
+    def on_cell_execute(self, cell_index: int, **_) -> None:
+        self.cell = self._code.index(cell_index) + 1 if cell_index in self._code else None
+
+    def line(self) -> str:
+        return format_status(self.name, self.cell, self.cells, read_status(self.status_file),
+                             time.perf_counter() - self._t0)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.5):
+            width = shutil.get_terminal_size((100, 20)).columns - 1
+            self.stream.write("\r\x1b[2K" + self.line()[:width])
+            self.stream.flush()
+
+    def __enter__(self) -> "LiveStatus":
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        if self.enabled:
+            self._stop.set()
+            self._thread.join()
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+        self.status_file.unlink(missing_ok=True)
+        return False
+
+
+def run_job(job: Job, out: Path, strict: bool = True, live: bool | None = None, source: Path | None = None) -> float:
+    """Execute one notebook with papermill (cwd = notebooks/, kernel python3), then review its copy; return the
+    wall time. With `strict` (the book will be built), a copy with stderr output stops the pipeline and is set aside.
+
+    `source` replaces notebooks/<job.notebook>.ipynb (tests); `live` forces the terminal status line on or off."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     target = job.output(out)
     target.parent.mkdir(parents=True, exist_ok=True)
+    name = f"{job.notebook} {job.tag}".strip()
+    status_file = target.parent / f".{target.stem}.progress.json"
+    previous = os.environ.get(PROGRESS_FILE_ENV)
+    os.environ[PROGRESS_FILE_ENV] = str(status_file)  # the kernel inherits it and reports its loops there
     t0 = time.perf_counter()
     try:
-        pm.execute_notebook(str(NOTEBOOK_DIR / f"{job.notebook}.ipynb"), str(target), parameters=job.params,
-                            kernel_name="python3", cwd=str(NOTEBOOK_DIR), progress_bar=False, log_output=False)
+        with LiveStatus(name, status_file, progress_enabled(live)) as status:
+            pm.execute_notebook(str(source or NOTEBOOK_DIR / f"{job.notebook}.ipynb"), str(target),
+                                parameters=job.params, kernel_name="python3", cwd=str(NOTEBOOK_DIR),
+                                progress_bar=False, log_output=False, on_notebook_start=status.on_notebook_start,
+                                on_cell_execute=status.on_cell_execute,
+                                # the kernel's own log: errors only (not its notice that local kernels talk over TCP)
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except PapermillExecutionError as e:
-        failed = target.with_name(target.stem + ".failed.ipynb")
-        if target.exists():
-            target.replace(failed)  # a failed copy never counts as done
+        failed = set_aside(target, "failed") if target.exists() else target.with_name(target.stem + ".failed.ipynb")
         raise PipelineError(
             f"notebook {job.notebook}.ipynb ({job.tag}) failed in cell {e.exec_count} (index {e.cell_index}): "
             f"{e.ename}: {e.evalue}\nThe executed copy with the traceback is {failed}; everything computed before "
             "is kept, and rerunning the pipeline continues from this stage."
         ) from None
-    return time.perf_counter() - t0
+    finally:
+        if previous is None:
+            os.environ.pop(PROGRESS_FILE_ENV, None)
+        else:
+            os.environ[PROGRESS_FILE_ENV] = previous
+    seconds = time.perf_counter() - t0
+    problems = review(target)
+    if problems and strict:
+        aside = set_aside(target, "rejected")
+        raise PipelineError(
+            f"notebook {job.notebook}.ipynb ({job.tag}) ran, but {_stderr_summary(problems)}. The book is built with "
+            f"warnings as errors and would reject it. Its executed copy is kept as {aside} and does not count as "
+            "done: fix the cause and rerun the pipeline, which executes it again (everything else is kept)."
+        )
+    return seconds
 
 
-def run_plan(plan: Plan, force: bool = False, log=print) -> list[dict]:
-    """Run every job not yet done; return one summary record per job."""
+def run_plan(plan: Plan, force: bool = False, log=print, strict: bool = True, live: bool | None = None) -> list[dict]:
+    """Run every job not yet done; return one summary record per job. With `strict` (the book will be built), a
+    finished copy that still holds stderr output is executed again instead of being reused."""
     summary = []
     for n, job in enumerate(plan.jobs, 1):
-        name = f"[{n}/{len(plan.jobs)}] {job.notebook} {job.tag}"
+        name = f"[{n}/{len(plan.jobs)}] {job.notebook} {job.tag}".rstrip()
         if not force and job.done(plan.out):
-            log(f"{name}: done before, skipped")
-            summary.append({"notebook": job.notebook, "tag": job.tag, "status": "skipped", "seconds": 0.0})
-            continue
-        log(f"{name}: running ...")
-        seconds = run_job(job, plan.out)
+            problems = review(job.output(plan.out))
+            if not (problems and strict):
+                log(f"{name}: done before, skipped")
+                summary.append({"notebook": job.notebook, "tag": job.tag, "status": "skipped", "seconds": 0.0})
+                continue
+            aside = set_aside(job.output(plan.out), "rejected")
+            log(f"{name}: the executed copy is not fit for the book ({_stderr_summary(problems)}); "
+                f"set aside as {aside.name}, running it again ...")
+        else:
+            log(f"{name}: running ...")
+        seconds = run_job(job, plan.out, strict=strict, live=live)
         log(f"{name}: {seconds:.1f} s")
         summary.append({"notebook": job.notebook, "tag": job.tag, "status": "ran", "seconds": seconds})
     return summary
 
 
+_BOOK_REJECT = re.compile(r"notebooks/(?P<stem>[\w.-]+)\.ipynb(?::\d+)?: (?:WARNING|ERROR|CRITICAL): (?P<what>.*)")
+
+
+def rejected_pages(build_output: str) -> dict[str, str]:
+    """Notebook stem -> first complaint, for every executed notebook that a book build's output names in a warning
+    or error (e.g. `.../notebooks/00_quickstart.ipynb: WARNING: stderr was found in the cell outputs of cell 5`)."""
+    found: dict[str, str] = {}
+    for m in _BOOK_REJECT.finditer(build_output):
+        found.setdefault(m["stem"], m["what"].strip())
+    return found
+
+
+def _book_copy(nb_path: Path, dest: Path) -> None:
+    """Copy an executed notebook into the book's sources with papermill's injected-parameters cell hidden (it holds
+    this machine's paths; the executed copy itself keeps it)."""
+    import nbformat
+
+    nb = nbformat.read(str(nb_path), as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    nbformat.write(nb, str(dest))
+
+
 def build_book(plan: Plan, repo: Path, html_out: Path, strict: bool = True) -> Path:
-    """Build the Jupyter Book from the pipeline's executed notebooks (no re-execution) into `html_out`."""
+    """Build the Jupyter Book from the pipeline's executed notebooks (no re-execution) into `html_out`.
+
+    A copy the build rejects (a warning or error that names it) is set aside as `<name>.rejected.ipynb`, so the
+    next pipeline run executes it again instead of reusing it."""
     import yaml
 
     stage = plan.out / "book-src"
@@ -152,12 +307,25 @@ def build_book(plan: Plan, repo: Path, html_out: Path, strict: bool = True) -> P
         job = plan.book_copies.get(stem)
         if job is None or not job.output(plan.out).exists():
             raise PipelineError(f"no executed copy of {stem}.ipynb to put in the book; run the pipeline first.")
-        shutil.copy(job.output(plan.out), stage / "notebooks" / f"{stem}.ipynb")
+        if strict and (problems := review(job.output(plan.out))):
+            aside = set_aside(job.output(plan.out), "rejected")
+            raise PipelineError(f"the executed copy of {stem}.ipynb is not fit for the book: {_stderr_summary(problems)}. "
+                                f"It was set aside as {aside}; rerunning the pipeline executes it again.")
+        _book_copy(job.output(plan.out), stage / "notebooks" / f"{stem}.ipynb")
     exe = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(exe) if exe.exists() else (shutil.which("jupyter-book") or "jupyter-book"), "build", str(stage)] + (["-W", "--keep-going"] if strict else [])
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise PipelineError(f"the book build failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        rejected = {stem: what for stem, what in rejected_pages(proc.stdout + proc.stderr).items() if stem in plan.book_copies}
+        lines = []
+        for stem, what in rejected.items():
+            copy = plan.book_copies[stem].output(plan.out)
+            if copy.exists():
+                lines.append(f"  {stem}.ipynb: {what}\n    its executed copy was set aside as {set_aside(copy, 'rejected')}; "
+                             "the next run executes it again")
+        raise PipelineError(
+            "the book build failed" + (":\n" + "\n".join(lines) + "\n" if lines else "") +
+            f"\n--- jupyter-book output (end) ---\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     if html_out.exists():
         shutil.rmtree(html_out)
     shutil.copytree(stage / "_build" / "html", html_out)
@@ -175,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--teacher-mode", choices=["online", "bank"], default=None)
     p.add_argument("--out", default="runs", help="runs folder: run folders go to <out>/<profile>/<dataset>/ (default: runs)")
     p.add_argument("--force", action="store_true", help="rerun stages whose outputs exist")
-    p.add_argument("--book", action="store_true", help="then build the book from the executed notebooks into _build/html")
+    p.add_argument("--book", action="store_true", help="then build the book from the executed notebooks")
+    p.add_argument("--html", default=None, help="where the built book goes (default: _build/html in the repository)")
     args = p.parse_args(argv)
     out = Path(args.out)
     repo = NOTEBOOK_DIR.parent
@@ -186,14 +355,15 @@ def main(argv: list[str] | None = None) -> int:
                             "(pip install -e . inside it).")
         plan = make_plan(args.profile, out, args.datasets, args.methods or DEFAULT_METHODS[args.profile],
                          args.students, args.seeds, args.data_root, args.teacher_mode)
-        summary = run_plan(plan, force=args.force)
+        warm_caches(log=print)  # before any kernel starts: first-run work must not print inside a notebook
+        summary = run_plan(plan, force=args.force, strict=args.book)
         (plan.out / "pipeline.json").write_text(json.dumps({"args": vars(args), "jobs": summary}, indent=2))
         print(f"pipeline: {sum(s['status'] == 'ran' for s in summary)} notebooks ran, "
               f"{sum(s['status'] == 'skipped' for s in summary)} skipped, {time.perf_counter() - t0:.0f} s; "
               f"executed notebooks in {plan.out / 'notebooks'}")
         if args.book:
             t1 = time.perf_counter()
-            html = build_book(plan, repo, repo / "_build" / "html")
+            html = build_book(plan, repo, Path(args.html) if args.html else repo / "_build" / "html")
             print(f"book built in {time.perf_counter() - t1:.0f} s: open {html / 'index.html'}")
     except PandError as e:
         print(f"error: {e}", file=sys.stderr)

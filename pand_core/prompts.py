@@ -9,10 +9,10 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from .errors import ConfigError, MissingFileError
-from .runinfo import atomic_torch_save, progress_enabled, safe_load
+from .progress import Progress
+from .runinfo import atomic_torch_save, safe_load
 
 
 class _TextTower:
@@ -196,7 +196,7 @@ def train_prompts(
     gen = torch.Generator().manual_seed(cfg.seed)
     use_amp = device.type == "cuda"
     history = []
-    bar = tqdm(range(cfg.epochs), desc="Stage 1: prompts", disable=not progress_enabled(progress), leave=False)
+    bar = Progress(range(cfg.epochs), "Stage 1: prompts (epochs)", progress=progress, leave=False)
     for epoch in bar:
         order = torch.randperm(len(feats), generator=gen).to(device)
         total_loss, correct = 0.0, 0

@@ -111,14 +111,20 @@ class quiet_root_logger:
         return False
 
 
-def progress_enabled(flag: bool | None = None) -> bool:
-    """Whether to draw progress bars: `flag` if given, else `$PAND_PROGRESS` (1/0), else only on a terminal.
+def display_path(path: str | Path) -> str:
+    """`path` as pages and shared logs show it: under the runs folder as `$PAND_RUNS/…`, under the cache as
+    `$PAND_CACHE/…`, else its name only — never an absolute path of the machine that ran it. A source label such
+    as `dir:/abs/folder` keeps its prefix (`dir:$PAND_CACHE/teachers/…`)."""
+    from .config import runs_root
 
-    Executed notebooks (papermill, nbmake, the book build) are not terminals, so their outputs stay clean.
-    """
-    if flag is not None:
-        return flag
-    env = os.environ.get("PAND_PROGRESS")
-    if env is not None:
-        return env.strip().lower() not in ("0", "false", "no", "")
-    return sys.stderr.isatty()
+    text = str(path)
+    prefix, sep, rest = text.partition(":")
+    if sep and prefix in ("dir", "file", "tag") and not rest.startswith("\\"):
+        return prefix + ":" + (rest if prefix == "tag" else display_path(rest))
+    p = Path(text).expanduser()
+    for label, root in (("$PAND_RUNS", runs_root()), ("$PAND_CACHE", default_cache())):
+        try:
+            return f"{label}/{p.resolve().relative_to(root.expanduser().resolve()).as_posix()}"
+        except ValueError:
+            continue
+    return p.name if p.is_absolute() else p.as_posix()

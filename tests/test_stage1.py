@@ -91,7 +91,7 @@ def test_anchors_roundtrip_and_mismatch(tmp_path):
 
 
 def test_progress_bars_follow_flag_env_and_terminal(monkeypatch):
-    from pand_core.runinfo import progress_enabled
+    from pand_core.progress import progress_enabled
 
     monkeypatch.delenv("PAND_PROGRESS", raising=False)
     assert progress_enabled(True) is True and progress_enabled(False) is False

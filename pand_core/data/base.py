@@ -117,12 +117,11 @@ def read_lines(path: Path) -> list[str]:
 def verify_images(dataset: FGVCDataset, progress: bool | None = None) -> tuple[FGVCDataset, list[str]]:
     """Decode every image once; return the dataset without the unreadable ones and their `path: reason` list.
     This is the explicit opt-in (`skip_bad_images`) — without it, the first bad image stops the run."""
-    from tqdm.auto import tqdm
 
-    from ..runinfo import progress_enabled
+    from ..progress import Progress
 
     good, bad = [], []
-    for path, label in tqdm(dataset.samples, desc="checking images", disable=not progress_enabled(progress), leave=False):
+    for path, label in Progress(dataset.samples, "checking images", progress=progress, leave=False):
         try:
             load_image(path)
             good.append((path, label))

@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from tqdm.auto import tqdm
 
-from ..runinfo import atomic_torch_save, progress_enabled, safe_load
+from ..progress import Progress
+from ..runinfo import atomic_torch_save, safe_load
 from .base import FGVCDataset, load_image
 from .transforms import CLIP_MEAN, CLIP_STD
 
@@ -41,7 +41,7 @@ def decode_split(dataset: FGVCDataset, resize: int = 256, cache_dir: str | Path 
             if blob["meta"] == ident:
                 return blob["images"]
     out = torch.empty(len(dataset), 3, resize, resize, dtype=torch.uint8)
-    for i, (p, _) in enumerate(tqdm(dataset.samples, desc="decoding images", disable=not progress_enabled(progress), leave=False)):
+    for i, (p, _) in enumerate(Progress(dataset.samples, "decoding images", progress=progress, leave=False)):
         image = load_image(p).resize((resize, resize), Image.BILINEAR)
         out[i] = torch.from_numpy(__import__("numpy").asarray(image).copy()).permute(2, 0, 1)
     if path is not None:

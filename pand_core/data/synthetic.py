@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-from tqdm.auto import tqdm
 
-from ..runinfo import progress_enabled
+from ..progress import Progress
 
 # Attribute vocabularies; the last one varies fastest across class ids.
 BODY_COLOURS = {"Brown": (139, 94, 60), "Grey": (128, 128, 128), "Green": (70, 130, 70), "Sand": (194, 170, 120)}
@@ -145,7 +144,7 @@ def pretraining_pairs(n: int, image_size: int = 64, seed: int = 0, progress: boo
     a seed stream that the book's train/test images never use."""
     combos = all_classes()
     out = []
-    for k in tqdm(range(n), desc="pretraining pairs", disable=not progress_enabled(progress), leave=False):
+    for k in Progress(range(n), "drawing pretraining pairs", progress=progress, leave=False):
         rng = np.random.default_rng([seed, 1_000_003, k])  # 1_000_003: the pretraining stream
         cls = combos[int(rng.integers(len(combos)))]
         out.append((draw_bird(cls, image_size, rng), caption_for(cls, rng)))
@@ -186,7 +185,7 @@ def make_synthetic_cub(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), 
     image_id = 0
     per_class = spec.train_per_class + spec.test_per_class
     jobs = [(c, k) for c in range(spec.n_classes) for k in range(per_class)]
-    for c, k in tqdm(jobs, desc="synthetic CUB", disable=not progress_enabled(progress), leave=False):
+    for c, k in Progress(jobs, "writing the synthetic CUB world", progress=progress, leave=False):
         image_id += 1
         cls = classes[c]
         rng = np.random.default_rng([spec.seed, c, k])
