@@ -1,7 +1,7 @@
 """Run configurations for Stage 1 (calibrate) and Stage 2 (distill), the method switches, and named profiles.
 
 `paper` holds the authors' recipe (method doc §3–§4); `smoke` runs the same code on the synthetic world with the
-tiny teacher on 2 CPU cores. A profile fills the defaults; command-line flags override single fields.
+miniature teacher (`pand-mini-clip`), offline on a CPU. A profile fills the defaults; command-line flags override single fields.
 """
 
 from __future__ import annotations

@@ -21,12 +21,12 @@ from .data.synthetic import pretraining_pairs
 from .models import MINI_TEACHER, Teacher, load_teacher
 from .prompts import encode_text_truncated
 from .progress import Progress
-from .runinfo import atomic_torch_save, quiet_root_logger, write_json
+from .runinfo import atomic_torch_save, environment, quiet_root_logger, write_json
 
 
 @dataclass(frozen=True)
 class PretrainSpec:
-    """Size and recipe of the miniature teacher's pretraining (CPU-sized: a few minutes on 2 cores)."""
+    """Size and recipe of the miniature teacher's pretraining (CPU-sized; its time is recorded in pretraining.json)."""
 
     pairs: int = 5000
     epochs: int = 8
@@ -84,7 +84,8 @@ def pretrain_mini_clip(spec: PretrainSpec = PretrainSpec(), progress: bool | Non
             running += loss.item() * len(idx)
         log.append({"epoch": epoch, "loss": running / len(pairs), "logit_scale": float(model.logit_scale.detach().exp())})
         bar.set_postfix(loss=f"{log[-1]['loss']:.3f}")
-    return model.eval(), {"spec": asdict(spec), "history": log, "train_time_s": time.perf_counter() - t0}
+    return model.eval(), {"spec": asdict(spec), "history": log, "train_time_s": time.perf_counter() - t0,
+                          "environment": environment()}
 
 
 def mini_teacher_dir(cache: Path, spec: PretrainSpec = PretrainSpec(), progress: bool | None = None) -> Path:

@@ -7,7 +7,8 @@ Stages whose outputs exist and were accepted are skipped (unless --force); a fai
 with its name and cell, and everything already computed stays, so a rerun continues from the failed stage. An
 executed copy is accepted when no cell wrote to stderr (after removing dependencies' known first-run messages, see
 `pand_core.firstrun`): the book is built with warnings as errors, and a copy it would reject is set aside as
-`<name>.rejected.ipynb` and executed again by the next run, never silently reused. On a terminal, one live line shows
+`<name>.rejected.ipynb` and executed again by the next run, never silently reused. The book shows the executed
+copies without papermill's injected-parameters cell, which holds this machine's paths. On a terminal, one live line shows
 the stage, the cell, the loop the notebook is in (epochs, batches) and the time so far.
 """
 
@@ -275,15 +276,14 @@ def rejected_pages(build_output: str) -> dict[str, str]:
 
 
 def _book_copy(nb_path: Path, dest: Path) -> None:
-    """Copy an executed notebook into the book's sources with papermill's injected-parameters cell hidden (it holds
-    this machine's paths; the executed copy itself keeps it)."""
+    """Copy an executed notebook into the book's sources without papermill's injected-parameters cell and the paths
+    papermill records in the metadata: both hold this machine's folders (the executed copy itself keeps them)."""
     import nbformat
 
     nb = nbformat.read(str(nb_path), as_version=4)
-    for cell in nb.cells:
-        tags = cell.metadata.get("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
-            cell.metadata["tags"] = [*tags, "remove-cell"]
+    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    for key in ("input_path", "output_path", "parameters"):
+        nb.metadata.get("papermill", {}).pop(key, None)
     nbformat.write(nb, str(dest))
 
 

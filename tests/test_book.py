@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nbformat
 import pytest
 import torch
 
 from pand_core.config import make_config
 from pand_core.errors import ConfigError
 from pand_core.neighborhood import knn_graph, knn_overlap, neighbour_label_purity, pair_divergences
-from pand_core.pipeline import PipelineError, build_book, make_plan, run_plan
+from pand_core.pipeline import PipelineError, build_book, make_plan, run_plan, stderr_cells
 from pand_core.report import ablation_markdown, collect_results, results_markdown, summarise
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,6 +34,9 @@ def test_summarise_means_stds_and_paper_numbers(tmp_path):
     assert rows[0]["paper"] is None  # the paper reports no ce row
     table = results_markdown(rows)
     assert "72.00 ± 2.83" in table and "76.09" in table
+    assert "†" not in table  # 76.09 is quoted
+    derived = results_markdown(summarise([_result("vl2lite", 0, 70.0, 71.0, "paper")]))
+    assert "| 72.69† |" in derived and "† derived: 76.09 − 3.4" in derived  # 72.69 is derived, and says so
     smoke_rows = summarise([_result("pand", 0, 10.0, 12.0)])
     assert smoke_rows[0]["paper"] is None  # never compare a miniature with the paper
 
@@ -124,6 +128,30 @@ def test_pipeline_end_to_end_with_failure_recovery_and_book(tmp_path, monkeypatc
     assert all(j.output(out.resolve()).exists() for j in good.jobs)
     assert (out / "smoke" / "cub" / "pand-resnet18-s0" / "result.json").exists()
 
+    # Stray stderr in finished copies: a dependency's first-run message is scrubbed and the copy kept; anything else
+    # makes the copy unfit for the book, so it is set aside and executed again — never silently reused.
+    def add_stderr(job, text):
+        nb = nbformat.read(str(job.output(out.resolve())), as_version=4)
+        [c for c in nb.cells if c.cell_type == "code"][-1].outputs.append(
+            nbformat.v4.new_output("stream", name="stderr", text=text))
+        nbformat.write(nb, str(job.output(out.resolve())))
+
+    add_stderr(good.jobs[0], "Matplotlib is building the font cache; this may take a moment.\n")
+    add_stderr(good.jobs[1], "UserWarning: a real warning\n")
+    status = {(s["notebook"], s["tag"]): s["status"] for s in run_plan(good, log=log.append)}
+    assert status[("00_quickstart", "smoke")] == "skipped" and status[("01_prompt_calibration", "cub-s0")] == "ran"
+    assert stderr_cells(nbformat.read(str(good.jobs[0].output(out.resolve())), as_version=4)) == []
+    assert good.jobs[1].output(out.resolve()).with_name("01_prompt_calibration-cub-s0.rejected.ipynb").exists()
+    assert any("not fit for the book" in line and "a real warning" in line for line in log)
+
+    neighbourhood = good.book_copies["02_neighborhood_graph"]
+    add_stderr(neighbourhood, "UserWarning: appeared after the run\n")
+    with pytest.raises(PipelineError, match="02_neighborhood_graph.ipynb is not fit for the book"):
+        build_book(good, REPO, tmp_path / "html")
+    assert not neighbourhood.output(out.resolve()).exists()  # set aside: the next run executes it again
+    status = {(s["notebook"], s["tag"]): s["status"] for s in run_plan(good, log=log.append)}
+    assert status[("02_neighborhood_graph", "cub-resnet18")] == "ran" and status[("03_distillation", "cub-resnet18-pand-s0")] == "skipped"
+
     html = build_book(good, REPO, tmp_path / "html")
     pages = {p.relative_to(html).as_posix() for p in html.rglob("*.html")}
     assert {"book/intro.html", "book/method.html", "book/reproduction.html", "book/api.html",
@@ -131,3 +159,9 @@ def test_pipeline_end_to_end_with_failure_recovery_and_book(tmp_path, monkeypatc
     page = (html / "notebooks" / "04_results.html").read_text()
     assert "Traceback" not in page and "it/s]" not in page  # no tracebacks, no progress-bar noise
     assert (html / "_static" / "mathjax" / "tex-chtml.js").exists()  # math renders offline
+    published = [p for p in html.rglob("*") if p.suffix in (".html", ".ipynb", ".txt", ".js") and p.is_file()]
+    for page in published:  # no path of this machine, in pages or downloadable sources: injected cells are left out
+        text = page.read_text(errors="replace")
+        assert str(tmp_path) not in text and str(REPO) not in text and "tag_injected-parameters" not in text, page.name
+    injected = nbformat.read(str(good.jobs[0].output(out.resolve())), as_version=4).cells
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in injected)  # kept in the executed copy
