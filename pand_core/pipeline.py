@@ -132,9 +132,10 @@ def review(path: Path) -> list[tuple[int, str]]:
     return stderr_cells(nb)
 
 
-def set_aside(path: Path, kind: str) -> Path:
-    """Move an executed copy that must not count as done to `<stem>.<kind>.ipynb` (replacing an older one)."""
-    aside = path.with_name(f"{path.stem}.{kind}.ipynb")
+def set_aside(path: Path, kind: str, target: Path | None = None) -> Path:
+    """Move an executed copy that must not count as done to `<stem of target>.<kind>.ipynb` (replacing an older one)."""
+    target = target or path
+    aside = target.with_name(f"{target.stem}.{kind}.ipynb")
     path.replace(aside)
     return aside
 
@@ -148,11 +149,14 @@ def _stderr_summary(problems: list[tuple[int, str]]) -> str:
 
 class LiveStatus:
     """While a notebook runs: one line on a terminal with the stage, the cell, the kernel's open loops (read from
-    its `$PAND_PROGRESS_FILE`) and the time so far, redrawn twice a second. Off when not on a terminal."""
+    its `$PAND_PROGRESS_FILE`) and the time so far, redrawn twice a second. `enabled=None`: on when the stream is a
+    terminal (or `$PAND_PROGRESS=1`), so logs and pipes get only the pipeline's one line per stage."""
 
-    def __init__(self, name: str, status_file: Path, enabled: bool, stream=None) -> None:
-        self.name, self.status_file, self.enabled = name, status_file, enabled
+    def __init__(self, name: str, status_file: Path, enabled: bool | None = None, stream=None) -> None:
         self.stream = stream or sys.stdout
+        if enabled is None:
+            enabled = progress_enabled() if "PAND_PROGRESS" in os.environ else self.stream.isatty()
+        self.name, self.status_file, self.enabled = name, status_file, enabled
         self.cell: int | None = None
         self.cells: int | None = None
         self._code: list[int] = []
@@ -193,35 +197,50 @@ class LiveStatus:
         return False
 
 
-def run_job(job: Job, out: Path, strict: bool = True, live: bool | None = None, source: Path | None = None) -> float:
+def run_job(job: Job, out: Path, strict: bool = True, live: bool | None = None, source: Path | None = None,
+            label: str | None = None) -> float:
     """Execute one notebook with papermill (cwd = notebooks/, kernel python3), then review its copy; return the
     wall time. With `strict` (the book will be built), a copy with stderr output stops the pipeline and is set aside.
+    The notebook executes into `<name>.running.ipynb` and takes its final name only when it finished and was
+    accepted, so an interrupted or failed execution never looks done.
 
-    `source` replaces notebooks/<job.notebook>.ipynb (tests); `live` forces the terminal status line on or off."""
+    `source` replaces notebooks/<job.notebook>.ipynb (tests); `live` forces the terminal status line on or off;
+    `label` names the stage on that line (default: notebook and tag)."""
     import papermill as pm
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     target = job.output(out)
     target.parent.mkdir(parents=True, exist_ok=True)
-    name = f"{job.notebook} {job.tag}".strip()
+    partial = target.with_name(f"{target.stem}.running.ipynb")
+    name = label or f"{job.notebook} {job.tag}".strip()
     status_file = target.parent / f".{target.stem}.progress.json"
     previous = os.environ.get(PROGRESS_FILE_ENV)
     os.environ[PROGRESS_FILE_ENV] = str(status_file)  # the kernel inherits it and reports its loops there
     t0 = time.perf_counter()
     try:
-        with LiveStatus(name, status_file, progress_enabled(live)) as status:
-            pm.execute_notebook(str(source or NOTEBOOK_DIR / f"{job.notebook}.ipynb"), str(target),
+        with LiveStatus(name, status_file, live) as status:
+            pm.execute_notebook(str(source or NOTEBOOK_DIR / f"{job.notebook}.ipynb"), str(partial),
                                 parameters=job.params, kernel_name="python3", cwd=str(NOTEBOOK_DIR),
                                 progress_bar=False, log_output=False, on_notebook_start=status.on_notebook_start,
                                 on_cell_execute=status.on_cell_execute,
                                 # the kernel's own log: errors only (not its notice that local kernels talk over TCP)
                                 extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except PapermillExecutionError as e:
-        failed = set_aside(target, "failed") if target.exists() else target.with_name(target.stem + ".failed.ipynb")
+        failed = set_aside(partial, "failed", target) if partial.exists() else partial
         raise PipelineError(
             f"notebook {job.notebook}.ipynb ({job.tag}) failed in cell {e.exec_count} (index {e.cell_index}): "
             f"{e.ename}: {e.evalue}\nThe executed copy with the traceback is {failed}; everything computed before "
             "is kept, and rerunning the pipeline continues from this stage."
+        ) from None
+    except (DeadKernelError, CellTimeoutError) as e:
+        failed = set_aside(partial, "failed", target) if partial.exists() else partial
+        cell = f" in cell {status.cell} of {status.cells}" if status.cell else ""
+        raise PipelineError(
+            f"notebook {job.notebook}.ipynb ({job.tag}): its kernel stopped{cell} ({type(e).__name__}: "
+            f"{str(e).strip().splitlines()[0] if str(e).strip() else 'no message'}) — out of memory, killed, or over the "
+            f"time limit. The partial copy is {failed}; everything computed before is kept, and rerunning the "
+            "pipeline continues from this stage."
         ) from None
     finally:
         if previous is None:
@@ -229,14 +248,15 @@ def run_job(job: Job, out: Path, strict: bool = True, live: bool | None = None, 
         else:
             os.environ[PROGRESS_FILE_ENV] = previous
     seconds = time.perf_counter() - t0
-    problems = review(target)
+    problems = review(partial)
     if problems and strict:
-        aside = set_aside(target, "rejected")
+        aside = set_aside(partial, "rejected", target)
         raise PipelineError(
             f"notebook {job.notebook}.ipynb ({job.tag}) ran, but {_stderr_summary(problems)}. The book is built with "
             f"warnings as errors and would reject it. Its executed copy is kept as {aside} and does not count as "
             "done: fix the cause and rerun the pipeline, which executes it again (everything else is kept)."
         )
+    partial.replace(target)
     return seconds
 
 
@@ -257,7 +277,7 @@ def run_plan(plan: Plan, force: bool = False, log=print, strict: bool = True, li
                 f"set aside as {aside.name}, running it again ...")
         else:
             log(f"{name}: running ...")
-        seconds = run_job(job, plan.out, strict=strict, live=live)
+        seconds = run_job(job, plan.out, strict=strict, live=live, label=name)
         log(f"{name}: {seconds:.1f} s")
         summary.append({"notebook": job.notebook, "tag": job.tag, "status": "ran", "seconds": seconds})
     return summary

@@ -130,6 +130,15 @@ def test_a_real_warning_stops_a_book_run_and_is_never_reused(tmp_path):
     assert stderr_cells(nbformat.read(str(job.output(tmp_path)), as_version=4))
 
 
+def test_a_kernel_that_dies_leaves_nothing_that_looks_done(tmp_path):
+    source = _toy_notebook(tmp_path / "toy.ipynb", "import os\nos._exit(1)")
+    job = Job("toy", "t", {})
+    with pytest.raises(PipelineError, match=r"kernel stopped in cell 2 of 2[\s\S]*rerunning the pipeline continues"):
+        run_job(job, tmp_path, strict=True, live=False, source=source)
+    assert not job.output(tmp_path).exists() and not job.done(tmp_path)
+    assert job.output(tmp_path).with_name("toy-t.failed.ipynb").exists()
+
+
 # ------------------------------------------------------------------------------------- the stranger
 def _stranger_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
