@@ -54,6 +54,25 @@ def test_ablation_marks_missing_runs_and_collect_finds_nested(tmp_path):
     assert results_markdown([]) == "_No Stage 2 runs found._"
 
 
+def test_cost_markdown_reports_only_measured_times(tmp_path):
+    from pand_core.report import cost_markdown
+
+    env = {"device": "cpu", "cpu_count": 2, "torch": "2.x"}
+    teacher = tmp_path / "teachers" / "mini"
+    teacher.mkdir(parents=True)
+    (teacher / "pretraining.json").write_text(json.dumps({"spec": {"epochs": 8, "pairs": 5000}, "train_time_s": 118.8,
+                                                          "environment": env}))
+    cal = {"stage": "calibrate", "teacher": {"source": f"dir:{teacher}"}, "environment": env,
+           "timings": {"features_s": 0.4, "stage1_s": 22.7, "total_s": 147.5}}
+    ce = dict(_result("ce", 0, 1.0, 2.0), epochs=8, train_time_s=11.04, environment=env, teacher=None)
+    text = cost_markdown(191.2, {"Stage 1": cal, "Stage 2, ce": ce}, env)
+    assert "This execution of the page: 191 s of wall time (cpu, 2 CPU cores, torch 2.x)" in text
+    assert "| Stage 1 | Stage 1 in all (loading the teacher, its features 0.4 s, prompt learning 22.7 s) | 147.5 |" in text
+    assert "| Stage 2, ce | Stage 2: 8 epochs of training and evaluation | 11.0 |" in text
+    assert "pretraining, 8 epochs on 5,000 image–caption pairs | 118.8 | cpu, 2 CPU cores" in text
+    assert str(tmp_path) not in text  # times, never paths
+
+
 # ------------------------------------------------------------------------------------- neighbourhood
 def test_knn_graph_groups_use_global_indices():
     z = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [1.0, 1.0]])
