@@ -22,7 +22,7 @@ smoke: $(STAMP)
 	$(BIN)/python -m pand_core.pipeline --profile smoke --out runs --book
 
 test: $(STAMP)
-	$(BIN)/python -m pytest --nbmake --nbmake-timeout=900 tests notebooks
+	$(BIN)/python -m pytest --nbmake --nbmake-timeout=900 --durations=12 tests notebooks
 
 book: $(STAMP)
 	$(BIN)/python -m pand_core.firstrun   # first-run caches built here, not inside a notebook's output
