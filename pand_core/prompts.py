@@ -38,6 +38,14 @@ class _TextTower:
         self.pool_type = getattr(src, "text_pool_type", getattr(src, "pool_type", "argmax"))
         self.eos_id = getattr(src, "text_eos_id", getattr(src, "eos_id", None))
 
+    def freeze(self) -> None:
+        """Stop gradients at the tower's own weights (token and positional embeddings, transformer, final norm,
+        projection); only the learner's context is trained."""
+        for part in (self.token_embedding, self.positional_embedding, self.transformer, self.ln_final,
+                     self.text_projection):
+            if isinstance(part, (nn.Module, nn.Parameter)):
+                part.requires_grad_(False)
+
     def pool_index(self, tokens: torch.Tensor) -> torch.Tensor:
         """Position whose final hidden state is the sentence feature (the EOT token for CLIP)."""
         if self.pool_type == "argmax":
@@ -82,7 +90,8 @@ class PromptLearner(nn.Module):
 
     Calling it returns the L2-normalised class text features `[C, D]` (the Stage 1 anchors, §3).
     With `truncate=True` the sequence is cut after the longest EOT position, which is exact:
-    the mask is causal and only the EOT state is read.
+    the mask is causal and only the EOT state is read. As in CoOp, the text tower it runs is frozen here
+    (`requires_grad=False` on its weights), whatever state the model came in: no gradient reaches the teacher.
     """
 
     def __init__(
@@ -101,6 +110,7 @@ class PromptLearner(nn.Module):
         if not classnames:
             raise ConfigError("classnames is empty")
         self._text = _TextTower(clip_model)
+        self._text.freeze()
         self.classnames, self.template, self.truncate = list(classnames), template, truncate
         embedding = self._text.token_embedding
         device = embedding.weight.device

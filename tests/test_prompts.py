@@ -92,3 +92,20 @@ def test_truncated_text_encoding_equals_open_clip(tiny_teacher):
         full = tiny_teacher.model.encode_text(tokens)
         cut = encode_text_truncated(tiny_teacher.model, tokens)
     assert torch.allclose(full, cut, atol=1e-5)
+
+
+def test_no_gradient_reaches_a_users_unfrozen_model():
+    """CoOp freezes everything but the context; the learner must not rely on the project's loader to do it."""
+    import open_clip
+
+    from pand_core.models import TINY_TEACHER
+
+    torch.manual_seed(0)
+    model = open_clip.create_model(TINY_TEACHER)  # a user's own model: every weight trainable
+    assert all(p.requires_grad for p in model.parameters())
+    pl = PromptLearner(model, open_clip.get_tokenizer(TINY_TEACHER), NAMES, template="{}", n_ctx=4)
+    pl()[:, 0].sum().backward()
+    assert pl.ctx.grad is not None and pl.ctx.grad.abs().sum() > 0
+    text_params = [n for n, p in model.named_parameters() if not n.startswith("visual.") and n != "logit_scale"]
+    assert text_params and all(model.get_parameter(n).grad is None for n in text_params)
+    assert not any(model.get_parameter(n).requires_grad for n in text_params)
