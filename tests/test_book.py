@@ -35,8 +35,13 @@ def test_summarise_means_stds_and_paper_numbers(tmp_path):
     table = results_markdown(rows)
     assert "72.00 ± 2.83" in table and "76.09" in table
     assert "†" not in table  # 76.09 is quoted
-    derived = results_markdown(summarise([_result("vl2lite", 0, 70.0, 71.0, "paper")]))
-    assert "| 72.69† |" in derived and "† derived: 76.09 − 3.4" in derived  # 72.69 is derived, and says so
+    derived = results_markdown(summarise([_result("vl2lite-original", 0, 70.0, 71.0, "paper"),
+                                          _result("vl2lite", 0, 71.0, 72.0, "paper")]))
+    assert "| vl2lite-original | online | 1 | 70.00 | 71.00 | — | 72.69† |" in derived  # VL2Lite's own recipe
+    assert "| vl2lite | online | 1 | 71.00 | 72.00 | — | — |" in derived  # the controlled row has no paper number
+    assert "† derived: 76.09 − 3.4" in derived  # 72.69 is derived, and says so
+    assert "`vl2lite`: controlled" in derived and "`vl2lite-original`: VL2Lite's own recipe" in derived
+    assert "`kd`" not in derived and "the original code has no counterpart" in results_markdown(summarise([_result("kd", 0, 1.0, 1.0)]))
     smoke_rows = summarise([_result("pand", 0, 10.0, 12.0)])
     assert smoke_rows[0]["paper"] is None  # never compare a miniature with the paper
 
