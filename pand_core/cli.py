@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             res = distill(cfg, resume=resume)
             if res.get("test_acc_last") is not None:
                 print(f"Stage 2 {res['method']} done: test accuracy last epoch {res['test_acc_last']:.2f} % (clean), "
-                      f"best epoch {res['test_acc_best']:.2f} % @ {res['best_epoch']} (paper protocol, optimistic); "
+                      f"best epoch {res['test_acc_best']:.2f} % @ {res['best_epoch']} (chosen on test, optimistic); "
                       f"results in {cfg.out}/result.json")
     except PandError as e:
         print(f"error: {user_message(e)}", file=sys.stderr)

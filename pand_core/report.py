@@ -55,7 +55,7 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 def summarise(results: list[dict]) -> list[dict]:
     """One row per (profile, data set, student, method, teacher mode): seeds, mean ± std of the clean and the
-    paper-protocol accuracies, the val-selected accuracy when present, and the paper's number."""
+    test-selected accuracies, the val-selected accuracy when present, and the paper's number."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in results:
         groups[(r.get("profile"), r["dataset"], r["student"], r["method"], r.get("teacher_mode"))].append(r)
@@ -80,11 +80,11 @@ def _pm(mean: float, std: float, n: int) -> str:
 
 
 def results_markdown(rows: list[dict]) -> str:
-    """The main table as Markdown: clean (last epoch) and paper-protocol (best test epoch) side by side."""
+    """The main table as Markdown: clean (last epoch) and test-selected (best test epoch, optimistic) side by side."""
     if not rows:
         return "_No Stage 2 runs found._"
     head = ("| data set | student | method | teacher | seeds | test acc, last epoch (clean) | "
-            "best test epoch (paper protocol, optimistic) | val-selected | paper |\n|---|---|---|---|---|---|---|---|---|\n")
+            "best epoch chosen on test (as the paper; optimistic) | val-selected | paper |\n|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     for r in rows:
         n = len(r["seeds"])
@@ -114,7 +114,7 @@ def ablation_markdown(rows: list[dict], dataset: str, student: str, profile: str
 
 
 def bar_chart(rows: list[dict], ax=None, title: str = ""):
-    """Clean vs paper-protocol accuracy per method (error bars over seeds), paper numbers as markers."""
+    """Clean vs test-selected accuracy per method (error bars over seeds), paper numbers as markers."""
     import matplotlib.pyplot as plt
 
     if ax is None:
