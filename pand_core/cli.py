@@ -18,7 +18,8 @@ from .errors import PandError, user_message
 
 HELP = {
     "profile": "named defaults: 'smoke' (offline miniature) or 'paper' (the authors' recipe)",
-    "method": "ce | kd | vl2lite | vl2lite-original | pand-no-psc | pand-no-nlrd | pand",
+    "method": "ce | ce-original | kd | vl2lite | vl2lite-original | pand-no-psc | pand-no-nlrd | pand",
+    "student_weights": "torchvision weights tag of the student: IMAGENET1K_V1 (the original's pretrained=True) or DEFAULT (newest)",
     "dataset": "cub | aircraft | pets | dogs | cars",
     "data_root": "folder holding the data set (default: the smoke world, or $PAND_DATA)",
     "teacher": "open_clip model name",

@@ -25,15 +25,17 @@ class MethodSpec:
     feature_terms: bool  # L_img + L_kd through the align head
     nlrd: bool
     hinton: bool
-    optimiser: str  # "pand" | "vl2lite-original"
+    optimiser: str  # "pand" | "original" (the original code's `kda` recipe: AdamW wd 0, StepLR(30, 0.5))
     kd_scale: float = 1.0
+    keep_dropout: bool = False  # keep the torchvision classifier's Dropout before the new classifier (MobileNet-V2)
 
 
 METHODS: dict[str, MethodSpec] = {
     "ce": MethodSpec(False, "none", False, False, False, "pand"),
+    "ce-original": MethodSpec(False, "none", False, False, False, "original", keep_dropout=True),
     "kd": MethodSpec(True, "hand", False, False, True, "pand"),
     "vl2lite": MethodSpec(True, "hand", True, False, False, "pand"),
-    "vl2lite-original": MethodSpec(True, "hand", True, False, False, "vl2lite-original", kd_scale=0.5),
+    "vl2lite-original": MethodSpec(True, "hand", True, False, False, "original", kd_scale=0.5),
     "pand-no-psc": MethodSpec(True, "hand", True, True, False, "pand"),
     "pand-no-nlrd": MethodSpec(True, "learned", True, False, False, "pand"),
     "pand": MethodSpec(True, "learned", True, True, False, "pand"),
@@ -92,6 +94,7 @@ class DistillConfig:
     data_root: str | None = None
     student: str = "resnet18"
     student_pretrained: bool = True
+    student_weights: str = "IMAGENET1K_V1"  # torchvision weights tag: V1 is the original's `pretrained=True`
     teacher: str = "convnext_xxlarge"
     teacher_weights: str | None = "laion2b_s34b_b82k_augreg_soup"
     teacher_mode: str = "online"  # "online" (faithful) | "bank" (precomputed views)
@@ -103,7 +106,7 @@ class DistillConfig:
     weight_decay: float = 1e-4
     cosine_t_max: int = 100
     cosine_eta_min: float = 1e-5
-    step_size: int = 30  # vl2lite-original: StepLR(30, 0.5)
+    step_size: int = 30  # the original recipe (vl2lite-original, ce-original): StepLR(30, 0.5)
     step_gamma: float = 0.5
     temperature: float = 2.0
     scale: float = 1 / 0.07
@@ -152,6 +155,9 @@ class DistillConfig:
 
         if self.student not in torchvision.models.list_models(module=torchvision.models):
             raise ConfigError(f"unknown student {self.student!r}; expected a torchvision classifier such as resnet18 or mobilenet_v2.")
+        from .models import check_student_weights
+
+        check_student_weights(self.student, self.student_weights)
         if self.image_size < 8 or self.resize < self.image_size:
             raise ConfigError(f"need 8 <= image_size <= resize, got {self.image_size}, {self.resize}")
         return self

@@ -56,8 +56,8 @@ class Stage2Model(nn.Module):
 
 def make_optimizer(cfg: DistillConfig, params) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
     """PAND: AdamW(lr, wd) + CosineAnnealingLR(T_max=100, eta_min=1e-5) stepped per epoch (rises and falls again
-    after each T_max); vl2lite-original: AdamW(lr, wd=0) + StepLR(30, 0.5)."""
-    if cfg.spec.optimiser == "vl2lite-original":
+    after each T_max); the original code's recipe (`vl2lite-original`, `ce-original`): AdamW(lr, wd=0) + StepLR(30, 0.5)."""
+    if cfg.spec.optimiser == "original":
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
         return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.step_gamma)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -234,7 +234,8 @@ def distill(
 
         # --- student, align head, optimiser ---------------------------------------------------------------
         torch.manual_seed(cfg.seed)
-        student = build_student(cfg.student, len(classnames), pretrained=cfg.student_pretrained)
+        student = build_student(cfg.student, len(classnames), pretrained=cfg.student_pretrained,
+                                weights=cfg.student_weights, keep_dropout=cfg.spec.keep_dropout)
         head = AlignHead(teacher.embed_dim, student.feat_dim) if spec.feature_terms else None
         if d.active and device.type == "cuda":
             student = nn.SyncBatchNorm.convert_sync_batchnorm(student)  # the original's SyncBN over the global batch
@@ -352,7 +353,7 @@ def distill(
             "test_acc_best": best["test_acc_best"],
             "best_epoch": best["best_epoch"],
             "test_acc_best_note": ("best epoch chosen on the test split, as the paper chose it, scored on every test image "
-                                   "(the original dropped each GPU's last incomplete batch): optimistic",
+                                   "(the original dropped each GPU's last incomplete batch): optimistic"),
             "val_selected_test_acc": best["val_selected_test_acc"],
             "test_images_scored": len(test_set),
             "skipped_images": skipped,

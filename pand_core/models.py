@@ -172,15 +172,16 @@ class StudentOutput(NamedTuple):
     pooled: torch.Tensor  # h
 
 
-def _strip_classifier(net: nn.Module) -> int:
-    """Replace a torchvision classifier's last layer by Identity in place; return the pooled feature size."""
+def _strip_classifier(net: nn.Module) -> tuple[int, float]:
+    """Replace a torchvision classifier's last layer by Identity in place; return the pooled feature size and the
+    dropout probability of a Dropout that stood before that layer in a removed head (0.0 if none)."""
     for attr in ("fc", "classifier", "head", "heads"):
         head = getattr(net, attr, None)
         if head is None:
             continue
         if isinstance(head, nn.Linear):
             setattr(net, attr, nn.Identity())
-            return head.in_features
+            return head.in_features, 0.0
         if isinstance(head, nn.Sequential):
             linears = [i for i, m in enumerate(head) if isinstance(m, nn.Linear)]
             if not linears:
@@ -189,37 +190,53 @@ def _strip_classifier(net: nn.Module) -> int:
             dim = head[last].in_features
             if all(isinstance(m, (nn.Dropout, nn.Linear)) for m in head) and len(linears) == 1:
                 setattr(net, attr, nn.Identity())  # e.g. MobileNet-V2: Dropout + Linear -> pooled feature
-            else:
-                head[last] = nn.Identity()
-            return dim
+                drops = [m.p for m in head if isinstance(m, nn.Dropout)]
+                return dim, (drops[0] if drops else 0.0)
+            head[last] = nn.Identity()
+            return dim, 0.0
     raise ConfigError(f"cannot find the classifier of {type(net).__name__} to replace; use a torchvision classifier.")
 
 
 class Student(nn.Module):
-    """A torchvision backbone with its classifier removed plus a new linear classifier (method doc §4)."""
+    """A torchvision backbone with its classifier removed plus a new linear classifier (method doc §4); with
+    `dropout > 0` the logits see the pooled feature through Dropout(dropout), as torchvision's own head did
+    (the distillation features never do)."""
 
-    def __init__(self, backbone: nn.Module, feat_dim: int, num_classes: int, name: str = "") -> None:
+    def __init__(self, backbone: nn.Module, feat_dim: int, num_classes: int, name: str = "", dropout: float = 0.0) -> None:
         super().__init__()
         self.backbone, self.feat_dim, self.name = backbone, feat_dim, name
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.classifier = nn.Linear(feat_dim, num_classes)
 
     def forward(self, x: torch.Tensor) -> StudentOutput:
         h = self.backbone(x).flatten(1)
-        return StudentOutput(F.normalize(h, dim=-1), self.classifier(h), h)
+        return StudentOutput(F.normalize(h, dim=-1), self.classifier(self.dropout(h)), h)
 
 
-def build_student(name: str, num_classes: int, pretrained: bool | str = True) -> Student:
+def check_student_weights(name: str, weights: str) -> None:
+    """Refuse a weights tag that torchvision does not have for student `name` (works offline: tags are an enum)."""
+    tags = list(torchvision.models.get_model_weights(name).__members__)
+    if weights != "DEFAULT" and weights not in tags:
+        raise ConfigError(f"student {name} has no ImageNet weights {weights!r}; expected one of {tags} or DEFAULT "
+                          "(IMAGENET1K_V1 is what the original code's pretrained=True loaded).")
+
+
+def build_student(name: str, num_classes: int, pretrained: bool | str = True, weights: str = "IMAGENET1K_V1",
+                  keep_dropout: bool = False) -> Student:
     """torchvision classifier `name` (e.g. resnet18, mobilenet_v2) as a PAND student.
 
-    `pretrained=True` loads ImageNet weights when they can be had (a clear warning otherwise),
-    a path loads a local torchvision state dict, False starts from random weights.
+    `pretrained=True` loads the ImageNet weights tagged `weights` when they can be had (a clear warning otherwise):
+    `IMAGENET1K_V1` is what the original's `pretrained=True` loaded, `DEFAULT` torchvision's newest. A path loads a
+    local torchvision state dict, False starts from random weights. `keep_dropout` keeps the Dropout that the
+    removed head had before its last layer (MobileNet-V2's 0.2), as the original's plain-CE run did.
     """
     if name not in torchvision.models.list_models(module=torchvision.models):
         raise ConfigError(f"unknown student {name!r}; expected a torchvision classifier such as resnet18 or mobilenet_v2.")
     net = None
     if pretrained is True:
+        check_student_weights(name, weights)
         try:
-            net = torchvision.models.get_model(name, weights="DEFAULT")
+            net = torchvision.models.get_model(name, weights=weights)
         except Exception as e:  # offline, or no weights for this architecture
             warnings.warn(
                 f"ImageNet weights for student {name} are unavailable ({type(e).__name__}: {e}); it starts from "
@@ -232,8 +249,8 @@ def build_student(name: str, num_classes: int, pretrained: bool | str = True) ->
             if not Path(pretrained).is_file():
                 raise ConfigError(f"student weights file not found: {pretrained}; pass a torchvision state-dict file.")
             net.load_state_dict(safe_load(pretrained, "student weights"))
-    dim = _strip_classifier(net)
-    return Student(net, dim, num_classes, name)
+    dim, dropout = _strip_classifier(net)
+    return Student(net, dim, num_classes, name, dropout=dropout if keep_dropout else 0.0)
 
 
 # ------------------------------------------------------------------------------------------ align head

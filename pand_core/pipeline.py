@@ -35,7 +35,7 @@ NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 BOOK_NOTEBOOKS = ("00_quickstart", "01_prompt_calibration", "02_neighborhood_graph", "03_distillation", "04_results",
                   "05_costs")
 DEFAULT_METHODS = {"smoke": ["ce", "kd", "vl2lite", "pand-no-psc", "pand-no-nlrd", "pand"],
-                   "paper": ["ce", "vl2lite-original", "vl2lite", "pand-no-psc", "pand-no-nlrd", "pand"]}
+                   "paper": ["ce-original", "ce", "vl2lite-original", "vl2lite", "pand-no-psc", "pand-no-nlrd", "pand"]}
 
 
 class PipelineError(PandError, RuntimeError):

@@ -21,6 +21,9 @@ PAPER_SOURCE = {
 }
 # What each row is, where that is not obvious from its name; printed under the tables that show the row.
 METHOD_NOTES = {
+    "ce-original": "`ce-original`: the original code's run without a teacher (AdamW, weight decay 0, StepLR(30, 0.5); "
+                   "MobileNet-V2 keeps its classifier Dropout(0.2)).",
+    "ce": "`ce`: controlled — the student trained on labels with PAND's optimiser and schedule, no dropout.",
     "kd": "`kd`: the project's own baseline (Hinton KD from the teacher's zero-shot logits, s = 1/0.07, T = 2, PAND's "
           "α schedule and optimiser); the original code has no counterpart.",
     "vl2lite": "`vl2lite`: controlled — PAND without PSC and NLRD (hand-prompt anchors, PAND's optimiser), so that a "
@@ -36,7 +39,7 @@ ABLATION = {  # (PSC, NLRD) -> method
     (True, False): "pand-no-nlrd",
     (True, True): "pand",
 }
-METHOD_ORDER = ["ce", "kd", "vl2lite-original", "vl2lite", "pand-no-psc", "pand-no-nlrd", "pand"]
+METHOD_ORDER = ["ce-original", "ce", "kd", "vl2lite-original", "vl2lite", "pand-no-psc", "pand-no-nlrd", "pand"]
 
 
 def collect_results(runs_root: str | Path) -> list[dict]:

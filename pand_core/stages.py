@@ -49,7 +49,7 @@ def load_student(run_dir: str | Path, which: str = "last") -> tuple[Student, Dis
     cfg = make_config("distill", **json.loads((run_dir / "config.json").read_text()))
     ckpt = load_checkpoint(run_dir / f"checkpoint_{which}.pt")
     n_classes = ckpt["model"]["student.classifier.weight"].shape[0]
-    student = build_student(cfg.student, n_classes, pretrained=False)
+    student = build_student(cfg.student, n_classes, pretrained=False, keep_dropout=cfg.spec.keep_dropout)
     student.load_state_dict({k[len("student."):]: v for k, v in ckpt["model"].items() if k.startswith("student.")})
     return student.eval(), cfg
 

@@ -1,0 +1,87 @@
+"""Every Stage 2 method's recipe on the paper profile, pinned to the values it must have: PAND's own (method doc §4)
+for the controlled rows, and the original code's `kda` recipe for the rows the paper's baselines came from."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+
+from pand_core.config import METHODS, make_config
+from pand_core.distill import lr_schedule, make_optimizer
+from pand_core.errors import ConfigError
+from pand_core.models import build_student
+
+# method: (weight decay, scheduler, KD scale, classifier dropout kept)
+RECIPES = {
+    "ce-original": (0.0, "StepLR(30, 0.5)", 1.0, True),
+    "ce": (1e-4, "cosine(100, 1e-05)", 1.0, False),
+    "kd": (1e-4, "cosine(100, 1e-05)", 1.0, False),
+    "vl2lite-original": (0.0, "StepLR(30, 0.5)", 0.5, False),
+    "vl2lite": (1e-4, "cosine(100, 1e-05)", 1.0, False),
+    "pand-no-psc": (1e-4, "cosine(100, 1e-05)", 1.0, False),
+    "pand-no-nlrd": (1e-4, "cosine(100, 1e-05)", 1.0, False),
+    "pand": (1e-4, "cosine(100, 1e-05)", 1.0, False),
+}
+
+
+def _describe(sched) -> str:
+    if isinstance(sched, torch.optim.lr_scheduler.StepLR):
+        return f"StepLR({sched.step_size}, {sched.gamma})"
+    assert isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR)
+    return f"cosine({sched.T_max}, {sched.eta_min})"
+
+
+def test_every_method_has_a_pinned_recipe():
+    assert set(RECIPES) == set(METHODS)
+
+
+@pytest.mark.parametrize("method", list(RECIPES))
+def test_recipe_of_each_method_on_the_paper_profile(method):
+    wd, scheduler, kd_scale, dropout = RECIPES[method]
+    cfg = make_config("distill", "paper", method=method)
+    opt, sched = make_optimizer(cfg, [torch.nn.Parameter(torch.zeros(1))])
+    assert type(opt) is torch.optim.AdamW and opt.defaults["lr"] == 1e-4 and opt.defaults["weight_decay"] == wd
+    assert _describe(sched) == scheduler
+    assert cfg.spec.kd_scale == kd_scale and cfg.spec.keep_dropout == dropout
+    assert cfg.student_weights == "IMAGENET1K_V1" and cfg.epochs == 300 and cfg.batch_size == 128
+
+
+def test_the_original_schedule_halves_every_30_epochs():
+    lrs = lr_schedule(make_config("distill", "paper", method="ce-original"))
+    assert len(lrs) == 300
+    assert lrs[0] == lrs[29] == pytest.approx(1e-4) and lrs[30] == pytest.approx(5e-5) and lrs[299] == pytest.approx(1e-4 / 2 ** 9)
+
+
+def test_mobilenet_keeps_its_dropout_only_in_the_original_ce_recipe():
+    torch.manual_seed(0)
+    kept = build_student("mobilenet_v2", 5, pretrained=False, keep_dropout=True)
+    assert isinstance(kept.dropout, torch.nn.Dropout) and kept.dropout.p == 0.2  # torchvision's own head
+    assert isinstance(build_student("mobilenet_v2", 5, pretrained=False).dropout, torch.nn.Identity)
+    assert isinstance(build_student("resnet18", 5, pretrained=False, keep_dropout=True).dropout, torch.nn.Identity)
+    x = torch.randn(2, 3, 64, 64)
+    kept.train()
+    a, b = kept(x), kept(x)
+    assert not torch.equal(a.logits, b.logits)  # dropout acts on the logits' input ...
+    kept.eval()
+    c, d = kept(x), kept(x)
+    assert torch.equal(c.logits, d.logits) and torch.allclose(c.features, d.features)  # ... and not at evaluation
+
+
+def test_student_weights_tag_reaches_torchvision_and_is_checked(monkeypatch):
+    asked = []
+
+    def fake_get_model(name, weights=None):
+        asked.append(weights)
+        if weights is not None:
+            raise RuntimeError("offline")
+        return real(name, weights=None)
+
+    real = torchvision.models.get_model
+    monkeypatch.setattr(torchvision.models, "get_model", fake_get_model)
+    with pytest.warns(UserWarning, match="unavailable"):
+        build_student("mobilenet_v2", 3)
+    assert asked[0] == "IMAGENET1K_V1"  # the original's pretrained=True, not torchvision's newer DEFAULT (V2)
+    with pytest.raises(ConfigError, match=r"no ImageNet weights 'IMAGENET1K_V9'[\s\S]*IMAGENET1K_V1"):
+        make_config("distill", "paper", method="pand", student="mobilenet_v2", student_weights="IMAGENET1K_V9")
+    assert make_config("distill", "paper", method="pand", student_weights="DEFAULT").student_weights == "DEFAULT"
