@@ -30,6 +30,8 @@ HELP = {
     "student": "torchvision classifier, e.g. resnet18, mobilenet_v2",
     "out": "run directory (config.json, metrics.jsonl, checkpoints, result.json, run.log)",
     "nlrd_group_size": "NLRD neighbourhood groups within the batch; 'none' for the whole batch",
+    "early_stop_patience": "stop Stage 2 after this many epochs without a new best TEST accuracy, as the original did "
+                           "(100); 0: off. It selects on the test split: use only to reproduce the original",
     "augment": "cpu (PIL transforms in loader workers) | device (decode once to uint8, augment batches on the GPU)",
 }
 

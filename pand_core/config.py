@@ -116,6 +116,7 @@ class DistillConfig:
     image_size: int = 224
     resize: int = 256
     val_fraction: float = 0.0  # > 0: hold out a stratified part of train for val-selected test accuracy
+    early_stop_patience: int = 0  # > 0: stop after this many epochs without a new best TEST accuracy (original: 100)
     augment: str = "cpu"  # "cpu": PIL transforms in loader workers | "device": uint8 cache, batched on the device
     skip_bad_images: bool = False  # True: leave unreadable images out (listed in run.log and result.json)
     amp: bool = False
@@ -151,6 +152,8 @@ class DistillConfig:
                 raise ConfigError(f"batch_size ({self.batch_size}) must be at least nlrd_k + 1 ({self.nlrd_k + 1}).")
         if not 0 <= self.val_fraction < 1:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.early_stop_patience < 0:
+            raise ConfigError(f"early_stop_patience must be >= 0 (0: off), got {self.early_stop_patience}")
         import torchvision
 
         if self.student not in torchvision.models.list_models(module=torchvision.models):

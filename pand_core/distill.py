@@ -54,6 +54,11 @@ class Stage2Model(nn.Module):
         return out, aligned
 
 
+def _stops_early(cfg: DistillConfig, epoch: int, best_epoch: int) -> bool:
+    """The original's early stop (off when `early_stop_patience` is 0): `patience` epochs since the best test epoch."""
+    return cfg.early_stop_patience > 0 and epoch - best_epoch >= cfg.early_stop_patience and epoch + 1 < cfg.epochs
+
+
 def make_optimizer(cfg: DistillConfig, params) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
     """PAND: AdamW(lr, wd) + CosineAnnealingLR(T_max=100, eta_min=1e-5) stepped per epoch (rises and falls again
     after each T_max); the original code's recipe (`vl2lite-original`, `ce-original`): AdamW(lr, wd=0) + StepLR(30, 0.5)."""
@@ -253,7 +258,8 @@ def distill(
         train_time = 0.0
         if resume and run.last.exists():
             ckpt = load_checkpoint(run.last)
-            if ckpt["epoch"] + 1 >= cfg.epochs and (run.path / "result.json").exists():
+            stopped = _stops_early(cfg, ckpt["epoch"], ckpt["best"]["best_epoch"])
+            if (ckpt["epoch"] + 1 >= cfg.epochs or stopped) and (run.path / "result.json").exists():
                 run.log("resume: the run had already finished; nothing to do")
                 shutdown(d)
                 return json.loads((run.path / "result.json").read_text())
@@ -269,6 +275,7 @@ def distill(
         # --- the loop ----------------------------------------------------------------------------------------
         local_batch = cfg.batch_size // d.world
         record: dict = {}
+        stopped_at = None
         bar = Progress(range(start, cfg.epochs), f"Stage 2: {cfg.method} (epochs)", progress=d.main and progress_enabled(progress),
                        report=d.main)
         for epoch in bar:
@@ -337,6 +344,11 @@ def distill(
             bar.set_postfix(loss=f"{record['loss']:.3f}", test=f"{test_acc:.1f}")
             if on_epoch_end is not None:
                 on_epoch_end(record)
+            if _stops_early(cfg, epoch, best["best_epoch"]):  # every rank sees the same test accuracy
+                stopped_at = epoch
+                run.log(f"early stop after epoch {epoch}: no better test accuracy for {cfg.early_stop_patience} epochs "
+                        f"(best {best['test_acc_best']:.2f} % at epoch {best['best_epoch']}; the original's rule, on test)")
+                break
 
         result = {
             "method": cfg.method,
@@ -352,6 +364,8 @@ def distill(
             "test_acc_last": record.get("test_acc"),
             "test_acc_best": best["test_acc_best"],
             "best_epoch": best["best_epoch"],
+            "early_stop_patience": cfg.early_stop_patience,
+            "stopped_early_at_epoch": stopped_at,
             "test_acc_best_note": ("best epoch chosen on the test split, as the paper chose it, scored on every test image "
                                    "(the original dropped each GPU's last incomplete batch): optimistic"),
             "val_selected_test_acc": best["val_selected_test_acc"],

@@ -219,6 +219,26 @@ def test_resume_gives_the_same_numbers_as_an_uninterrupted_run(env, anchors):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_early_stop_follows_the_originals_rule_and_a_stopped_run_counts_as_finished(env, monkeypatch):
+    """Test accuracies 50, 60, 55, 58, 59, 70 with patience 2: the best is epoch 1, so training stops after epoch 3."""
+    from pand_core import distill as distill_mod
+
+    accs = iter([50.0, 60.0, 55.0, 58.0, 59.0, 70.0] * 2)
+    monkeypatch.setattr(distill_mod, "evaluate", lambda *a, **k: next(accs))
+    cfg = smoke("distill", env, method="ce", epochs=6, early_stop_patience=2, out=str(env["tmp"] / "es"))
+    res = distill_mod.distill(cfg, progress=False)
+    rows = [json.loads(x) for x in (env["tmp"] / "es" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["test_acc"] for r in rows] == [50.0, 60.0, 55.0, 58.0]
+    assert res["stopped_early_at_epoch"] == 3 and res["best_epoch"] == 1 and res["test_acc_best"] == 60.0
+    assert res["test_acc_last"] == 58.0 and res["early_stop_patience"] == 2
+    assert "early stop after epoch 3" in (env["tmp"] / "es" / "run.log").read_text()
+    assert distill_mod.distill(cfg, resume=True, progress=False) == res  # finished: --resume does not train on
+    off = distill_mod.distill(smoke("distill", env, method="ce", epochs=6, out=str(env["tmp"] / "off")), progress=False)
+    assert off["stopped_early_at_epoch"] is None and off["early_stop_patience"] == 0  # off by default: all 6 epochs
+    with pytest.raises(ConfigError, match="early_stop_patience"):
+        smoke("distill", env, method="ce", early_stop_patience=-1)
+
+
 def test_same_seed_reproduces_and_other_seed_differs(env):
     from pand_core.distill import distill
 
