@@ -16,7 +16,7 @@ from .assets import resolve_data_root, resolve_device, resolve_teacher_weights
 from .config import CalibrateConfig, to_dict
 from .data import load_dataset
 from .data.base import drop_unreadable
-from .data.splits import TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
+from .data.splits import OFFICIAL_VAL, TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
 from .features import accuracy, cached_features, zero_shot_logits
 from .models import load_teacher
 from .prompts import PromptLearner, save_anchors, train_prompts
@@ -26,6 +26,7 @@ from .runinfo import default_cache, environment
 SELECTION_NOTES = {
     "last": "anchors of the last epoch (no selection)",
     "val": "anchors of the epoch with the best accuracy on a stratified hold-out of train",
+    "official-val": "anchors of the epoch with the best accuracy on the data set's official validation split",
     "test": "ORIGINAL PROTOCOL: anchors of the epoch with the best TEST accuracy (optimistic)",
 }
 
@@ -36,12 +37,17 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
     data_root = resolve_data_root(cfg.profile, cfg.dataset, cfg.data_root)
     train = load_dataset(cfg.dataset, data_root, TRAIN_SPLIT[cfg.dataset])
     test = load_dataset(cfg.dataset, data_root, TEST_SPLIT)
+    official_val = cfg.select_on == "val" and cfg.dataset in OFFICIAL_VAL
+    note = SELECTION_NOTES["official-val" if official_val else cfg.select_on]
+    val = load_dataset(cfg.dataset, data_root, OFFICIAL_VAL[cfg.dataset]) if official_val else None
     device = resolve_device(cfg.device)
     run = RunDir(cfg.out, to_dict(cfg), resume=resume)
     try:
         skipped: list[str] = []
         if cfg.skip_bad_images:  # the explicit opt-in: unreadable images are left out and listed
-            (train, test), skipped = drop_unreadable(train, test, progress=progress)
+            cleaned, skipped = drop_unreadable(*[s for s in (train, test, val) if s is not None], progress=progress)
+            train, test = cleaned[0], cleaned[1]
+            val = cleaned[2] if val is not None else None
             for entry in skipped:
                 run.log(f"skipped unreadable image {entry}")
         run.keep_metrics_through(-1)  # Stage 1 is minutes long: a resumed run simply starts over
@@ -56,7 +62,10 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
 
         f_fit, y_fit, f_held, y_held = f_train, y_train, f_test, y_test
         held_name = "test"
-        if cfg.select_on == "val":
+        if official_val:
+            f_held, y_held = cached_features(teacher, val, default_cache(), cfg.batch_size, progress=progress)
+            held_name = "val"
+        elif cfg.select_on == "val":
             keep, held = stratified_holdout(y_train.tolist(), cfg.val_fraction, cfg.seed)
             f_fit, y_fit, f_held, y_held = f_train[keep], y_train[keep], f_train[held], y_train[held]
             held_name = "val"
@@ -98,14 +107,14 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
             "classnames": train.classnames, "template": train.template, "n_ctx": cfg.n_ctx,
             "teacher": {"name": teacher.name, "pretrained": teacher.pretrained, "source": teacher.source},
             "dataset": cfg.dataset, "epoch": chosen["epoch"], "selected_on": cfg.select_on,
-            "selection": SELECTION_NOTES[cfg.select_on], "accuracy": cal_acc, "hand_accuracy": hand_acc,
+            "selection": note, "accuracy": cal_acc, "hand_accuracy": hand_acc,
         })
         result = {
             "stage": "calibrate",
             "dataset": cfg.dataset,
             "teacher": teacher.describe(),
             "selected_on": cfg.select_on,
-            "selection": SELECTION_NOTES[cfg.select_on],
+            "selection": note,
             "selected_epoch": chosen["epoch"],
             "hand_prompt_acc": hand_acc,
             "calibrated_acc": cal_acc,
@@ -120,7 +129,7 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
             "environment": environment(),
         }
         run.write_result(result)
-        run.log(f"done: hand {hand_acc['test']:.2f} % -> calibrated {cal_acc['test']:.2f} % (test), {SELECTION_NOTES[cfg.select_on]}")
+        run.log(f"done: hand {hand_acc['test']:.2f} % -> calibrated {cal_acc['test']:.2f} % (test), {note}")
         return result
     finally:
         run.close()

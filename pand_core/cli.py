@@ -26,7 +26,7 @@ HELP = {
     "teacher_weights": "open_clip pretrained tag, local weights file or directory; 'none' for random weights",
     "teacher_mode": "online (teacher runs on every batch, faithful) | bank (precomputed augmented views, fast)",
     "anchors": "Stage 1 anchors file (calibrate's anchors.pt), for methods with learned anchors",
-    "select_on": "which Stage 1 epoch's anchors to keep: last | val | test (the original protocol)",
+    "select_on": "which Stage 1 epoch's anchors to keep: last | val (Aircraft: its official val split; others: a hold-out of train) | test (the original protocol)",
     "student": "torchvision classifier, e.g. resnet18, mobilenet_v2",
     "out": "run directory (config.json, metrics.jsonl, checkpoints, result.json, run.log)",
     "nlrd_group_size": "NLRD neighbourhood groups within the batch; 'none' for the whole batch",

@@ -61,7 +61,7 @@ class CalibrateConfig:
     grad_clip: float = 1.0
     select_on: str = "last"  # "last" | "val" | "test" (the original protocol, labelled as such)
     skip_bad_images: bool = False  # True: leave unreadable images out (listed in run.log and result.json)
-    val_fraction: float = 0.1  # used when select_on == "val"
+    val_fraction: float = 0.1  # select_on == "val" on a data set without an official val split (Aircraft has one)
     seed: int = 0
     device: str = "auto"
     out: str | None = None  # None: $PAND_RUNS/<profile>/<dataset>/calibrate-s<seed>

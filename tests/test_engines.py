@@ -131,6 +131,21 @@ def test_calibrate_writes_labelled_anchors(env, select_on):
         assert meta["epoch"] == best["epoch"]
 
 
+def test_calibrate_selects_on_aircrafts_official_val_split(env, aircraft_root):
+    """The original selects Aircraft's anchors on its official `val` split, not on a hold-out of train."""
+    from pand_core.calibrate import calibrate
+
+    cfg = smoke("calibrate", dict(env, root=str(aircraft_root)), dataset="aircraft", epochs=3, n_ctx=4, select_on="val",
+                val_fraction=0.5, batch_size=2)
+    res = calibrate(cfg, progress=False)
+    assert res["selection"] == "anchors of the epoch with the best accuracy on the data set's official validation split"
+    assert res["hand_prompt_acc"]["val"] in (0.0, 50.0, 100.0)  # scored on the 2 images of the official val split
+    rows = [json.loads(x) for x in (Path(res["anchors"]).parent / "metrics.jsonl").read_text().splitlines()]
+    assert all("val_acc" in r for r in rows)
+    cub = calibrate(smoke("calibrate", env, epochs=2, n_ctx=4, select_on="val", val_fraction=0.25), progress=False)
+    assert "stratified hold-out of train" in cub["selection"]  # CUB has no official val split
+
+
 # ------------------------------------------------------------------------------------------ Stage 2
 @pytest.fixture
 def anchors(env):

@@ -8,6 +8,9 @@ import torch
 
 TRAIN_SPLIT = {"cub": "train", "aircraft": "train", "pets": "trainval", "dogs": "train", "cars": "train"}
 TEST_SPLIT = "test"
+# Data sets with an official validation split, used for selection instead of a hold-out of train (the original selects
+# Aircraft's Stage 1 anchors on its official `val`).
+OFFICIAL_VAL = {"aircraft": "val"}
 
 
 def stratified_holdout(labels: Sequence[int], fraction: float, seed: int = 0) -> tuple[list[int], list[int]]:
