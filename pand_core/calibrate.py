@@ -56,14 +56,17 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
         run.log(f"calibrate {cfg.dataset}: teacher {teacher.name} from {teacher.source}, device {device}")
 
         t0 = time.perf_counter()
-        f_train, y_train = cached_features(teacher, train, default_cache(), cfg.batch_size, progress=progress)
-        f_test, y_test = cached_features(teacher, test, default_cache(), cfg.batch_size, progress=progress)
+        f_train, y_train = cached_features(teacher, train, default_cache(), cfg.batch_size, progress=progress,
+                                           precision=cfg.teacher_precision)
+        f_test, y_test = cached_features(teacher, test, default_cache(), cfg.batch_size, progress=progress,
+                                         precision=cfg.teacher_precision)
         features_s = time.perf_counter() - t0
 
         f_fit, y_fit, f_held, y_held = f_train, y_train, f_test, y_test
         held_name = "test"
         if official_val:
-            f_held, y_held = cached_features(teacher, val, default_cache(), cfg.batch_size, progress=progress)
+            f_held, y_held = cached_features(teacher, val, default_cache(), cfg.batch_size, progress=progress,
+                                             precision=cfg.teacher_precision)
             held_name = "val"
         elif cfg.select_on == "val":
             keep, held = stratified_holdout(y_train.tolist(), cfg.val_fraction, cfg.seed)
@@ -115,6 +118,7 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
             "teacher": teacher.describe(),
             "selected_on": cfg.select_on,
             "selection": note,
+            "teacher_precision": cfg.teacher_precision,
             "selected_epoch": chosen["epoch"],
             "hand_prompt_acc": hand_acc,
             "calibrated_acc": cal_acc,

@@ -60,6 +60,7 @@ class CalibrateConfig:
     batch_size: int = 128
     grad_clip: float = 1.0
     select_on: str = "last"  # "last" | "val" | "test" (the original protocol, labelled as such)
+    teacher_precision: str = "fp32"  # teacher features: fp32 (as the original's Stage 1) | bf16 | fp16
     skip_bad_images: bool = False  # True: leave unreadable images out (listed in run.log and result.json)
     val_fraction: float = 0.1  # select_on == "val" on a data set without an official val split (Aircraft has one)
     seed: int = 0
@@ -98,6 +99,7 @@ class DistillConfig:
     teacher: str = "convnext_xxlarge"
     teacher_weights: str | None = "laion2b_s34b_b82k_augreg_soup"
     teacher_mode: str = "online"  # "online" (faithful) | "bank" (precomputed views)
+    teacher_precision: str = "fp32"  # the teacher's forward in both modes: fp32 | bf16 | fp16 (the original: fp16 AMP)
     bank_views: int = 8
     anchors: str | None = None  # Stage 1 output; required by methods with learned anchors
     epochs: int = 300
@@ -173,6 +175,8 @@ def _check_common(cfg: Any) -> None:
         raise ConfigError(f"unknown profile {cfg.profile!r}; expected one of {list(PROFILES)}.")
     if cfg.dataset not in DATASETS:
         raise ConfigError(f"unknown data set {cfg.dataset!r}; expected one of {sorted(DATASETS)}.")
+    if cfg.teacher_precision not in ("fp32", "bf16", "fp16"):
+        raise ConfigError(f"teacher_precision must be fp32, bf16 or fp16, got {cfg.teacher_precision!r}")
     for name in ("epochs", "batch_size"):
         if getattr(cfg, name) <= 0:
             raise ConfigError(f"{name} must be positive, got {getattr(cfg, name)}")

@@ -27,7 +27,7 @@ from .data.splits import TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
 from .data.views import AugmentedViews, derive_seed
 from .distributed import Dist, barrier, init_distributed, shutdown, sum_across
 from .errors import ConfigError, PandError
-from .features import build_bank
+from .features import build_bank, teacher_autocast
 from .losses import feature_alignment_loss, hinton_kd_loss, loss_weights, nlrd_loss, pand_total_loss, text_kd_loss
 from .models import AlignHead, Teacher, build_student, load_teacher
 from .prompts import load_anchors
@@ -230,7 +230,8 @@ def distill(
             t0 = time.perf_counter()
             if not d.main:
                 barrier(d)  # rank 0 builds and caches the bank; the others then read it
-            bank = build_bank(teacher, views, cache_dir=default_cache(), batch_size=cfg.batch_size, progress=progress)
+            bank = build_bank(teacher, views, cache_dir=default_cache(), batch_size=cfg.batch_size, progress=progress,
+                              precision=cfg.teacher_precision)
             if d.main:
                 barrier(d)
             row_of = torch.full((len(train_base),), -1, dtype=torch.long)
@@ -301,7 +302,7 @@ def distill(
                     if use_bank:
                         f = bank[row_of[index], view].to(device)
                     else:
-                        with torch.inference_mode(), _autocast(cfg, device):
+                        with torch.inference_mode(), teacher_autocast(cfg.teacher_precision, device):
                             f = teacher.encode_image(x)
                         f = f.clone().float()
                 with _autocast(cfg, device):
@@ -364,6 +365,7 @@ def distill(
             "test_acc_last": record.get("test_acc"),
             "test_acc_best": best["test_acc_best"],
             "best_epoch": best["best_epoch"],
+            "teacher_precision": cfg.teacher_precision if teacher is not None else None,
             "early_stop_patience": cfg.early_stop_patience,
             "stopped_early_at_epoch": stopped_at,
             "test_acc_best_note": ("best epoch chosen on the test split, as the paper chose it, scored on every test image "

@@ -18,6 +18,19 @@ from .progress import Progress
 from .runinfo import atomic_torch_save, safe_load
 
 
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def teacher_autocast(precision: str, device: torch.device):
+    """The context the teacher's forward pass runs in, the same in every mode (Stage 1 features, the bank, the online
+    teacher): `fp32` none, `bf16` / `fp16` autocast to that type on `device`."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision not in PRECISIONS:
+        raise ValueError(f"teacher precision must be one of {PRECISIONS}, got {precision!r}")
+    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+
+
 @torch.no_grad()
 def extract_features(
     teacher: Teacher,
@@ -25,17 +38,18 @@ def extract_features(
     batch_size: int = 128,
     num_workers: int = 0,
     progress: bool | None = None,
+    precision: str = "fp32",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """L2-normalised teacher features `[N, D]` (float32, CPU) and labels `[N]` of `dataset`, in dataset order.
+    """L2-normalised teacher features `[N, D]` (float32, CPU) and labels `[N]` of `dataset`, in dataset order,
+    computed at `precision` (see `teacher_autocast`).
 
     The dataset's own transform is used: give it `teacher.preprocess` for the teacher's eval view.
     """
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     device = teacher.device
-    autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else contextlib.nullcontext()
     feats, labels = [], []
     for images, y in Progress(loader, "teacher features (batches)", progress=progress, leave=False):
-        with autocast:
+        with teacher_autocast(precision, device):
             feats.append(teacher.encode_image(images.to(device, non_blocking=True)).float().cpu())
         labels.append(torch.as_tensor(y))
     return torch.cat(feats), torch.cat(labels)
@@ -58,8 +72,9 @@ def _key(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _cache_identity(teacher: Teacher, dataset: FGVCDataset, transform: Callable) -> dict:
+def _cache_identity(teacher: Teacher, dataset: FGVCDataset, transform: Callable, precision: str) -> dict:
     return {
+        "precision": precision,
         "teacher": teacher.name,
         "weights": teacher.source,
         "dataset": dataset.name,
@@ -84,20 +99,21 @@ def cached_features(
     batch_size: int = 128,
     num_workers: int = 0,
     progress: bool | None = None,
+    precision: str = "fp32",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`extract_features` with the teacher's eval preprocessing, cached on disk under `cache_dir/features/`.
 
-    The key covers the teacher (name + weights source), data set, split, root, size and transform; a cached
-    file whose metadata differ is recomputed, never reused.
+    The key covers the teacher (name + weights source), data set, split, root, size, transform and precision; a
+    cached file whose metadata differ is recomputed, never reused.
     """
-    identity = _cache_identity(teacher, dataset, teacher.preprocess)
+    identity = _cache_identity(teacher, dataset, teacher.preprocess, precision)
     path = Path(cache_dir) / "features" / f"{dataset.name}-{dataset.split}-{_key(identity)}.pt"
     blob = _load_cached(path, identity)
     if blob is not None:
         return blob["features"], blob["labels"]
     view = FGVCDataset(dataset.name, dataset.split, dataset.root, dataset.samples, dataset.classnames,
                        dataset.template, transform=teacher.preprocess)
-    feats, labels = extract_features(teacher, view, batch_size, num_workers, progress)
+    feats, labels = extract_features(teacher, view, batch_size, num_workers, progress, precision)
     atomic_torch_save({"features": feats, "labels": labels, "meta": {"identity": identity, "kind": "eval features"}}, path)
     return feats, labels
 
@@ -125,15 +141,17 @@ def build_bank(
     batch_size: int = 128,
     num_workers: int = 0,
     progress: bool | None = None,
+    precision: str = "fp32",
 ) -> torch.Tensor:
-    """Teacher features `[N, V, D]` of V reproducible augmented views of every image (the Stage 2 bank).
+    """Teacher features `[N, V, D]` of V reproducible augmented views of every image (the Stage 2 bank), computed at
+    `precision` — the same context as the online teacher's, so the two modes differ only in caching.
 
     Row n holds the base-dataset image `views.indices[n]`; look it up with `bank[position_of[index], view]`.
     Cached under `cache_dir/banks/` when a folder is given.
     """
     if views.views is None:
         raise ValueError("build_bank needs AugmentedViews with views=V")
-    identity = dict(_cache_identity(teacher, views.base, views.transform), seed=views.seed, views=views.views,
+    identity = dict(_cache_identity(teacher, views.base, views.transform, precision), seed=views.seed, views=views.views,
                     indices=_key({"i": views.indices}))
     path = None
     if cache_dir is not None:
@@ -143,11 +161,10 @@ def build_bank(
             return blob["bank"]
     loader = DataLoader(_AllViews(views), batch_size=batch_size, shuffle=False, num_workers=num_workers)
     device = teacher.device
-    autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else contextlib.nullcontext()
     chunks = []
     with torch.no_grad():
         for images in Progress(loader, f"teacher bank, {views.views} views (batches)", progress=progress, leave=False):
-            with autocast:
+            with teacher_autocast(precision, device):
                 chunks.append(teacher.encode_image(images.to(device)).float().cpu())
     bank = torch.cat(chunks).view(len(views.indices), views.views, -1)
     if path is not None:

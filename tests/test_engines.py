@@ -101,6 +101,30 @@ def test_feature_cache_is_keyed_and_reused(synthetic_root, tiny_teacher, tmp_pat
     assert len(list((tmp_path / "features").glob("*.pt"))) == 2
 
 
+def test_one_teacher_precision_for_features_bank_and_online_teacher(synthetic_root, tiny_teacher, tmp_path, env):
+    """Precision is part of every cache key and the same context runs the teacher in every mode; runs record it."""
+    from pand_core.distill import distill
+    from pand_core.features import teacher_autocast
+
+    test = load_dataset("cub", synthetic_root, "test")
+    f32, _ = cached_features(tiny_teacher, test, tmp_path, progress=False)
+    b16, _ = cached_features(tiny_teacher, test, tmp_path, progress=False, precision="bf16")
+    assert len(list((tmp_path / "features").glob("*.pt"))) == 2  # two keys, never one reused for the other
+    assert not torch.equal(f32, b16) and torch.allclose(f32, b16, atol=5e-2)  # bf16 is close, not equal
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        plain = tiny_teacher.encode_image(x)
+        with teacher_autocast("fp32", torch.device("cpu")):
+            assert torch.equal(tiny_teacher.encode_image(x), plain)  # fp32: no autocast at all
+        with teacher_autocast("bf16", torch.device("cpu")):
+            assert not torch.equal(tiny_teacher.encode_image(x), plain)
+    res = distill(smoke("distill", env, method="vl2lite", epochs=1, teacher_precision="bf16", teacher_mode="bank",
+                        out=str(tmp_path / "b")), progress=False)
+    assert res["teacher_precision"] == "bf16"
+    with pytest.raises(ConfigError, match="teacher_precision"):
+        smoke("distill", env, method="pand", teacher_precision="fp8")
+
+
 def test_stratified_holdout():
     labels = [0] * 10 + [1] * 5 + [2] * 1
     keep, held = stratified_holdout(labels, 0.2, seed=0)

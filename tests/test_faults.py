@@ -215,7 +215,7 @@ def test_pickled_payloads_are_refused_and_never_run(world, monkeypatch):
         name, source, preprocess = "t", "random", None
 
     ds = load_dataset("cub", world / "data", "test")
-    ident = features._cache_identity(FakeTeacher(), ds, None)
+    ident = features._cache_identity(FakeTeacher(), ds, None, "fp32")
     cache_file = world / "cache" / "features" / f"cub-test-{features._key(ident)}.pt"
     cache_file.parent.mkdir(parents=True)
     torch.save({"features": _Payload(), "meta": {"identity": ident}}, cache_file)
