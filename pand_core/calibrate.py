@@ -85,7 +85,7 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
         torch.manual_seed(cfg.seed)
         learner = PromptLearner(teacher, teacher.tokenizer, train.classnames, train.template, n_ctx=cfg.n_ctx)
         recipe = cfg.recipe()
-        chosen = {"epoch": cfg.epochs - 1, "held_acc": -1.0, "ctx": None}
+        chosen = {"epoch": cfg.epochs - 1, "held_acc": -1.0, "ctx": None}  # "last": the final epoch run
 
         def on_epoch(rec: dict) -> None:
             rec[f"{held_name}_acc"] = rec.pop("eval_acc")
@@ -96,6 +96,12 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
         t0 = time.perf_counter()
         history = train_prompts(learner, f_fit, y_fit, scale, recipe, f_held, y_held, progress=progress, on_epoch=on_epoch)
         stage1_s = time.perf_counter() - t0
+        stopped_at = history[-1]["epoch"] if len(history) < cfg.epochs else None
+        if cfg.select_on == "last":
+            chosen["epoch"] = history[-1]["epoch"]
+        if stopped_at is not None:
+            run.log(f"early stop after epoch {stopped_at}: no better {held_name} accuracy for {cfg.early_stop_patience} "
+                    f"epochs" + (" (the original's rule, on test)" if held_name == "test" else ""))
         if chosen["ctx"] is not None:
             with torch.no_grad():
                 learner.ctx.copy_(chosen["ctx"])
@@ -120,6 +126,9 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
             "selection": note,
             "teacher_precision": cfg.teacher_precision,
             "selected_epoch": chosen["epoch"],
+            "early_stop_patience": cfg.early_stop_patience,
+            "early_stop_watches": held_name if cfg.early_stop_patience else None,
+            "stopped_early_at_epoch": stopped_at,
             "hand_prompt_acc": hand_acc,
             "calibrated_acc": cal_acc,
             "chance_acc": 100.0 / len(train.classnames),

@@ -30,8 +30,9 @@ HELP = {
     "student": "torchvision classifier, e.g. resnet18, mobilenet_v2",
     "out": "run directory (config.json, metrics.jsonl, checkpoints, result.json, run.log)",
     "nlrd_group_size": "NLRD neighbourhood groups within the batch; 'none' for the whole batch",
-    "early_stop_patience": "stop Stage 2 after this many epochs without a new best TEST accuracy, as the original did "
-                           "(100); 0: off. It selects on the test split: use only to reproduce the original",
+    "early_stop_patience": "stop after this many epochs without a new best held-out accuracy, as the original did "
+                           "(Stage 2: 100 on TEST; Stage 1: 50 on the selection split, test unless --select-on val); "
+                           "0: off. On test it selects on the test split: use only to reproduce the original",
     "teacher_precision": "the teacher's forward pass, the same in every mode (features, bank, online): fp32 | bf16 | fp16",
     "augment": "cpu (PIL transforms in loader workers) | device (decode once to uint8, augment batches on the GPU)",
 }

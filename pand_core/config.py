@@ -59,6 +59,7 @@ class CalibrateConfig:
     weight_decay: float = 0.0
     batch_size: int = 128
     grad_clip: float = 1.0
+    early_stop_patience: int = 0  # > 0: stop after this many epochs without a better held-out accuracy (original: 50, test)
     select_on: str = "last"  # "last" | "val" | "test" (the original protocol, labelled as such)
     teacher_precision: str = "fp32"  # teacher features: fp32 (as the original's Stage 1) | bf16 | fp16
     skip_bad_images: bool = False  # True: leave unreadable images out (listed in run.log and result.json)
@@ -81,6 +82,8 @@ class CalibrateConfig:
             raise ConfigError(f"n_ctx must be >= 1, got {self.n_ctx}")
         if self.select_on not in ("last", "val", "test"):
             raise ConfigError(f"select_on must be 'last', 'val' or 'test', got {self.select_on!r}")
+        if self.early_stop_patience < 0:
+            raise ConfigError(f"early_stop_patience must be >= 0 (0: off), got {self.early_stop_patience}")
         if self.select_on == "val" and not 0 < self.val_fraction < 1:
             raise ConfigError(f"val_fraction must be in (0, 1) when select_on='val', got {self.val_fraction}")
         return self

@@ -121,15 +121,27 @@ def evaluate(model: nn.Module, dataset, cfg: DistillConfig, device: torch.device
     return 100.0 * correct / seen
 
 
-def device_batches(decoded: torch.Tensor, targets: torch.Tensor, indices: list[int], batch_size: int,
-                   augment: PaperAugment, keys: tuple[int, ...], device: torch.device):
-    """Yield `(x, y, index, view=-1)` batches augmented on `device` from the uint8 cache; batch k of an epoch is
-    seeded by (seed, epoch, rank, k), so reruns and resumes see the same pixels. Drops a last partial batch
-    as the CPU loader does."""
-    idx = torch.tensor(indices, dtype=torch.long)
-    n_full = len(idx) // batch_size if len(idx) > batch_size else 1
-    for k in range(n_full):
-        sel = idx[k * batch_size : (k + 1) * batch_size]
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> list[list[int]]:
+    """This rank's batches of positions `0..n-1` for one epoch, as the original's DistributedSampler and DataLoader
+    gave them: one seeded permutation, padded by its own head to a multiple of `world`, dealt round-robin, cut into
+    batches of `batch_size` with the last partial batch *kept*; only a trailing batch of a single sample is dropped
+    (BatchNorm cannot train on it at small resolutions and NLRD has no pair in it)."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(seed, epoch, 3))).tolist()
+    pad = -n % world  # every rank the same number of samples, hence of steps (DDP needs that)
+    order += (order * (pad // max(n, 1) + 1))[:pad]
+    shard = order[rank::world]
+    batches = [shard[s : s + batch_size] for s in range(0, len(shard), batch_size)]
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches.pop()
+    return batches
+
+
+def device_batches(decoded: torch.Tensor, targets: torch.Tensor, batches: list[list[int]], augment: PaperAugment,
+                   keys: tuple[int, ...], device: torch.device):
+    """Yield `(x, y, index, view=-1)` for each batch of dataset indices, augmented on `device` from the uint8 cache;
+    batch k of an epoch is seeded by (seed, epoch, rank, k), so reruns and resumes see the same pixels."""
+    for k, batch in enumerate(batches):
+        sel = torch.tensor(batch, dtype=torch.long)
         images = decoded[sel].to(device, non_blocking=True)
         x = augment(images, augment.sample(len(sel), batch_generator(*keys, k)))
         yield x, targets[sel], sel, torch.full((len(sel),), -1)
@@ -282,13 +294,12 @@ def distill(
         for epoch in bar:
             t_epoch = time.perf_counter()
             views.set_epoch(epoch)
-            order = torch.randperm(len(views), generator=torch.Generator().manual_seed(derive_seed(cfg.seed, epoch, 3)))
-            shard = order[d.rank :: d.world].tolist()
+            batches = epoch_batches(len(views), local_batch, cfg.seed, epoch, d.rank, d.world)
             if decoded is None:
-                loader = DataLoader(Subset(views, shard), batch_size=local_batch, shuffle=False, num_workers=cfg.num_workers,
-                                    drop_last=len(shard) > local_batch, pin_memory=device.type == "cuda")
+                loader = DataLoader(views, batch_sampler=batches, num_workers=cfg.num_workers,
+                                    pin_memory=device.type == "cuda")
             else:
-                loader = device_batches(decoded, targets, [views.indices[i] for i in shard], local_batch, augment,
+                loader = device_batches(decoded, targets, [[views.indices[i] for i in b] for b in batches], augment,
                                         (cfg.seed, epoch, d.rank), device)
             trainable.train()
             sums: dict[str, float] = {}

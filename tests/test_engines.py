@@ -170,6 +170,29 @@ def test_calibrate_selects_on_aircrafts_official_val_split(env, aircraft_root):
     assert "stratified hold-out of train" in cub["selection"]  # CUB has no official val split
 
 
+def test_calibrate_early_stop_is_recorded_and_last_means_the_last_epoch_run(env, monkeypatch):
+    """Zero test features make the held-out (test) accuracy constant: best at epoch 0, so patience 2 stops Stage 1
+    after epoch 2 of 6, and "last" keeps epoch 2's anchors."""
+    from pand_core import calibrate as cal_mod
+
+    real, calls = cal_mod.cached_features, []
+
+    def zero_test_features(teacher, dataset, *args, **kwargs):
+        f, y = real(teacher, dataset, *args, **kwargs)
+        calls.append(len(y))
+        return (torch.zeros_like(f) if len(calls) == 2 else f), y  # calls: train, then test
+
+    monkeypatch.setattr(cal_mod, "cached_features", zero_test_features)
+    res = cal_mod.calibrate(smoke("calibrate", env, epochs=6, n_ctx=4, early_stop_patience=2), progress=False)
+    out = Path(res["anchors"]).parent
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [0, 1, 2] and len({r["test_acc"] for r in rows}) == 1
+    assert res["stopped_early_at_epoch"] == 2 and res["selected_epoch"] == 2 and res["early_stop_watches"] == "test"
+    assert "early stop after epoch 2" in (out / "run.log").read_text()
+    with pytest.raises(ConfigError, match="early_stop_patience"):
+        smoke("calibrate", env, early_stop_patience=-1)
+
+
 # ------------------------------------------------------------------------------------------ Stage 2
 @pytest.fixture
 def anchors(env):
@@ -352,13 +375,42 @@ def test_ddp_two_cpu_processes(env, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533", "-m", "pand_core",
            "distill", "--profile", "smoke", "--data-root", env["root"], "--method", "pand-no-psc", "--epochs", "2",
            "--teacher", "pand-tiny-clip", "--image-size", "32", "--resize", "36",
-           "--batch-size", "8", "--nlrd-group-size", "4", "--out", str(out), "--num-workers", "0"]
+           "--batch-size", "10", "--nlrd-group-size", "4", "--out", str(out), "--num-workers", "0"]  # ranks: 5, 5, 2
     proc = subprocess.run(cmd, cwd=tmp_path, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads((out / "result.json").read_text())
     assert res["world_size"] == 2 and res["test_images_scored"] == 18
     rows = (out / "metrics.jsonl").read_text().splitlines()
     assert len(rows) == 2  # written by rank 0 only
+
+
+def test_epoch_batches_keep_the_last_partial_batch_like_the_originals_sampler():
+    from pand_core.distill import epoch_batches
+
+    one = epoch_batches(10, 4, seed=0, epoch=0)
+    assert [len(b) for b in one] == [4, 4, 2] and sorted(sum(one, [])) == list(range(10))
+    assert [len(b) for b in epoch_batches(9, 4, seed=0, epoch=0)] == [4, 4]  # a trailing batch of one is dropped
+    assert epoch_batches(10, 4, seed=0, epoch=1) != one and epoch_batches(10, 4, seed=0, epoch=0) == one
+    # four ranks, as the original's DistributedSampler: 18 padded to 20 by the permutation's head, 5 samples each
+    ranks = [epoch_batches(18, 3, seed=0, epoch=0, rank=r, world=4) for r in range(4)]
+    assert all([len(b) for b in r] == [3, 2] for r in ranks)
+    order = epoch_batches(18, 18, seed=0, epoch=0)[0]
+    assert sorted(i for r in ranks for b in r for i in b) == sorted(list(range(18)) + order[:2])
+    assert [r[0][0] for r in ranks] == order[:4]  # dealt round-robin
+    assert [len(b) for b in epoch_batches(3, 4, seed=0, epoch=0, rank=1, world=4)] == [1]  # n < world: still one step
+
+
+@pytest.mark.parametrize("augment", ["cpu", "device"])
+def test_training_sees_every_image_each_epoch(env, monkeypatch, augment):
+    """24 training images at batch 10: steps of 10, 10 and 4, on the CPU loader and the device path alike."""
+    from pand_core import distill as distill_mod
+
+    sizes = []
+    real = distill_mod.stage2_losses
+    monkeypatch.setattr(distill_mod, "stage2_losses", lambda cfg, out, y, *a: sizes.append(len(y)) or real(cfg, out, y, *a))
+    distill_mod.distill(smoke("distill", env, method="pand-no-psc", epochs=2, batch_size=10, augment=augment,
+                              nlrd_group_size=4), progress=False)
+    assert sizes == [10, 10, 4] * 2
 
 
 def test_resuming_a_finished_run_returns_its_result(env):

@@ -3,10 +3,14 @@ for the controlled rows, and the original code's `kda` recipe for the rows the p
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import torch
 import torchvision
 
+from pand_core.cli import build_parser
 from pand_core.config import METHODS, make_config
 from pand_core.distill import lr_schedule, make_optimizer
 from pand_core.errors import ConfigError
@@ -85,3 +89,35 @@ def test_student_weights_tag_reaches_torchvision_and_is_checked(monkeypatch):
     with pytest.raises(ConfigError, match=r"no ImageNet weights 'IMAGENET1K_V9'[\s\S]*IMAGENET1K_V1"):
         make_config("distill", "paper", method="pand", student="mobilenet_v2", student_weights="IMAGENET1K_V9")
     assert make_config("distill", "paper", method="pand", student_weights="DEFAULT").student_weights == "DEFAULT"
+
+
+# ------------------------------------------------------------- the list of remaining deviations (book/_deviations.md)
+DEVIATIONS = Path(__file__).resolve().parents[1] / "book" / "_deviations.md"
+
+
+def test_both_pages_show_the_deviation_list_and_its_switches_exist():
+    book = DEVIATIONS.parent
+    for page in ("method.md", "reproduction.md"):
+        assert "```{include} _deviations.md" in (book / page).read_text(), page
+    text = DEVIATIONS.read_text()
+    parser = build_parser()
+    for command in ("calibrate", "distill"):  # every `--flag` in the table is a real option of a stage
+        parser.parse_args([command, "--early-stop-patience", "50", "--select-on", "test"] if command == "calibrate"
+                          else [command, "--early-stop-patience", "100", "--teacher-precision", "fp16"])
+    flags = set(re.findall(r"--[a-z][a-z_-]+", text)) - {"--nproc_per_node"}  # torchrun's own
+    known = {opt for action in parser._subparsers._group_actions[0].choices.values() for a in action._actions
+             for opt in a.option_strings}
+    assert flags and flags <= known, flags - known
+
+
+def test_the_last_batch_sizes_quoted_in_the_deviation_list():
+    """Item 9's remainders, derived from the splits' sizes by the trainer's own batching (one GPU of 128; 4 of 32)."""
+    from pand_core.distill import epoch_batches
+
+    sizes = {"CUB": 5994, "Aircraft": 3334, "Pets": 3680, "Dogs": 12000}
+    one = {k: len(epoch_batches(n, 128, seed=0, epoch=0)[-1]) for k, n in sizes.items()}
+    four = {k: len(epoch_batches(n, 32, seed=0, epoch=0, rank=3, world=4)[-1]) for k, n in sizes.items()}
+    assert one == {"CUB": 106, "Aircraft": 6, "Pets": 96, "Dogs": 96}
+    assert four == {"CUB": 27, "Aircraft": 2, "Pets": 24, "Dogs": 24}
+    row = next(line for line in DEVIATIONS.read_text().splitlines() if line.startswith("| 9 |"))
+    assert "106 (CUB), 6 (Aircraft), 96 (Pets, Dogs)" in row and "27, 2, 24, 24" in row

@@ -68,6 +68,25 @@ def test_calibration_is_deterministic(tiny_teacher):
     assert runs[0] == runs[1]
 
 
+def test_calibration_early_stop_counts_epochs_since_the_best_and_keeps_the_cosine_length(tiny_teacher):
+    """Zero eval features give every class the same logit, so eval accuracy is constant: best at epoch 0, and with
+    patience 3 the run stops after epoch 3. The learning rates are those of the full 10-epoch cosine."""
+    feats, labels = _toy_features(tiny_teacher)
+    torch.manual_seed(1)
+    learner = PromptLearner(tiny_teacher, tiny_teacher.tokenizer, NAMES, "{}", n_ctx=4)
+    cfg = CalibrationConfig(epochs=10, lr=0.5, batch_size=8, early_stop_patience=3)
+    seen = []
+    hist = train_prompts(learner, feats, labels, 50.0, cfg, torch.zeros_like(feats), labels, progress=False,
+                         on_epoch=lambda r: seen.append(r.pop("eval_acc")))  # a callback may take the record's value
+    assert [h["epoch"] for h in hist] == [0, 1, 2, 3] and len(set(seen)) == 1
+    for h in hist:
+        assert h["lr"] == pytest.approx(0.5 * (1 + math.cos(math.pi * h["epoch"] / 10)) / 2, rel=1e-6)
+    with pytest.raises(ConfigError, match="eval_feats"):
+        train_prompts(learner, feats, labels, 50.0, cfg, progress=False)
+    with pytest.raises(ConfigError, match="early_stop_patience"):
+        CalibrationConfig(early_stop_patience=-1)
+
+
 def test_calibration_config_validation():
     with pytest.raises(ConfigError, match="epochs"):
         CalibrationConfig(epochs=0)
