@@ -318,6 +318,7 @@ def build_book(plan: Plan, repo: Path, html_out: Path, strict: bool = True) -> P
     if stage.exists():
         shutil.rmtree(stage)
     shutil.copytree(repo / "book", stage / "book")
+    shutil.copytree(repo / "studies" / "results", stage / "studies" / "results")  # measured tables the pages include
     shutil.copy(repo / "_toc.yml", stage / "_toc.yml")
     cfg = yaml.safe_load((repo / "_config.yml").read_text())
     cfg.setdefault("execute", {})["execute_notebooks"] = "off"

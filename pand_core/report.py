@@ -78,6 +78,155 @@ def summarise(results: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda r: (r["profile"] or "", r["dataset"], r["student"], order.get(r["method"], 99)))
 
 
+# ------------------------------------------------------------------------------------- multi-seed study summary
+# The paired contrasts of the study: (method, baseline) -> "method-baseline" in summary.json.
+PAIRED = (("pand", "ce"), ("pand", "vl2lite"), ("pand", "pand-no-nlrd"), ("pand", "pand-no-psc"), ("vl2lite", "ce"))
+# The paper's claims, each read from one paired difference (a positive difference is the claim).
+CLAIMS = (
+    ("PSC improves the teacher's zero-shot accuracy", "stage1", "calibrated-hand"),
+    ("PAND beats VL2Lite", "paired", "pand-vl2lite"),
+    ("VL2Lite beats CE", "paired", "vl2lite-ce"),
+    ("PAND beats CE", "paired", "pand-ce"),
+    ("PSC adds accuracy on top of NLRD", "paired", "pand-pand-no-psc"),
+    ("NLRD adds accuracy on top of PSC", "paired", "pand-pand-no-nlrd"),
+)
+
+
+def t_interval(values: list[float], level: float = 0.95) -> dict:
+    """Mean and the Student-t confidence interval `mean ± t_{(1+level)/2, n−1} · s/√n` of `values`
+    (`ci95` is None for fewer than two values: no spread can be estimated)."""
+    from scipy.stats import t
+
+    n = len(values)
+    mean = statistics.fmean(values)
+    if n < 2:
+        return {"n": n, "mean": mean, "ci95": None}
+    half = float(t.ppf((1 + level) / 2, n - 1)) * statistics.stdev(values) / n**0.5
+    return {"n": n, "mean": mean, "ci95": [mean - half, mean + half]}
+
+
+def paired_difference(a: dict[int, float], b: dict[int, float]) -> dict:
+    """`t_interval` of a[s] − b[s] over the seeds s that both have (seeds are paired: same data order, views and
+    initialisation), with the seeds used."""
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return {"n": 0, "mean": None, "ci95": None, "seeds": []}
+    return {**t_interval([a[s] - b[s] for s in seeds]), "seeds": seeds}
+
+
+def study_summary(results: list[dict], calibrations: list[dict] = (), student: str = "resnet18") -> dict:
+    """The multi-seed summary of one (profile, data set) from its runs' `result.json` contents only: per method the
+    seeds and `test_acc_last` with its 95 % t-interval; the paired differences of `PAIRED`; Stage 1's hand-prompt
+    and calibrated test accuracy. Refuses two runs of one method and seed (e.g. two teacher modes)."""
+    per_method: dict[str, dict[int, float]] = defaultdict(dict)
+    for r in results:
+        if r["student"] != student or r.get("test_acc_last") is None:
+            continue
+        if r["seed"] in per_method[r["method"]]:
+            raise ValueError(f"two {r['method']} runs with seed {r['seed']} for {student} (e.g. two teacher modes); "
+                             "summarise one study folder at a time.")
+        per_method[r["method"]][r["seed"]] = r["test_acc_last"]
+    order = {m: i for i, m in enumerate(METHOD_ORDER)}
+    methods = {}
+    for method in sorted(per_method, key=lambda m: order.get(m, 99)):
+        seeds = sorted(per_method[method])
+        values = [per_method[method][s] for s in seeds]
+        ci = t_interval(values)
+        methods[method] = {"n": len(seeds), "seeds": seeds,
+                           "test_acc_last": {"mean": ci["mean"], "ci95": ci["ci95"], "values": values}}
+    paired = {f"{a}-{b}": paired_difference(per_method[a], per_method[b])
+              for a, b in PAIRED if a in per_method and b in per_method}
+    stage1 = {}
+    cal = {c["seed"]: c for c in calibrations}
+    for key, field in (("hand", "hand_prompt_acc"), ("calibrated", "calibrated_acc")):
+        if cal:
+            seeds = sorted(cal)
+            values = [cal[s][field]["test"] for s in seeds]
+            stage1[key] = {**t_interval(values), "seeds": seeds, "values": values}
+    if cal:
+        stage1["calibrated-hand"] = paired_difference({s: c["calibrated_acc"]["test"] for s, c in cal.items()},
+                                                      {s: c["hand_prompt_acc"]["test"] for s, c in cal.items()})
+    return {"student": student, "metric": "test_acc_last (last epoch, every test image)", "methods": methods,
+            "paired": paired, "stage1": stage1}
+
+
+def write_study_summary(runs_root: str | Path, profile: str, dataset: str, student: str = "resnet18") -> Path:
+    """Compute `study_summary` from the `result.json` files under `runs_root/<profile>/<dataset>/` and write it
+    there as `summary.json` (atomically); return its path."""
+    from .runinfo import write_json
+
+    folder = Path(runs_root) / profile / dataset
+    found = [json.loads(p.read_text()) for p in sorted(folder.rglob("result.json"))]
+    summary = study_summary([r for r in found if "method" in r], [r for r in found if r.get("stage") == "calibrate"],
+                            student)
+    return write_json(folder / "summary.json", dict(summary, profile=profile, dataset=dataset))
+
+
+def verdict(diff: dict | None) -> str:
+    """What a paired difference says about a claim that it is positive: `reproduced` (95 % interval above 0),
+    `contradicted` (below 0), `not resolved` (the interval contains 0), `not testable` (fewer than 2 seeds)."""
+    if not diff or diff.get("n", 0) < 2 or diff.get("ci95") is None:
+        return "not testable"
+    lo, hi = diff["ci95"]
+    return "reproduced" if lo > 0 else "contradicted" if hi < 0 else "not resolved"
+
+
+def claims(summary: dict) -> list[dict]:
+    """Each of the paper's `CLAIMS` with its paired difference and `verdict`, from a `study_summary`."""
+    out = []
+    for text, section, key in CLAIMS:
+        diff = summary.get(section, {}).get(key)
+        out.append({"claim": text, "difference": key, "n": (diff or {}).get("n", 0),
+                    "mean": (diff or {}).get("mean"), "ci95": (diff or {}).get("ci95"), "verdict": verdict(diff)})
+    return out
+
+
+def _interval(mean: float | None, ci: list[float] | None) -> str:
+    if mean is None:
+        return "—"
+    return f"{mean:+.2f}" + ("" if ci is None else f" [{ci[0]:+.2f}, {ci[1]:+.2f}]")
+
+
+def claims_markdown(summary: dict) -> str:
+    """The claims table and one sentence per verdict class, in words generated from the numbers."""
+    rows = claims(summary)
+    table = ("| the paper's claim | difference (points) | seeds | mean [95 % interval] | verdict |\n|---|---|---|---|---|\n"
+             + "\n".join(f"| {c['claim']} | {c['difference']} | {c['n']} | {_interval(c['mean'], c['ci95'])} | "
+                          f"{c['verdict']} |" for c in rows))
+    words = []
+    for kind, phrase in (("reproduced", "The miniature reproduces"), ("contradicted", "It contradicts"),
+                         ("not resolved", "It cannot decide, with these seeds,"), ("not testable", "It cannot test")):
+        sel = [c["claim"] for c in rows if c["verdict"] == kind]
+        if sel:
+            words.append(f"{phrase}: {'; '.join(sel)}.")
+    return table + "\n\n" + " ".join(words) + (
+        " A claim counts as reproduced only when the whole 95 % interval of its paired difference lies above zero.")
+
+
+def summary_markdown(summary: dict) -> str:
+    """Per-method mean test accuracy with its 95 % t-interval and every seed's value."""
+    lines = [f"| {m} | {v['n']} | {_interval(v['test_acc_last']['mean'], v['test_acc_last']['ci95']).lstrip('+')} | "
+             f"{', '.join(f'{x:.1f}' for x in v['test_acc_last']['values'])} |" for m, v in summary["methods"].items()]
+    return ("| method | seeds | test acc, last epoch: mean [95 % interval] | every seed |\n|---|---|---|---|\n"
+            + "\n".join(lines))
+
+
+def interval_plot(summary: dict, ax=None, title: str = ""):
+    """Every seed's accuracy per method (dots) with the mean and its 95 % interval (bar)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3))
+    for i, (method, v) in enumerate(summary["methods"].items()):
+        acc = v["test_acc_last"]
+        ax.scatter([i] * len(acc["values"]), acc["values"], s=12, color="0.6", zorder=2)
+        lo, hi = acc["ci95"] if acc["ci95"] else (acc["mean"], acc["mean"])
+        ax.errorbar(i, acc["mean"], yerr=[[acc["mean"] - lo], [hi - acc["mean"]]], fmt="o", color="C0", capsize=4, zorder=3)
+    ax.set_xticks(range(len(summary["methods"])), list(summary["methods"]), rotation=30, ha="right")
+    ax.set(ylabel="test accuracy, last epoch (%)", title=title or "mean and 95 % interval over seeds (dots: seeds)")
+    return ax
+
+
 def _pm(mean: float, std: float, n: int) -> str:
     return f"{mean:.2f} ± {std:.2f}" if n > 1 else f"{mean:.2f}"
 

@@ -189,3 +189,63 @@ def test_pipeline_end_to_end_with_failure_recovery_and_book(tmp_path, monkeypatc
         assert str(tmp_path) not in text and str(REPO) not in text and "tag_injected-parameters" not in text, page.name
     injected = nbformat.read(str(good.jobs[0].output(out.resolve())), as_version=4).cells
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in injected)  # kept in the executed copy
+
+
+def test_paired_interval_matches_a_hand_computed_case():
+    """Differences 2, 3, 5: mean 10/3, s = √(7/3), t(0.975, 2) = 4.302653 → half width 4.302653·s/√3 = 3.79458."""
+    from pand_core.report import paired_difference, t_interval
+
+    d = paired_difference({0: 50.0, 1: 52.0, 2: 55.0, 7: 1.0}, {0: 48.0, 1: 49.0, 2: 50.0})  # seed 7 has no partner
+    assert d["seeds"] == [0, 1, 2] and d["n"] == 3
+    assert d["mean"] == pytest.approx(10 / 3)
+    assert d["ci95"] == pytest.approx([10 / 3 - 3.79458, 10 / 3 + 3.79458], abs=1e-4)
+    assert t_interval([4.0]) == {"n": 1, "mean": 4.0, "ci95": None}  # one seed: no interval, never a made-up one
+
+
+def test_summary_json_is_computed_from_the_result_files_only(tmp_path):
+    from pand_core.report import write_study_summary
+
+    def put(name, payload):
+        path = tmp_path / "smoke" / "cub" / name / "result.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload))
+
+    accs = {"ce": [40.0, 42.0, 41.0], "vl2lite": [38.0, 40.0, 45.0], "pand": [44.0, 43.0, 47.0]}
+    for method, values in accs.items():
+        for seed, acc in enumerate(values):
+            put(f"{method}-resnet18-s{seed}", {"method": method, "dataset": "cub", "student": "resnet18", "seed": seed,
+                                               "test_acc_last": acc, "profile": "smoke"})
+    for seed, (hand, cal) in enumerate([(30.0, 35.0), (30.0, 33.0), (30.0, 37.0)]):
+        put(f"calibrate-s{seed}", {"stage": "calibrate", "seed": seed, "hand_prompt_acc": {"test": hand},
+                                   "calibrated_acc": {"test": cal}})
+    path = write_study_summary(tmp_path, "smoke", "cub")
+    s = json.loads(path.read_text())
+    assert path == tmp_path / "smoke" / "cub" / "summary.json"
+    assert s["methods"]["pand"]["seeds"] == [0, 1, 2] and s["methods"]["pand"]["test_acc_last"]["values"] == [44.0, 43.0, 47.0]
+    assert s["methods"]["pand"]["test_acc_last"]["mean"] == pytest.approx(134 / 3)
+    assert set(s["paired"]) == {"pand-ce", "pand-vl2lite", "vl2lite-ce"}  # contrasts whose runs exist
+    assert s["paired"]["pand-ce"]["mean"] == pytest.approx((4 + 1 + 6) / 3)
+    assert s["stage1"]["calibrated-hand"]["mean"] == pytest.approx(5.0)
+    put("pand-resnet18-s1", {"method": "pand", "dataset": "cub", "student": "resnet18", "seed": 1, "test_acc_last": 52.0,
+                             "profile": "smoke"})  # edit one result: the summary follows
+    s2 = json.loads(write_study_summary(tmp_path, "smoke", "cub").read_text())
+    assert s2["paired"]["pand-ce"]["mean"] == pytest.approx((4 + 10 + 6) / 3)
+    assert s2["methods"]["pand"]["test_acc_last"]["values"] == [44.0, 52.0, 47.0]
+
+
+def test_claims_are_read_from_the_intervals():
+    from pand_core.report import claims, claims_markdown, verdict
+
+    assert verdict({"n": 5, "ci95": [0.1, 2.0]}) == "reproduced"
+    assert verdict({"n": 5, "ci95": [-3.0, -0.2]}) == "contradicted"
+    assert verdict({"n": 5, "ci95": [-1.0, 2.0]}) == "not resolved"
+    assert verdict({"n": 1, "ci95": None}) == verdict(None) == "not testable"
+    summary = {"paired": {"pand-vl2lite": {"n": 3, "mean": 2.0, "ci95": [0.5, 3.5]},
+                          "pand-ce": {"n": 3, "mean": -1.0, "ci95": [-4.0, 2.0]}},
+               "stage1": {"calibrated-hand": {"n": 3, "mean": -2.0, "ci95": [-3.0, -1.0]}}}
+    got = {c["difference"]: c["verdict"] for c in claims(summary)}
+    assert got["pand-vl2lite"] == "reproduced" and got["pand-ce"] == "not resolved"
+    assert got["calibrated-hand"] == "contradicted" and got["pand-pand-no-psc"] == "not testable"
+    text = claims_markdown(summary)
+    assert "The miniature reproduces: pAND beats VL2Lite" not in text and "reproduces: PAND beats VL2Lite." in text
+    assert "It contradicts: PSC improves the teacher's zero-shot accuracy." in text
