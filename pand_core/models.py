@@ -213,6 +213,26 @@ class Student(nn.Module):
         return StudentOutput(F.normalize(h, dim=-1), self.classifier(self.dropout(h)), h)
 
 
+_CLASSIFIER_PREFIXES = ("fc.", "classifier.", "head.", "heads.")
+
+
+def _load_backbone(net: nn.Module, state: dict, path: Path) -> None:
+    """Load a torchvision state dict into `net`, except a classifier of another size (it is replaced anyway):
+    a checkpoint trained on another label set (ImageNet's 1000, an upstream task's 16) loads; any other
+    difference is refused with the keys named."""
+    own = net.state_dict()
+    other_head = {k for k, v in state.items() if k.startswith(_CLASSIFIER_PREFIXES) and k in own and v.shape != own[k].shape}
+    state = {k: v for k, v in state.items() if k not in other_head}
+    missing = [k for k in own if k not in state and k not in other_head]
+    unexpected = [k for k in state if k not in own]
+    wrong = [k for k in state if k in own and state[k].shape != own[k].shape]
+    if missing or unexpected or wrong:
+        raise ConfigError(f"student weights {path} do not fit a {type(net).__name__}: "
+                          f"{len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} of another shape "
+                          f"(e.g. {(missing + unexpected + wrong)[:3]}); pass a state dict of the same torchvision architecture.")
+    net.load_state_dict(state, strict=False)
+
+
 def check_student_weights(name: str, weights: str) -> None:
     """Refuse a weights tag that torchvision does not have for student `name` (works offline: tags are an enum)."""
     tags = list(torchvision.models.get_model_weights(name).__members__)
@@ -248,7 +268,7 @@ def build_student(name: str, num_classes: int, pretrained: bool | str = True, we
         if isinstance(pretrained, (str, Path)):
             if not Path(pretrained).is_file():
                 raise ConfigError(f"student weights file not found: {pretrained}; pass a torchvision state-dict file.")
-            net.load_state_dict(safe_load(pretrained, "student weights"))
+            _load_backbone(net, safe_load(pretrained, "student weights"), Path(pretrained))
     dim, dropout = _strip_classifier(net)
     return Student(net, dim, num_classes, name, dropout=dropout if keep_dropout else 0.0)
 
