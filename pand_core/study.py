@@ -1,0 +1,82 @@
+"""A multi-seed study: Stage 1 per seed and every Stage 2 method per seed, in one process, then `summary.json`.
+
+    python -m pand_core.study --profile smoke --seeds 0 1 2 3 4 5 6 7 8 9
+
+Seeds are paired across methods: one seed gives every method the same data order, augmented views and student
+initialisation. Finished runs are read, interrupted ones resumed (as the notebooks do), so a study can be extended
+with more seeds or stopped and restarted. The summary (`report.write_study_summary`) is computed from the runs'
+`result.json` files only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .config import METHODS, PROFILES, make_config
+from .errors import PandError, user_message
+from .progress import Progress
+
+STUDY_METHODS = ["ce", "kd", "vl2lite", "vl2lite-original", "pand-no-psc", "pand-no-nlrd", "pand"]
+
+
+def run_study(profile: str, dataset: str, methods: list[str], seeds: list[int], student: str = "resnet18",
+              runs: str | Path = "runs", teacher_mode: str | None = None, data_root: str | None = None,
+              progress: bool | None = None, log=print, overrides: dict[str, dict] | None = None) -> Path:
+    """Run (or read) Stage 1 for each seed and each method for each seed under `runs/<profile>/<dataset>/`; write
+    and return the path of `summary.json`. `overrides` = {"calibrate": {...}, "distill": {...}} changes config
+    fields of every run (as command-line flags would)."""
+    import os
+
+    from .report import write_study_summary
+    from .stages import calibrated, distilled
+
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise PandError(f"unknown method(s) {unknown}; expected some of {list(METHODS)}")
+    os.environ["PAND_RUNS"] = str(runs)  # make_config's default run folders
+    overrides = overrides or {}
+    extra = dict(overrides.get("distill", {}), **({"teacher_mode": teacher_mode} if teacher_mode else {}))
+    jobs = [(seed, method) for seed in seeds for method in methods]
+    anchors: dict[int, str] = {}
+    t0 = time.perf_counter()
+    for seed, method in Progress(jobs, f"study {profile}/{dataset} (runs)", progress=progress):
+        if seed not in anchors:
+            cal = calibrated(make_config("calibrate", profile, dataset=dataset, data_root=data_root, seed=seed,
+                                         **overrides.get("calibrate", {})), progress=False)
+            anchors[seed] = cal["anchors"]
+        cfg = make_config("distill", profile, method=method, dataset=dataset, data_root=data_root, student=student,
+                          seed=seed, **extra)
+        if cfg.spec.anchors == "learned":
+            cfg.anchors = anchors[seed]
+        res = distilled(cfg, progress=False)
+        log(f"seed {seed} {method:18s} test acc (last epoch) {res['test_acc_last']:6.2f}")
+    path = write_study_summary(runs, profile, dataset, student)
+    log(f"study: {len(jobs)} runs in {time.perf_counter() - t0:.0f} s; summary in {path}")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m pand_core.study", description=__doc__.split("\n\n")[0])
+    p.add_argument("--profile", choices=PROFILES, default="smoke")
+    p.add_argument("--dataset", default="cub")
+    p.add_argument("--methods", nargs="+", default=STUDY_METHODS)
+    p.add_argument("--seeds", nargs="+", type=int, default=list(range(10)))
+    p.add_argument("--student", default="resnet18")
+    p.add_argument("--teacher-mode", choices=["online", "bank"], default=None)
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--runs", default="runs", help="runs folder (default: runs)")
+    args = p.parse_args(argv)
+    try:
+        run_study(args.profile, args.dataset, args.methods, args.seeds, args.student, args.runs, args.teacher_mode,
+                  args.data_root)
+    except PandError as e:
+        print(f"error: {user_message(e)}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
