@@ -17,13 +17,35 @@ from dataclasses import asdict
 from pathlib import Path
 
 from pand_core.data import load_dataset
-from pand_core.data.synthetic import SyntheticSpec, make_synthetic_cub
-from pand_core.features import accuracy, extract_features, zero_shot_logits
+from pand_core.data.synthetic import SyntheticSpec, make_synthetic_cub, synthetic_classes
+from pand_core.features import extract_features, zero_shot_logits
 from pand_core.miniclip import PretrainSpec, pretrain_mini_clip
 from pand_core.models import MINI_TEACHER, Teacher
 from pand_core.runinfo import environment
 
 import open_clip
+
+
+def attrs(row: dict) -> str:
+    a = row.get("attribute_acc_test")
+    return "—" if a is None else f"{a['head']:.0f} / {a['wing']:.0f} / {a['tail']:.0f} %"
+
+
+def render(jsonl: Path) -> str:
+    """All measurements so far as a Markdown table (one row per pretraining setting)."""
+    rows = [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
+    lines = ["| pretraining pairs × epochs | lr | final loss | zero-shot, validation train | zero-shot, validation test "
+             "| test: head / wing / tail right | chance | pretraining time |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        p, w = r["pretrain"], r["world"]
+        lines.append(f"| {p['pairs']} × {p['epochs']} | {p['lr']:g} | {r['final_loss']:.2f} | {r['zero_shot_train']:.1f} % "
+                     f"| {r['zero_shot_test']:.1f} % | {attrs(r)} | {r['chance']:.1f} % | {r['pretrain_s'] / 60:.1f} min |")
+    w = rows[-1]["world"] if rows else {}
+    env = rows[-1]["environment"] if rows else {}
+    lines += ["", f"Validation world: {w.get('n_classes')} classes, {w.get('train_per_class')} training and "
+              f"{w.get('test_per_class')} test images per class, world seed {w.get('seed')} (the book's is 0). Generated "
+              f"by `studies/teacher_design.py` ({env.get('cpu_count')} CPU cores, {env.get('device')})."]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -36,7 +58,11 @@ def main() -> None:
     p.add_argument("--test-per-class", type=int, default=20)
     p.add_argument("--world-seed", type=int, default=1, help="the validation world (the book's world is seed 0)")
     p.add_argument("--out", default="studies/results/teacher-design.jsonl")
+    p.add_argument("--render", action="store_true", help="only rewrite the Markdown table from --out")
     args = p.parse_args()
+    if args.render:
+        Path(args.out).with_suffix(".md").write_text(render(Path(args.out)))
+        return
 
     spec = SyntheticSpec(n_classes=args.classes, train_per_class=args.train_per_class,
                          test_per_class=args.test_per_class, seed=args.world_seed)
@@ -53,12 +79,18 @@ def main() -> None:
         data = load_dataset("cub", root.parent, split, preprocess)
         f, y = extract_features(teacher, data, progress=False)
         text = teacher.encode_text(data.prompts())
-        row[f"zero_shot_{split}"] = accuracy(zero_shot_logits(f, text, teacher.logit_scale), y)
+        pred = zero_shot_logits(f, text, teacher.logit_scale).argmax(-1)
+        row[f"zero_shot_{split}"] = 100.0 * (pred == y).float().mean().item()
+        classes = synthetic_classes(args.classes)  # which attribute does the teacher get wrong?
+        row[f"attribute_acc_{split}"] = {a: 100.0 * sum(getattr(classes[int(p_)], a) == getattr(classes[int(t)], a)
+                                                        for p_, t in zip(pred, y)) / len(y)
+                                         for a in ("head", "wing", "tail")}
     row["chance"] = 100.0 / args.classes
     row["environment"] = environment()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "a") as fh:
         fh.write(json.dumps(row) + "\n")
+    Path(args.out).with_suffix(".md").write_text(render(Path(args.out)))
     print(json.dumps({k: v for k, v in row.items() if k != "environment"}, indent=1))
 
 
