@@ -36,6 +36,7 @@ class PretrainSpec:
     warmup_steps: int = 30
     draw_size: int = 64
     seed: int = 0
+    image_size: int | None = None  # None: the model config's 48 px; another size changes the ViT's input (design studies)
     version: int = 2  # bump when the world or the recipe changes, so old caches are not reused
 
 
@@ -47,7 +48,8 @@ def pretrain_mini_clip(spec: PretrainSpec = PretrainSpec(), progress: bool | Non
     """Train `pand-mini-clip` from scratch with the symmetric InfoNCE (CLIP) loss; return the model and a log."""
     torch.manual_seed(spec.seed)
     with quiet_root_logger():  # "no pretrained weights": training from scratch is the point here
-        model, _, preprocess = open_clip.create_model_and_transforms(MINI_TEACHER, pretrained=None)
+        model, _, preprocess = open_clip.create_model_and_transforms(MINI_TEACHER, pretrained=None,
+                                                                     force_image_size=spec.image_size)
     tokenizer = open_clip.get_tokenizer(MINI_TEACHER)
     pairs = pretraining_pairs(spec.pairs, spec.draw_size, spec.seed, progress=progress)
     images = _pixels(pairs, preprocess)
@@ -91,13 +93,17 @@ def pretrain_mini_clip(spec: PretrainSpec = PretrainSpec(), progress: bool | Non
 def mini_teacher_dir(cache: Path, spec: PretrainSpec = PretrainSpec(), progress: bool | None = None) -> Path:
     """The cached open_clip folder (open_clip_config.json + weights) of the pretrained miniature teacher;
     trained and written on first use."""
-    folder = cache / "teachers" / f"{MINI_TEACHER}-v{spec.version}-s{spec.seed}"
+    size = "" if spec.image_size is None else f"-{spec.image_size}px"
+    folder = cache / "teachers" / f"{MINI_TEACHER}-v{spec.version}{size}-s{spec.seed}"
     weights = folder / "open_clip_pytorch_model.bin"
     if weights.exists():
         return folder
     model, log = pretrain_mini_clip(spec, progress)
     folder.mkdir(parents=True, exist_ok=True)
-    cfg = {"model_cfg": open_clip.get_model_config(MINI_TEACHER),
+    model_cfg = open_clip.get_model_config(MINI_TEACHER)
+    if spec.image_size is not None:
+        model_cfg["vision_cfg"]["image_size"] = spec.image_size
+    cfg = {"model_cfg": model_cfg,
            "preprocess_cfg": {"mean": list(open_clip.OPENAI_DATASET_MEAN), "std": list(open_clip.OPENAI_DATASET_STD)}}
     (folder / "open_clip_config.json").write_text(json.dumps(cfg, indent=2))
     write_json(folder / "pretraining.json", log)

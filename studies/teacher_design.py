@@ -34,11 +34,11 @@ def attrs(row: dict) -> str:
 def render(jsonl: Path) -> str:
     """All measurements so far as a Markdown table (one row per pretraining setting)."""
     rows = [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
-    lines = ["| pretraining pairs × epochs | lr | final loss | zero-shot, validation train | zero-shot, validation test "
-             "| test: head / wing / tail right | chance | pretraining time |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| pretraining pairs × epochs | teacher input | lr | final loss | zero-shot, validation train | zero-shot, validation test "
+             "| test: head / wing / tail right | chance | pretraining time |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         p, w = r["pretrain"], r["world"]
-        lines.append(f"| {p['pairs']} × {p['epochs']} | {p['lr']:g} | {r['final_loss']:.2f} | {r['zero_shot_train']:.1f} % "
+        lines.append(f"| {p['pairs']} × {p['epochs']} | {p.get('image_size') or 48} px | {p['lr']:g} | {r['final_loss']:.2f} | {r['zero_shot_train']:.1f} % "
                      f"| {r['zero_shot_test']:.1f} % | {attrs(r)} | {r['chance']:.1f} % | {r['pretrain_s'] / 60:.1f} min |")
     w = rows[-1]["world"] if rows else {}
     env = rows[-1]["environment"] if rows else {}
@@ -53,6 +53,7 @@ def main() -> None:
     p.add_argument("--pairs", type=int, default=5000)
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--image-size", type=int, default=None, help="the teacher's input size (default: its config's 48 px)")
     p.add_argument("--classes", type=int, default=24)
     p.add_argument("--train-per-class", type=int, default=30)
     p.add_argument("--test-per-class", type=int, default=20)
@@ -68,7 +69,7 @@ def main() -> None:
                          test_per_class=args.test_per_class, seed=args.world_seed)
     root = make_synthetic_cub(Path(tempfile.mkdtemp(prefix="pand-valworld-")), spec)
     t0 = time.perf_counter()
-    pre = PretrainSpec(pairs=args.pairs, epochs=args.epochs, lr=args.lr)
+    pre = PretrainSpec(pairs=args.pairs, epochs=args.epochs, lr=args.lr, image_size=args.image_size)
     model, log = pretrain_mini_clip(pre)
     pretrain_s = time.perf_counter() - t0
     preprocess = open_clip.image_transform(model.visual.image_size, is_train=False)
