@@ -11,6 +11,7 @@ with more seeds or stopped and restarted. The summary (`report.write_study_summa
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -28,15 +29,24 @@ def run_study(profile: str, dataset: str, methods: list[str], seeds: list[int], 
     """Run (or read) Stage 1 for each seed and each method for each seed under `runs/<profile>/<dataset>/`; write
     and return the path of `summary.json`. `overrides` = {"calibrate": {...}, "distill": {...}} changes config
     fields of every run (as command-line flags would)."""
-    import os
-
-    from .report import write_study_summary
-    from .stages import calibrated, distilled
-
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise PandError(f"unknown method(s) {unknown}; expected some of {list(METHODS)}")
-    os.environ["PAND_RUNS"] = str(runs)  # make_config's default run folders
+    previous = os.environ.get("PAND_RUNS")
+    os.environ["PAND_RUNS"] = str(runs)  # make_config's default run folders, for this call only
+    try:
+        return _run(profile, dataset, methods, seeds, student, runs, teacher_mode, data_root, progress, log, overrides)
+    finally:
+        if previous is None:
+            os.environ.pop("PAND_RUNS", None)
+        else:
+            os.environ["PAND_RUNS"] = previous
+
+
+def _run(profile, dataset, methods, seeds, student, runs, teacher_mode, data_root, progress, log, overrides) -> Path:
+    """`run_study`'s loop, with `PAND_RUNS` already pointing at `runs`."""
+    from .report import write_study_summary
+    from .stages import calibrated, distilled
     overrides = overrides or {}
     extra = dict(overrides.get("distill", {}), **({"teacher_mode": teacher_mode} if teacher_mode else {}))
     jobs = [(seed, method) for seed in seeds for method in methods]

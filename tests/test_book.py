@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -272,7 +273,9 @@ def test_a_study_runs_every_method_and_seed_once_and_summarises_them(tmp_path, m
               log=lambda *_: None, overrides={"calibrate": dict(tiny, epochs=2, n_ctx=4, batch_size=8),
                                               "distill": dict(tiny, epochs=1, batch_size=8, nlrd_group_size=4,
                                                               image_size=32, resize=36)})
+    before = os.environ.get("PAND_RUNS")
     path = run_study("smoke", "cub", ["ce", "pand"], [0, 1], **kw)
+    assert os.environ.get("PAND_RUNS") == before  # the study's runs folder does not leak into the process
     s = json.loads(path.read_text())
     assert sorted(calls) == [("ce", 0), ("ce", 1), ("pand", 0), ("pand", 1)]
     assert s["methods"]["pand"]["seeds"] == [0, 1] and s["paired"]["pand-ce"]["seeds"] == [0, 1]
