@@ -14,7 +14,7 @@ import typing
 from typing import Any
 
 from .config import PROFILES, CalibrateConfig, DistillConfig, make_config
-from .errors import PandError, user_message
+from .errors import exit_status
 
 HELP = {
     "profile": "named defaults: 'smoke' (offline miniature) or 'paper' (the authors' recipe)",
@@ -88,29 +88,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
-    command = args.pop("command")
-    try:
-        profile, resume = args.pop("profile"), args.pop("resume")
-        cfg = make_config(command, profile, **args)
-        if command == "calibrate":
-            from .calibrate import calibrate
+    return exit_status(lambda: _run(args.pop("command"), args.pop("profile"), args.pop("resume"), args))
 
-            res = calibrate(cfg, resume=resume)
-            print(f"Stage 1 done: hand prompts {res['hand_prompt_acc']['test']:.2f} % -> calibrated "
-                  f"{res['calibrated_acc']['test']:.2f} % test accuracy ({res['selection']}); anchors: {res['anchors']}")
-        else:
-            from .distill import distill
 
-            res = distill(cfg, resume=resume)
-            if res.get("test_acc_last") is not None:
-                print(f"Stage 2 {res['method']} done: test accuracy last epoch {res['test_acc_last']:.2f} % (clean), "
-                      f"best epoch {res['test_acc_best']:.2f} % @ {res['best_epoch']} (chosen on test, optimistic); "
-                      f"results in {cfg.out}/result.json")
-    except PandError as e:
-        print(f"error: {user_message(e)}", file=sys.stderr)
-        return 2
-    return 0
+def _run(command: str, profile: str, resume: bool, args: dict) -> None:
+    """Build the stage's config from the flags, run it, print its one-line summary."""
+    cfg = make_config(command, profile, **args)
+    if command == "calibrate":
+        from .calibrate import calibrate
 
+        res = calibrate(cfg, resume=resume)
+        print(f"Stage 1 done: hand prompts {res['hand_prompt_acc']['test']:.2f} % -> calibrated "
+              f"{res['calibrated_acc']['test']:.2f} % test accuracy ({res['selection']}); anchors: {res['anchors']}")
+    else:
+        from .distill import distill
+
+        res = distill(cfg, resume=resume)
+        if res.get("test_acc_last") is not None:
+            print(f"Stage 2 {res['method']} done: test accuracy last epoch {res['test_acc_last']:.2f} % (clean), "
+                  f"best epoch {res['test_acc_best']:.2f} % @ {res['best_epoch']} (chosen on test, optimistic); "
+                  f"results in {cfg.out}/result.json")
 
 if __name__ == "__main__":
     sys.exit(main())

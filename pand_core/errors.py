@@ -46,3 +46,16 @@ def user_message(error: BaseException) -> str:
     if "Original Traceback" in text:
         text = text.splitlines()[-1].split(": ", 1)[-1]
     return text
+
+
+def exit_status(run) -> int:
+    """Call `run()` for a command-line entry point: 0 when it returns, 2 with one `error:` line on stderr when it
+    raises a `PandError` (a user-caused problem; anything else keeps its traceback)."""
+    import sys
+
+    try:
+        run()
+    except PandError as e:
+        print(f"error: {user_message(e)}", file=sys.stderr)
+        return 2
+    return 0

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from .config import METHODS, PROFILES, make_config
-from .errors import PandError, user_message
+from .errors import PandError, exit_status
 from .progress import Progress
 
 STUDY_METHODS = ["ce", "kd", "vl2lite", "vl2lite-original", "pand-no-psc", "pand-no-nlrd", "pand"]
@@ -79,13 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-root", default=None)
     p.add_argument("--runs", default="runs", help="runs folder (default: runs)")
     args = p.parse_args(argv)
-    try:
-        run_study(args.profile, args.dataset, args.methods, args.seeds, args.student, args.runs, args.teacher_mode,
-                  args.data_root)
-    except PandError as e:
-        print(f"error: {user_message(e)}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(lambda: run_study(args.profile, args.dataset, args.methods, args.seeds, args.student, args.runs,
+                                         args.teacher_mode, args.data_root))
 
 
 if __name__ == "__main__":

@@ -284,3 +284,11 @@ def test_a_study_runs_every_method_and_seed_once_and_summarises_them(tmp_path, m
     calls.clear()
     run_study("smoke", "cub", ["ce", "pand"], [0, 1, 2], **kw)  # extended by one seed: only seed 2 trains
     assert sorted(calls) == [("ce", 2), ("pand", 2)]
+
+
+def test_study_command_refuses_an_unknown_method_with_one_line(capsys):
+    from pand_core.study import main
+
+    assert main(["--methods", "pand", "nope", "--seeds", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown method(s) ['nope']") and err.count("\n") == 1
