@@ -10,7 +10,7 @@ help:
 	@echo "make smoke  - the reproduction pipeline on the offline smoke profile, then the book (_build/html)"
 	@echo "make test   - run the unit tests and execute the notebooks (pytest --nbmake)"
 	@echo "make book   - build the Jupyter Book into _build/html"
-	@echo "make study  - every Stage 2 method over 10 paired seeds on the smoke profile, then runs/smoke/cub/summary.json"
+	@echo "make study  - every Stage 2 method over 10 paired seeds on the smoke profile: runs/smoke/cub/summary.json and studies/results/study.md (the book's study)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is needed; run: make PYTHON=python3.11 ...")'
@@ -31,7 +31,7 @@ book: $(STAMP)
 	@echo "open _build/html/index.html"
 
 study: $(STAMP)
-	$(BIN)/python -m pand_core.study --profile smoke --seeds 0 1 2 3 4 5 6 7 8 9 --runs runs
+	$(BIN)/python -m pand_core.study --profile smoke --seeds 0 1 2 3 4 5 6 7 8 9 --runs runs --report studies/results/study.md
 
 clean-venv:
 	rm -rf $(VENV)

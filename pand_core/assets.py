@@ -9,6 +9,7 @@ import torch
 
 from .data.synthetic import SYNTHETIC_VERSION, SyntheticSpec, make_synthetic_cub
 from .errors import ConfigError
+from .mininet import MINI_STUDENT
 from .models import MINI_TEACHER, TINY_TEACHER, build_tiny_teacher
 from .runinfo import atomic_torch_save, default_cache
 
@@ -53,6 +54,17 @@ def resolve_teacher_weights(profile: str, teacher: str, weights: str | None) -> 
         if teacher == TINY_TEACHER:
             return str(smoke_teacher_weights())
     return weights
+
+
+def resolve_student_pretrained(profile: str, student: str, pretrained: bool | str, image_size: int) -> bool | str:
+    """On the smoke profile, `pretrained=True` means the miniature's ImageNet: the student's upstream pretraining
+    at `image_size` (`ministudent`, trained and cached on first use), returned as a state-dict path; anything
+    else is passed on unchanged (True: torchvision's ImageNet weights, False: random, a path: that file)."""
+    if pretrained is True and (profile == "smoke" or student == MINI_STUDENT):
+        from .ministudent import UpstreamSpec, upstream_student_weights
+
+        return str(upstream_student_weights(default_cache(), UpstreamSpec(arch=student, image_size=image_size)))
+    return pretrained
 
 
 def resolve_device(device: str) -> torch.device:

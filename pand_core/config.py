@@ -144,8 +144,9 @@ class DistillConfig:
             raise ConfigError(f"teacher_mode must be 'online' or 'bank', got {self.teacher_mode!r}")
         if self.augment not in ("cpu", "device"):
             raise ConfigError(f"augment must be 'cpu' or 'device', got {self.augment!r}")
-        if self.augment == "device" and self.teacher_mode == "bank" and self.spec.teacher:
-            raise ConfigError("teacher_mode='bank' stores views made by the CPU transforms; use augment='cpu' with the bank.")
+        if self.augment == "device" and self.teacher_mode == "bank":
+            raise ConfigError("teacher_mode='bank' trains every method on stored views made by the CPU transforms; "
+                              "use augment='cpu' with the bank.")
         if self.bank_views < 1:
             raise ConfigError(f"bank_views must be >= 1, got {self.bank_views}")
         if self.spec.nlrd:
@@ -159,10 +160,11 @@ class DistillConfig:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.early_stop_patience < 0:
             raise ConfigError(f"early_stop_patience must be >= 0 (0: off), got {self.early_stop_patience}")
-        import torchvision
+        from .mininet import MINI_STUDENT, is_known_student
 
-        if self.student not in torchvision.models.list_models(module=torchvision.models):
-            raise ConfigError(f"unknown student {self.student!r}; expected a torchvision classifier such as resnet18 or mobilenet_v2.")
+        if not is_known_student(self.student):
+            raise ConfigError(f"unknown student {self.student!r}; expected a torchvision classifier such as resnet18 or "
+                              f"mobilenet_v2, or {MINI_STUDENT}.")
         from .models import check_student_weights
 
         check_student_weights(self.student, self.student_weights)
@@ -197,18 +199,21 @@ def _check_common(cfg: Any) -> None:
 PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {"calibrate": {}, "distill": {}},
     "smoke": {
-        "calibrate": {"teacher": "pand-mini-clip", "teacher_weights": None, "epochs": 200, "batch_size": 32},
-        "distill": {
-            "teacher": "pand-mini-clip", "teacher_weights": None, "student_pretrained": False, "epochs": 8,
-            "batch_size": 32, "nlrd_group_size": 16, "image_size": 48, "resize": 55, "num_workers": 0,
-            "cosine_t_max": 3, "lr": 1e-3,
+        # Stage 1 on the miniature converges within its first epochs (validation world, studies/results/regime.md)
+        "calibrate": {"teacher": "pand-mini-clip", "teacher_weights": None, "epochs": 20, "batch_size": 32},
+        "distill": {  # the miniature's regime (book chapter "The miniature"): an upstream-pretrained small student,
+            # 20 epochs whose cosine restarts at a third of the run as the paper's (T_max 100 of 300) does
+            "teacher": "pand-mini-clip", "teacher_weights": None, "student": "pand-mini-resnet",
+            "student_pretrained": True, "epochs": 20, "batch_size": 32, "nlrd_group_size": 16, "image_size": 32,
+            "resize": 37, "num_workers": 0, "cosine_t_max": 7, "lr": 1e-3, "teacher_mode": "bank",
         },
     },
 }
 
 
 def make_config(stage: str, profile: str = "paper", **overrides: Any):
-    """A validated config of `stage` ("calibrate" | "distill"): profile defaults, then explicit overrides.
+    """A validated config of `stage` ("calibrate" | "distill"): profile defaults, then explicit overrides
+    (`student=None` means the profile's student).
 
     A saved `config.json` round-trips: `make_config(stage, **json.load(f))`."""
     cls = {"calibrate": CalibrateConfig, "distill": DistillConfig}.get(stage)
@@ -216,6 +221,8 @@ def make_config(stage: str, profile: str = "paper", **overrides: Any):
         raise ConfigError(f"unknown stage {stage!r}")
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; expected one of {list(PROFILES)}.")
+    if stage == "distill" and "student" in overrides and overrides["student"] is None:
+        del overrides["student"]  # None: the profile's student (`default_student`)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(overrides) - names
     if unknown:
@@ -231,6 +238,11 @@ def make_config(stage: str, profile: str = "paper", **overrides: Any):
         if default.exists():
             cfg.anchors = str(default)
     return cfg
+
+
+def default_student(profile: str) -> str:
+    """The student a profile trains when none is named: `pand-mini-resnet` on smoke, ResNet-18 on paper."""
+    return PROFILE_OVERRIDES[profile]["distill"].get("student", DistillConfig.student)
 
 
 def runs_root() -> Path:

@@ -16,9 +16,9 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader, Subset, TensorDataset
 
-from .assets import resolve_data_root, resolve_device, resolve_teacher_weights
+from .assets import resolve_data_root, resolve_device, resolve_student_pretrained, resolve_teacher_weights
 from .config import DistillConfig, to_dict
 from .data import load_dataset, paper_test_transform, paper_train_transform
 from .data.base import FGVCDataset, drop_unreadable
@@ -27,7 +27,7 @@ from .data.splits import TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
 from .data.views import AugmentedViews, derive_seed
 from .distributed import Dist, barrier, init_distributed, shutdown, sum_across
 from .errors import ConfigError, PandError
-from .features import build_bank, teacher_autocast
+from .features import build_bank, teacher_autocast, view_tensors
 from .losses import feature_alignment_loss, hinton_kd_loss, loss_weights, nlrd_loss, pand_total_loss, text_kd_loss
 from .models import AlignHead, Teacher, build_student, load_teacher
 from .prompts import load_anchors
@@ -99,6 +99,20 @@ def stage2_losses(
 
 
 @torch.no_grad()
+def in_memory(dataset, limit_bytes: int = 256 * 2**20):
+    """`dataset` (fixed transform: a test or validation split) decoded and transformed once into a `TensorDataset`,
+    when its tensors take at most `limit_bytes`; otherwise `dataset` itself. Evaluating every epoch then costs the
+    model only — on the miniature, the decoding would cost more than the model; CUB's test split at 224 px (3.5 GB)
+    stays on disk."""
+    if len(dataset) == 0:
+        return dataset
+    x0, _ = dataset[0]
+    if x0.numel() * x0.element_size() * len(dataset) > limit_bytes:
+        return dataset
+    xs, ys = zip(*(dataset[i] for i in range(len(dataset))))
+    return TensorDataset(torch.stack(xs), torch.tensor(ys))
+
+
 def evaluate(model: nn.Module, dataset, cfg: DistillConfig, device: torch.device, d: Dist = Dist()) -> float:
     """Top-1 accuracy (%) on the *whole* dataset: no dropped batches; ranks score disjoint shards and sum."""
     was_training = model.training
@@ -191,6 +205,7 @@ def distill(
         if meta.get("classnames") not in (None, classnames):
             raise ConfigError(f"anchors {cfg.anchors} were calibrated for other classes (data set {meta.get('dataset')!r}).")
     teacher_weights = resolve_teacher_weights(cfg.profile, cfg.teacher, cfg.teacher_weights) if spec.teacher else None
+    student_start = resolve_student_pretrained(cfg.profile, cfg.student, cfg.student_pretrained, cfg.image_size)
     if d.main:
         barrier(d)
     run = RunDir(cfg.out, to_dict(cfg), resume=resume, main=d.main)
@@ -219,9 +234,12 @@ def distill(
         # --- data: augmented training views, optional stratified validation hold-out ----------------------
         keep, held = (stratified_holdout(train_base.targets, cfg.val_fraction, cfg.seed) if cfg.val_fraction > 0
                       else (list(range(len(train_base))), []))
-        use_bank = spec.teacher and cfg.teacher_mode == "bank"
+        # teacher_mode="bank": every method draws its images from the same V stored views per image (the methods of
+        # one seed stay paired), and the teacher's features of those views come from the bank
+        use_views = cfg.teacher_mode == "bank"
+        use_bank = spec.teacher and use_views
         views = AugmentedViews(train_base, paper_train_transform(cfg.image_size, cfg.resize), cfg.seed,
-                               views=cfg.bank_views if use_bank else None, indices=keep)
+                               views=cfg.bank_views if use_views else None, indices=keep)
         val_set = None
         if held:
             val_base = FGVCDataset(train_base.name, train_base.split, train_base.root, train_base.samples,
@@ -238,21 +256,27 @@ def distill(
                 decoded = decoded.pin_memory()
             augment, targets = PaperAugment(cfg.image_size, cfg.resize), torch.tensor(train_base.targets)
         bank = row_of = None
-        if use_bank:
+        if use_views:
             t0 = time.perf_counter()
             if not d.main:
-                barrier(d)  # rank 0 builds and caches the bank; the others then read it
-            bank = build_bank(teacher, views, cache_dir=default_cache(), batch_size=cfg.batch_size, progress=progress,
-                              precision=cfg.teacher_precision)
+                barrier(d)  # rank 0 builds and caches the views and the bank; the others then read them
+            held = view_tensors(views, cache_dir=default_cache(), batch_size=cfg.batch_size, progress=progress)
+            if held is not None:  # small enough to hold: looked up, not transformed again, by every epoch and method
+                views.hold(held)
+            if use_bank:
+                bank = build_bank(teacher, views, cache_dir=default_cache(), batch_size=cfg.batch_size,
+                                  progress=progress, precision=cfg.teacher_precision)
             if d.main:
                 barrier(d)
-            row_of = torch.full((len(train_base),), -1, dtype=torch.long)
-            row_of[torch.tensor(keep)] = torch.arange(len(keep))
-            run.log(f"teacher bank {tuple(bank.shape)} ready in {time.perf_counter() - t0:.1f} s")
+            if use_bank:
+                row_of = torch.full((len(train_base),), -1, dtype=torch.long)
+                row_of[torch.tensor(keep)] = torch.arange(len(keep))
+            run.log(f"{cfg.bank_views} views per image{' held in memory' if held is not None else ''}"
+                    f"{f', teacher bank {tuple(bank.shape)}' if use_bank else ''} ready in {time.perf_counter() - t0:.1f} s")
 
         # --- student, align head, optimiser ---------------------------------------------------------------
         torch.manual_seed(cfg.seed)
-        student = build_student(cfg.student, len(classnames), pretrained=cfg.student_pretrained,
+        student = build_student(cfg.student, len(classnames), pretrained=student_start,
                                 weights=cfg.student_weights, keep_dropout=cfg.spec.keep_dropout)
         head = AlignHead(teacher.embed_dim, student.feat_dim) if spec.feature_terms else None
         if d.active and device.type == "cuda":
@@ -286,6 +310,7 @@ def distill(
             run.keep_metrics_through(-1)
 
         # --- the loop ----------------------------------------------------------------------------------------
+        test_eval, val_eval = in_memory(test_set), (in_memory(val_set) if val_set is not None else None)
         local_batch = cfg.batch_size // d.world
         record: dict = {}
         stopped_at = None
@@ -333,8 +358,8 @@ def distill(
             train_time += time.perf_counter() - t_epoch
             totals = sum_across(d, n_seen, correct, *sums.values(), device=device)
             n_all = max(totals[0], 1.0)
-            test_acc = evaluate(trainable.student, test_set, cfg, device, d)
-            val_acc = evaluate(trainable.student, val_set, cfg, device, d) if val_set is not None else None
+            test_acc = evaluate(trainable.student, test_eval, cfg, device, d)
+            val_acc = evaluate(trainable.student, val_eval, cfg, device, d) if val_eval is not None else None
             ce_w, distill_w = loss_weights(epoch, cfg.epochs)
             record = {"epoch": epoch, "lr": lr, "alpha": ce_w if cfg.method != "ce" else 1.0,
                       **{k: s / n_all for k, s in zip(sums, totals[2:])},
@@ -366,8 +391,10 @@ def distill(
             "method": cfg.method,
             "dataset": cfg.dataset,
             "student": cfg.student,
+            "student_start": {True: f"ImageNet ({cfg.student_weights})", False: "random weights"}.get(student_start, student_start),
             "teacher": None if teacher is None else teacher.describe(),
             "teacher_mode": (cfg.teacher_mode if spec.teacher else "none"),
+            "train_views": f"{cfg.bank_views} stored views per image" if use_views else "a new view every epoch",
             "anchors": spec.anchors if spec.anchors != "learned" else cfg.anchors,
             "epochs": cfg.epochs,
             "seed": cfg.seed,

@@ -11,8 +11,8 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .data.base import FGVCDataset, load_image
-from .data.views import AugmentedViews, seeded_view
+from .data.base import FGVCDataset
+from .data.views import AugmentedViews
 from .models import Teacher
 from .progress import Progress
 from .runinfo import atomic_torch_save, safe_load
@@ -119,7 +119,7 @@ def cached_features(
 
 
 class _AllViews(Dataset):
-    """Flat dataset of every (image, view) pair of an `AugmentedViews` in bank mode."""
+    """Flat dataset of every (image, view) pair of an `AugmentedViews` in bank mode, item by item."""
 
     def __init__(self, views: AugmentedViews) -> None:
         self.views = views
@@ -128,10 +128,41 @@ class _AllViews(Dataset):
         return len(self.views.indices) * self.views.views
 
     def __getitem__(self, k: int):
-        i, v = divmod(k, self.views.views)
-        index = self.views.indices[i]
-        image = load_image(self.views.base.samples[index][0])
-        return seeded_view(self.views.transform, image, self.views.view_seed(index, v))
+        return self.views.view_image(*divmod(k, self.views.views))
+
+
+def _views_identity(views: AugmentedViews) -> dict:
+    base = views.base
+    return {"dataset": base.name, "split": base.split, "root": str(Path(base.root).resolve()), "n": len(base),
+            "transform": repr(views.transform), "seed": views.seed, "views": views.views,
+            "indices": _key({"i": views.indices})}
+
+
+def view_tensors(views: AugmentedViews, cache_dir: str | Path | None = None, limit_bytes: int = 512 * 2**20,
+                 batch_size: int = 128, progress: bool | None = None) -> torch.Tensor | None:
+    """Every view of every training image `[N, V, 3, H, W]`, exactly as the seeded transform makes it, cached under
+    `cache_dir/views/`: the methods of one seed share them, so the augmentation is paid once per seed instead of
+    once per image per epoch per method. None when they would take more than `limit_bytes` (CUB at 224 px with 8
+    views: 29 GB); the views are then made on the fly."""
+    if views.views is None:
+        raise ValueError("view_tensors needs AugmentedViews with views=V")
+    first = views.view_image(0, 0)
+    if first.numel() * first.element_size() * len(views) * views.views > limit_bytes:
+        return None
+    identity = _views_identity(views)
+    path = None
+    if cache_dir is not None:
+        path = Path(cache_dir) / "views" / f"{views.base.name}-{views.base.split}-V{views.views}-{_key(identity)}.pt"
+        blob = _load_cached(path, identity)
+        if blob is not None:
+            return blob["views"]
+    loader = DataLoader(_AllViews(views), batch_size=batch_size, shuffle=False)
+    chunks = list(Progress(loader, f"augmented training views, {views.views} per image (batches)", progress=progress,
+                           leave=False))
+    held = torch.cat(chunks).view(len(views), views.views, *first.shape)
+    if path is not None:
+        atomic_torch_save({"views": held, "meta": {"identity": identity, "kind": "augmented views"}}, path)
+    return held
 
 
 def build_bank(

@@ -110,6 +110,12 @@ def loss_weights(epoch: int, max_epochs: int) -> tuple[float, float]:
     return alpha, 1.0 - alpha
 
 
+def ce_step_mass(epochs: int, steps_per_epoch: int) -> float:
+    """Σ over optimiser steps of α(e) (`loss_weights`): how much cross-entropy signal a classifier head receives
+    in a run. With α = e/(8E) it equals steps_per_epoch·(E−1)/16."""
+    return steps_per_epoch * sum(loss_weights(e, epochs)[0] for e in range(epochs))
+
+
 def pand_total_loss(
     ce: torch.Tensor,
     l_img: torch.Tensor,

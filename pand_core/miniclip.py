@@ -17,7 +17,7 @@ import open_clip
 import torch
 import torch.nn.functional as F
 
-from .data.synthetic import pretraining_pairs
+from .data.synthetic import SYNTHETIC_VERSION, TWIN_GROUP, pretraining_pairs
 from .models import MINI_TEACHER, Teacher, load_teacher
 from .prompts import encode_text_truncated
 from .progress import Progress
@@ -28,16 +28,16 @@ from .runinfo import atomic_torch_save, environment, quiet_root_logger, write_js
 class PretrainSpec:
     """Size and recipe of the miniature teacher's pretraining (CPU-sized; its time is recorded in pretraining.json)."""
 
-    pairs: int = 5000
-    epochs: int = 8
-    batch_size: int = 256
+    pairs: int = 10000  # in twin groups of 4 (`data.synthetic.twin_class`); the recipe chosen on a validation world
+    epochs: int = 6  # (studies/results/teacher-design.md)
+    batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 0.1
     warmup_steps: int = 30
     draw_size: int = 64
     seed: int = 0
     image_size: int | None = None  # None: the model config's 48 px; another size changes the ViT's input (design studies)
-    version: int = 2  # bump when the world or the recipe changes, so old caches are not reused
+    version: int = 5  # bump when the world or the recipe changes, so old caches are not reused
 
 
 def _pixels(pairs, preprocess) -> torch.Tensor:
@@ -65,7 +65,8 @@ def pretrain_mini_clip(spec: PretrainSpec = PretrainSpec(), progress: bool | Non
     t0 = time.perf_counter()
     bar = Progress(range(spec.epochs), "pretraining the miniature teacher (epochs)", progress=progress)
     for epoch in bar:
-        order = torch.randperm(len(pairs), generator=gen)
+        groups = torch.randperm(len(pairs) // TWIN_GROUP, generator=gen)  # whole twin groups stay in one batch
+        order = (groups[:, None] * TWIN_GROUP + torch.arange(TWIN_GROUP)).flatten()
         flips = torch.rand(len(pairs), generator=gen) < 0.5
         running = 0.0
         for start in range(0, len(order), spec.batch_size):
@@ -94,7 +95,7 @@ def mini_teacher_dir(cache: Path, spec: PretrainSpec = PretrainSpec(), progress:
     """The cached open_clip folder (open_clip_config.json + weights) of the pretrained miniature teacher;
     trained and written on first use."""
     size = "" if spec.image_size is None else f"-{spec.image_size}px"
-    folder = cache / "teachers" / f"{MINI_TEACHER}-v{spec.version}{size}-s{spec.seed}"
+    folder = cache / "teachers" / f"{MINI_TEACHER}-v{spec.version}-w{SYNTHETIC_VERSION}{size}-s{spec.seed}"  # w: the drawing
     weights = folder / "open_clip_pytorch_model.bin"
     if weights.exists():
         return folder

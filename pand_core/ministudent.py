@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-import torchvision
 
-from .data.synthetic import BODY_COLOURS, HEAD_COLOURS, all_classes, draw_bird
+from .data.synthetic import SYNTHETIC_VERSION, BODY_COLOURS, HEAD_COLOURS, all_classes, draw_bird
 from .data.transforms import CLIP_MEAN, CLIP_STD
+from .mininet import get_student_network
 from .progress import Progress
 from .runinfo import atomic_torch_save, environment, write_json
 
@@ -43,7 +43,7 @@ class UpstreamSpec:
     lr: float = 2e-3
     weight_decay: float = 0.05
     seed: int = 0
-    version: int = 1  # bump when the world or the recipe changes, so old caches are not reused
+    version: int = 2  # bump when the world or the recipe changes, so old caches are not reused
 
 
 def coarse_label(cls) -> int:
@@ -66,10 +66,10 @@ def upstream_images(n: int, spec: UpstreamSpec, offset: int = 0, progress: bool 
 
 
 def pretrain_student(spec: UpstreamSpec = UpstreamSpec(), progress: bool | None = None) -> tuple[torch.nn.Module, dict]:
-    """Train torchvision `spec.arch` from scratch on the coarse upstream task (AdamW, cosine, flips and shifts);
+    """Train `spec.arch` (a torchvision classifier or `pand-mini-resnet`) from scratch on the coarse upstream task (AdamW, cosine, flips and shifts);
     return the network (its classifier has `len(COARSE_CLASSES)` outputs) and a log with held-out accuracy."""
     torch.manual_seed(spec.seed)
-    net = torchvision.models.get_model(spec.arch, weights=None, num_classes=len(COARSE_CLASSES))
+    net = get_student_network(spec.arch, len(COARSE_CLASSES))
     x, y = upstream_images(spec.images, spec, progress=progress)
     x_held, y_held = upstream_images(spec.held_out, spec, offset=spec.images, progress=progress)
     steps = spec.epochs * math.ceil(len(x) / spec.batch_size)
@@ -109,7 +109,7 @@ def pretrain_student(spec: UpstreamSpec = UpstreamSpec(), progress: bool | None 
 def upstream_student_weights(cache: Path, spec: UpstreamSpec = UpstreamSpec(), progress: bool | None = None) -> Path:
     """The cached torchvision state dict of the upstream-pretrained student (`weights.pt`, with `pretraining.json`
     beside it); trained and written on first use."""
-    folder = cache / "students" / f"{spec.arch}-upstream-v{spec.version}-{spec.image_size}px-s{spec.seed}"
+    folder = cache / "students" / f"{spec.arch}-upstream-v{spec.version}-w{SYNTHETIC_VERSION}-{spec.image_size}px-s{spec.seed}"
     weights = folder / "weights.pt"
     if weights.exists():
         return weights

@@ -16,6 +16,7 @@ import torchvision
 from torch import nn
 
 from .errors import ConfigError, TeacherUnavailableError
+from .mininet import MINI_STUDENT, get_student_network, is_known_student
 from .runinfo import quiet_root_logger, safe_load
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,14 @@ class Teacher:
 
     @torch.no_grad()
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
-        """L2-normalised image features `[B, D]`, float32."""
-        feats = self.model.encode_image(images.to(self.device))
+        """L2-normalised image features `[B, D]`, float32. A batch at another square size than the teacher's input
+        (a student's view at the student's resolution) is resized to it bilinearly first: the teacher sees the same
+        view, at its own resolution. At equal sizes (the paper: 224 px both) nothing is resized."""
+        images = images.to(self.device)
+        size = self.image_size
+        if images.shape[-2:] != (size, size):
+            images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
+        feats = self.model.encode_image(images)
         return F.normalize(feats.float(), dim=-1)
 
     @torch.no_grad()
@@ -234,7 +241,10 @@ def _load_backbone(net: nn.Module, state: dict, path: Path) -> None:
 
 
 def check_student_weights(name: str, weights: str) -> None:
-    """Refuse a weights tag that torchvision does not have for student `name` (works offline: tags are an enum)."""
+    """Refuse a weights tag that torchvision does not have for student `name` (works offline: tags are an enum).
+    `pand-mini-resnet` has no tags: its "pretrained" weights are its upstream pretraining (`ministudent`)."""
+    if name == MINI_STUDENT:
+        return
     tags = list(torchvision.models.get_model_weights(name).__members__)
     if weights != "DEFAULT" and weights not in tags:
         raise ConfigError(f"student {name} has no ImageNet weights {weights!r}; expected one of {tags} or DEFAULT "
@@ -250,9 +260,13 @@ def build_student(name: str, num_classes: int, pretrained: bool | str = True, we
     local torchvision state dict, False starts from random weights. `keep_dropout` keeps the Dropout that the
     removed head had before its last layer (MobileNet-V2's 0.2), as the original's plain-CE run did.
     """
-    if name not in torchvision.models.list_models(module=torchvision.models):
-        raise ConfigError(f"unknown student {name!r}; expected a torchvision classifier such as resnet18 or mobilenet_v2.")
+    if not is_known_student(name):
+        raise ConfigError(f"unknown student {name!r}; expected a torchvision classifier such as resnet18 or "
+                          f"mobilenet_v2, or {MINI_STUDENT}.")
     net = None
+    if pretrained is True and name == MINI_STUDENT:
+        raise ConfigError(f"{MINI_STUDENT} has no ImageNet weights; pass its upstream-pretrained state dict "
+                          "(pand_core.ministudent.upstream_student_weights) or pretrained=False.")
     if pretrained is True:
         check_student_weights(name, weights)
         try:
@@ -264,7 +278,7 @@ def build_student(name: str, num_classes: int, pretrained: bool | str = True, we
                 "~/.cache/torch/hub/checkpoints) or pass a local state-dict file as `pretrained=`."
             )
     if net is None:
-        net = torchvision.models.get_model(name, weights=None)
+        net = get_student_network(name)
         if isinstance(pretrained, (str, Path)):
             if not Path(pretrained).is_file():
                 raise ConfigError(f"student weights file not found: {pretrained}; pass a torchvision state-dict file.")

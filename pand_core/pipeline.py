@@ -1,10 +1,13 @@
-"""The reproduction pipeline: execute the book's notebooks with papermill, one copy per stage and parameter set.
+"""The reproduction pipeline: every run of a multi-seed study, then the book's notebooks executed with papermill.
 
     python -m pand_core.pipeline --profile smoke                 # offline miniature, then the book
     python -m pand_core.pipeline --profile paper --data-root /data --datasets cub --seeds 0 1 2
 
-Stages whose outputs exist and were accepted are skipped (unless --force); a failing notebook stops the pipeline
-with its name and cell, and everything already computed stays, so a rerun continues from the failed stage. An
+First the runs: Stage 1 per (data set, seed) and Stage 2 per (data set, student, method, seed), in this process by
+the study runner (`pand_core.study`; seeds paired across methods), then `summary.json` per data set. Then each
+notebook once, for the book: it reads those runs (a finished run is read, never trained again). Finished runs and
+accepted notebook copies are skipped (`--force` executes the notebooks again); a failing stage stops the pipeline
+with its name (and cell), and everything already computed stays, so a rerun continues from the failed stage. An
 executed copy is accepted when no cell wrote to stderr (after removing dependencies' known first-run messages, see
 `pand_core.firstrun`): the book is built with warnings as errors, and a copy it would reject is set aside as
 `<name>.rejected.ipynb` and executed again by the next run, never silently reused. The book shows the executed
@@ -26,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import METHODS, PROFILES
+from .config import METHODS, PROFILES, default_student
 from .errors import PandError
 from .firstrun import scrub_first_run_noise, warm_caches
 from .progress import PROGRESS_FILE_ENV, format_status, progress_enabled, read_status
@@ -34,8 +37,9 @@ from .progress import PROGRESS_FILE_ENV, format_status, progress_enabled, read_s
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 BOOK_NOTEBOOKS = ("00_quickstart", "01_prompt_calibration", "02_neighborhood_graph", "03_distillation", "04_results",
                   "05_costs")
-DEFAULT_METHODS = {"smoke": ["ce", "kd", "vl2lite", "pand-no-psc", "pand-no-nlrd", "pand"],
+DEFAULT_METHODS = {"smoke": ["ce", "kd", "vl2lite", "vl2lite-original", "pand-no-psc", "pand-no-nlrd", "pand"],
                    "paper": ["ce-original", "ce", "vl2lite-original", "vl2lite", "pand-no-psc", "pand-no-nlrd", "pand"]}
+DEFAULT_SEEDS = {"smoke": [0, 1, 2], "paper": [0]}
 
 
 class PipelineError(PandError, RuntimeError):
@@ -67,45 +71,62 @@ class Plan:
     out: Path
     jobs: list[Job] = field(default_factory=list)
     book_copies: dict[str, Job] = field(default_factory=dict)  # notebook stem -> the executed copy the book shows
+    studies: list[dict] = field(default_factory=list)  # keyword arguments of `run_study`, run before the notebooks
 
 
-def make_plan(profile: str, out: Path, datasets: list[str], methods: list[str], students: list[str],
+def make_plan(profile: str, out: Path, datasets: list[str], methods: list[str], students: list[str] | None,
               seeds: list[int], data_root: str | None = None, teacher_mode: str | None = None) -> Plan:
-    """The ordered jobs: quickstart, Stage 1 per (data set, seed), Stage 2 per (data set, student, method, seed),
-    the neighbourhood analysis per data set, and the results notebook last."""
+    """The study of each (data set, student) — every method over every seed — and the notebooks, once each:
+    quickstart, Stage 1 and Stage 2 (`pand`, first seed) per data set, the neighbourhood analysis, results, costs.
+    `students=None`: the profile's student."""
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise PandError(f"unknown method(s) {unknown}; expected some of {list(METHODS)}")
+    students = students or [default_student(profile)]
     out = out.resolve()
     base = {"PROFILE": profile, "RUNS": str(out)}
     if data_root:
         base["DATA_ROOT"] = str(Path(data_root).resolve())
     plan = Plan(profile, out)
 
-    def add(job: Job, book: bool = False) -> None:
+    def add(job: Job) -> None:
         plan.jobs.append(job)
-        if book and job.notebook not in plan.book_copies:
-            plan.book_copies[job.notebook] = job
+        plan.book_copies.setdefault(job.notebook, job)
 
-    add(Job("00_quickstart", profile, dict(base)), book=True)
+    add(Job("00_quickstart", profile, dict(base)))
+    shown = "pand" if "pand" in methods else methods[-1]
     for ds in datasets:
-        for seed in seeds:
-            add(Job("01_prompt_calibration", f"{ds}-s{seed}", dict(base, DATASET=ds, SEED=seed),
-                    out / profile / ds / f"calibrate-s{seed}" / "result.json"), book=True)
         for student in students:
-            for method in methods:
-                for seed in seeds:
-                    params = dict(base, DATASET=ds, STUDENT=student, METHOD=method, SEED=seed)
-                    if teacher_mode:
-                        params["TEACHER_MODE"] = teacher_mode
-                    job = Job("03_distillation", f"{ds}-{student}-{method}-s{seed}", params,
-                              out / profile / ds / f"{method}-{student}-s{seed}" / "result.json")
-                    add(job, book=(method == "pand"))
-        add(Job("02_neighborhood_graph", f"{ds}-{students[0]}",
-                dict(base, DATASET=ds, STUDENT=students[0], SEED=seeds[0])), book=True)
-    add(Job("04_results", profile, dict(base), always=True), book=True)
-    add(Job("05_costs", "", {"BENCH_DIR": str(NOTEBOOK_DIR.parent / "benchmarks" / "results")}, always=True), book=True)
+            plan.studies.append(dict(profile=profile, dataset=ds, methods=list(methods), seeds=list(seeds),
+                                     student=student, runs=out, teacher_mode=teacher_mode,
+                                     data_root=str(Path(data_root).resolve()) if data_root else None))
+        seed = seeds[0]
+        add(Job("01_prompt_calibration", f"{ds}-s{seed}", dict(base, DATASET=ds, SEED=seed),
+                out / profile / ds / f"calibrate-s{seed}" / "result.json"))
+        params = dict(base, DATASET=ds, STUDENT=students[0], METHOD=shown, SEED=seed)
+        if teacher_mode:
+            params["TEACHER_MODE"] = teacher_mode
+        add(Job("03_distillation", f"{ds}-{students[0]}-{shown}-s{seed}", params,
+                out / profile / ds / f"{shown}-{students[0]}-s{seed}" / "result.json"))
+        add(Job("02_neighborhood_graph", f"{ds}-{students[0]}", dict(base, DATASET=ds, STUDENT=students[0], SEED=seed)))
+    add(Job("04_results", profile, dict(base), always=True))
+    add(Job("05_costs", "", {"BENCH_DIR": str(NOTEBOOK_DIR.parent / "benchmarks" / "results")}, always=True))
     return plan
+
+
+def run_studies(plan: Plan, log=print) -> list[dict]:
+    """Every study of the plan (finished runs are read, not trained again); one summary record per study."""
+    from .study import run_study
+
+    records = []
+    for n, kwargs in enumerate(plan.studies, 1):
+        name = f"[study {n}/{len(plan.studies)}] {kwargs['dataset']} {kwargs['student']}"
+        log(f"{name}: {len(kwargs['methods'])} methods x seeds {kwargs['seeds']} ...")
+        t0 = time.perf_counter()
+        path = run_study(**kwargs, log=lambda line: log(f"{name}: {line}"))
+        records.append({"study": f"{kwargs['dataset']}-{kwargs['student']}", "summary": str(path),
+                        "seconds": time.perf_counter() - t0})
+    return records
 
 
 def stderr_cells(nb) -> list[tuple[int, str]]:
@@ -358,8 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", choices=PROFILES, default="smoke")
     p.add_argument("--datasets", nargs="+", default=["cub"])
     p.add_argument("--methods", nargs="+", default=None, help="Stage 2 methods (default: every baseline and ablation)")
-    p.add_argument("--students", nargs="+", default=["resnet18"])
-    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--students", nargs="+", default=None, help="default: the profile's (smoke: pand-mini-resnet, paper: resnet18)")
+    p.add_argument("--seeds", nargs="+", type=int, default=None, help="paired seeds (default: smoke 0 1 2, paper 0)")
     p.add_argument("--data-root", default=None, help="folder holding the data sets (paper profile)")
     p.add_argument("--teacher-mode", choices=["online", "bank"], default=None)
     p.add_argument("--out", default="runs", help="runs folder: run folders go to <out>/<profile>/<dataset>/ (default: runs)")
@@ -375,10 +396,14 @@ def main(argv: list[str] | None = None) -> int:
             raise PandError(f"notebooks not found at {NOTEBOOK_DIR}: the pipeline runs from a clone of the repository "
                             "(pip install -e . inside it).")
         plan = make_plan(args.profile, out, args.datasets, args.methods or DEFAULT_METHODS[args.profile],
-                         args.students, args.seeds, args.data_root, args.teacher_mode)
+                         args.students, args.seeds or DEFAULT_SEEDS[args.profile], args.data_root, args.teacher_mode)
         warm_caches(log=print)  # before any kernel starts: first-run work must not print inside a notebook
+        studies = run_studies(plan)
         summary = run_plan(plan, force=args.force, strict=args.book)
-        (plan.out / "pipeline.json").write_text(json.dumps({"args": vars(args), "jobs": summary}, indent=2))
+        resolved = dict(vars(args), seeds=plan.studies[0]["seeds"] if plan.studies else args.seeds,
+                        students=sorted({s["student"] for s in plan.studies}))
+        (plan.out / "pipeline.json").write_text(json.dumps({"args": resolved, "studies": studies, "jobs": summary},
+                                                           indent=2))
         print(f"pipeline: {sum(s['status'] == 'ran' for s in summary)} notebooks ran, "
               f"{sum(s['status'] == 'skipped' for s in summary)} skipped, {time.perf_counter() - t0:.0f} s; "
               f"executed notebooks in {plan.out / 'notebooks'}")

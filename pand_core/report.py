@@ -150,11 +150,13 @@ def study_summary(results: list[dict], calibrations: list[dict] = (), student: s
             "paired": paired, "stage1": stage1}
 
 
-def write_study_summary(runs_root: str | Path, profile: str, dataset: str, student: str = "resnet18") -> Path:
+def write_study_summary(runs_root: str | Path, profile: str, dataset: str, student: str | None = None) -> Path:
     """Compute `study_summary` from the `result.json` files under `runs_root/<profile>/<dataset>/` and write it
-    there as `summary.json` (atomically); return its path."""
+    there as `summary.json` (atomically); return its path. `student=None`: the profile's student."""
+    from .config import default_student
     from .runinfo import write_json
 
+    student = student or default_student(profile)
     folder = Path(runs_root) / profile / dataset
     found = [json.loads(p.read_text()) for p in sorted(folder.rglob("result.json"))]
     summary = study_summary([r for r in found if "method" in r], [r for r in found if r.get("stage") == "calibrate"],
@@ -187,6 +189,10 @@ def _interval(mean: float | None, ci: list[float] | None) -> str:
     return f"{mean:+.2f}" + ("" if ci is None else f" [{ci[0]:+.2f}, {ci[1]:+.2f}]")
 
 
+def _acc_interval(mean: float, ci: list[float] | None) -> str:
+    return f"{mean:.2f}" + ("" if ci is None else f" [{ci[0]:.2f}, {ci[1]:.2f}]")
+
+
 def claims_markdown(summary: dict) -> str:
     """The claims table and one sentence per verdict class, in words generated from the numbers."""
     rows = claims(summary)
@@ -205,10 +211,43 @@ def claims_markdown(summary: dict) -> str:
 
 def summary_markdown(summary: dict) -> str:
     """Per-method mean test accuracy with its 95 % t-interval and every seed's value."""
-    lines = [f"| {m} | {v['n']} | {_interval(v['test_acc_last']['mean'], v['test_acc_last']['ci95']).lstrip('+')} | "
+    lines = [f"| {m} | {v['n']} | {_acc_interval(v['test_acc_last']['mean'], v['test_acc_last']['ci95'])} | "
              f"{', '.join(f'{x:.1f}' for x in v['test_acc_last']['values'])} |" for m, v in summary["methods"].items()]
     return ("| method | seeds | test acc, last epoch: mean [95 % interval] | every seed |\n|---|---|---|---|\n"
             + "\n".join(lines))
+
+
+def stage1_markdown(summary: dict) -> str:
+    """One sentence: the teacher's hand-prompt and calibrated zero-shot test accuracy, mean [95 % interval]."""
+    st = summary.get("stage1", {})
+    if "hand" not in st:
+        return "No Stage 1 run was found."
+    parts = [f"{label} {_acc_interval(st[k]['mean'], st[k]['ci95'])} %" for k, label in
+             (("hand", "hand prompts"), ("calibrated", "calibrated prompts (Stage 1)"))]
+    return (f"Teacher zero-shot accuracy on the test split over {len(st['hand']['values'])} seeds, mean [95 % "
+            f"interval]: {parts[0]}; {parts[1]}.")
+
+
+def write_study_report(summary: dict, out_md: str | Path, provenance: str = "") -> tuple[Path, Path]:
+    """Write a study's tables, claims in words and interval plot as `out_md` and a PNG beside it (for the book's
+    pages to include); return both paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_md = Path(out_md)
+    out_md.parent.mkdir(parents=True, exist_ok=True)
+    png = out_md.with_suffix(".png")
+    ax = interval_plot(summary, title=f"{summary.get('dataset', '')} {summary['student']} "
+                                      f"({summary.get('profile', '')} profile): seeds and 95 % intervals")
+    ax.figure.tight_layout()
+    ax.figure.savefig(png, dpi=110)
+    plt.close(ax.figure)
+    text = "\n\n".join([summary_markdown(summary), stage1_markdown(summary), claims_markdown(summary)]
+                        + ([provenance] if provenance else []))
+    out_md.write_text(text + "\n")
+    return out_md, png
 
 
 def interval_plot(summary: dict, ax=None, title: str = ""):

@@ -17,6 +17,10 @@ controls, then measures on the untouched train/test images (test transform):
 Controls: `ce`; `pand` as the paper; `pand` with the align head frozen at its initialisation (`--frozen-head`
 suspect); `pand` from a student whose backbone was first trained by `ce` on the same training images (an
 informative start: does distillation keep or destroy features it is given?). Nothing here changes the method.
+
+The book shows its output on the first world (12 classes, ResNet-18 from scratch at 48 px, 8 epochs), produced at
+commit cda3c61 and kept as `studies/results/diagnosis-first-world.{json,md}`; run today, it measures the present
+smoke profile.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import torch.nn.functional as F
 from pand_core import distill as distill_mod
 from pand_core.config import make_config
 from pand_core.data import paper_test_transform
-from pand_core.losses import loss_weights, nlrd_loss
+from pand_core.losses import ce_step_mass, loss_weights, nlrd_loss
 from pand_core.models import AlignHead
 from pand_core.runinfo import environment
 from pand_core.stages import load_student, split_for, teacher_for
@@ -65,11 +69,6 @@ def probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, te
     clf = LogisticRegression(max_iter=2000, C=1.0).fit(scaler.transform(train_x.numpy()), train_y.numpy())
     return {"train": 100.0 * clf.score(scaler.transform(train_x.numpy()), train_y.numpy()),
             "test": 100.0 * clf.score(scaler.transform(test_x.numpy()), test_y.numpy())}
-
-
-def ce_step_mass(epochs: int, steps_per_epoch: int) -> float:
-    """Σ_steps α(e) with α = e/(8E): how much cross-entropy signal the classifier head receives in a run."""
-    return steps_per_epoch * sum(loss_weights(e, epochs)[0] for e in range(epochs))
 
 
 @torch.no_grad()

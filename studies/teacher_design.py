@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from pand_core.data import load_dataset
-from pand_core.data.synthetic import SyntheticSpec, make_synthetic_cub, synthetic_classes
+from pand_core.data.synthetic import SYNTHETIC_VERSION, SyntheticSpec, make_synthetic_cub, synthetic_classes
 from pand_core.features import extract_features, zero_shot_logits
 from pand_core.miniclip import PretrainSpec, pretrain_mini_clip
 from pand_core.models import MINI_TEACHER, Teacher
@@ -34,17 +34,20 @@ def attrs(row: dict) -> str:
 def render(jsonl: Path) -> str:
     """All measurements so far as a Markdown table (one row per pretraining setting)."""
     rows = [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
-    lines = ["| pretraining pairs × epochs | teacher input | lr | final loss | zero-shot, validation train | zero-shot, validation test "
-             "| test: head / wing / tail right | chance | pretraining time |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| world / pretraining version | pretraining pairs × epochs | batch | teacher input | lr | final loss | zero-shot, validation train | zero-shot, validation test "
+             "| test: head / wing / tail right | chance | pretraining time |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         p, w = r["pretrain"], r["world"]
-        lines.append(f"| {p['pairs']} × {p['epochs']} | {p.get('image_size') or 48} px | {p['lr']:g} | {r['final_loss']:.2f} | {r['zero_shot_train']:.1f} % "
+        lines.append(f"| v{r.get('world_version', 2)} / v{p['version']} | {p['pairs']} × {p['epochs']} | {p['batch_size']} | {p.get('image_size') or 48} px | {p['lr']:g} | {r['final_loss']:.2f} | {r['zero_shot_train']:.1f} % "
                      f"| {r['zero_shot_test']:.1f} % | {attrs(r)} | {r['chance']:.1f} % | {r['pretrain_s'] / 60:.1f} min |")
     w = rows[-1]["world"] if rows else {}
     env = rows[-1]["environment"] if rows else {}
     lines += ["", f"Validation world: {w.get('n_classes')} classes, {w.get('train_per_class')} training and "
               f"{w.get('test_per_class')} test images per class, world seed {w.get('seed')} (the book's is 0). Generated "
-              f"by `studies/teacher_design.py` ({env.get('cpu_count')} CPU cores, {env.get('device')})."]
+              f"by `studies/teacher_design.py` ({env.get('cpu_count')} CPU cores, {env.get('device')}). Drawing v2: fan and fork "
+              "tails are small triangles of one tone; v3: a wide pale fan against two long dark prongs; v4: a wide dark "
+              "fan against two long dark prongs; v5: a wide teal fan against two long near-black prongs. Pretraining v4 draws pairs in twin groups (`twin_class`) and keeps each "
+              "group in one batch; earlier versions drew every pair's species independently."]
     return "\n".join(lines) + "\n"
 
 
@@ -53,6 +56,7 @@ def main() -> None:
     p.add_argument("--pairs", type=int, default=5000)
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--image-size", type=int, default=None, help="the teacher's input size (default: its config's 48 px)")
     p.add_argument("--classes", type=int, default=24)
     p.add_argument("--train-per-class", type=int, default=30)
@@ -69,12 +73,12 @@ def main() -> None:
                          test_per_class=args.test_per_class, seed=args.world_seed)
     root = make_synthetic_cub(Path(tempfile.mkdtemp(prefix="pand-valworld-")), spec)
     t0 = time.perf_counter()
-    pre = PretrainSpec(pairs=args.pairs, epochs=args.epochs, lr=args.lr, image_size=args.image_size)
+    pre = PretrainSpec(pairs=args.pairs, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, image_size=args.image_size)
     model, log = pretrain_mini_clip(pre)
     pretrain_s = time.perf_counter() - t0
     preprocess = open_clip.image_transform(model.visual.image_size, is_train=False)
     teacher = Teacher(model, open_clip.get_tokenizer(MINI_TEACHER), preprocess, MINI_TEACHER, None, "pretrained here")
-    row = {"pretrain": asdict(pre), "world": asdict(spec), "pretrain_s": pretrain_s,
+    row = {"pretrain": asdict(pre), "world": asdict(spec), "world_version": SYNTHETIC_VERSION, "pretrain_s": pretrain_s,
            "final_loss": log["history"][-1]["loss"], "logit_scale": log["history"][-1]["logit_scale"]}
     for split in ("train", "test"):
         data = load_dataset("cub", root.parent, split, preprocess)

@@ -13,7 +13,7 @@ import torch
 from pand_core.config import make_config
 from pand_core.errors import ConfigError
 from pand_core.neighborhood import knn_graph, knn_overlap, neighbour_label_purity, pair_divergences
-from pand_core.pipeline import PipelineError, build_book, make_plan, run_plan, stderr_cells
+from pand_core.pipeline import PipelineError, build_book, make_plan, run_plan, run_studies, stderr_cells
 from pand_core.report import ablation_markdown, collect_results, results_markdown, summarise
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,25 +115,27 @@ def test_stages_load_finished_runs_and_refuse_other_configs(tmp_path, monkeypatc
 
 
 # ------------------------------------------------------------------------------------------- pipeline
-def test_plan_orders_stages_and_picks_book_copies(tmp_path):
-    plan = make_plan("smoke", tmp_path, ["cub"], ["ce", "pand"], ["resnet18"], [0, 1])
+def test_plan_runs_each_study_then_each_notebook_once(tmp_path):
+    plan = make_plan("smoke", tmp_path, ["cub"], ["ce", "pand"], None, [0, 1])
     names = [(j.notebook, j.tag) for j in plan.jobs]
-    assert names[0] == ("00_quickstart", "smoke") and names[-2:] == [("04_results", "smoke"), ("05_costs", "")]
-    assert names.index(("01_prompt_calibration", "cub-s1")) < names.index(("03_distillation", "cub-resnet18-pand-s0"))
-    assert ("02_neighborhood_graph", "cub-resnet18") in names
-    assert plan.book_copies["03_distillation"].tag == "cub-resnet18-pand-s0"
+    assert names == [("00_quickstart", "smoke"), ("01_prompt_calibration", "cub-s0"),
+                     ("03_distillation", "cub-pand-mini-resnet-pand-s0"), ("02_neighborhood_graph", "cub-pand-mini-resnet"),
+                     ("04_results", "smoke"), ("05_costs", "")]
+    assert plan.studies == [dict(profile="smoke", dataset="cub", methods=["ce", "pand"], seeds=[0, 1],
+                                 student="pand-mini-resnet", runs=tmp_path.resolve(), teacher_mode=None, data_root=None)]
     job = plan.book_copies["03_distillation"]
-    assert job.marker == tmp_path.resolve() / "smoke" / "cub" / "pand-resnet18-s0" / "result.json"
+    assert job.marker == tmp_path.resolve() / "smoke" / "cub" / "pand-pand-mini-resnet-s0" / "result.json"
     assert not job.done(plan.out)
+    assert make_plan("paper", tmp_path, ["cub"], ["ce"], None, [0]).studies[0]["student"] == "resnet18"
     with pytest.raises(Exception, match="unknown method"):
-        make_plan("smoke", tmp_path, ["cub"], ["pandas"], ["resnet18"], [0])
+        make_plan("smoke", tmp_path, ["cub"], ["pandas"], None, [0])
 
 
 def test_pipeline_end_to_end_with_failure_recovery_and_book(tmp_path, monkeypatch, synthetic_root):
     """Smoke pipeline on the small world: a failing stage stops with its name and cell and keeps earlier work;
     the rerun continues; the book is built from the executed notebooks with warnings as errors."""
     out = tmp_path / "runs"  # the cache is shared: the pretrained miniature teacher is computed once per machine
-    bad = make_plan("smoke", out, ["cub"], ["ce", "pand"], ["resnet18"], [0], data_root=str(synthetic_root))
+    bad = make_plan("smoke", out, ["cub"], ["ce", "pand"], None, [0], data_root=str(synthetic_root))
     bad.jobs[1].params["DATASET"] = "aircraft"  # the quickstart succeeds, then Stage 1 finds no FGVC-Aircraft files
     log = []
     with pytest.raises(PipelineError) as e:
@@ -144,14 +146,19 @@ def test_pipeline_end_to_end_with_failure_recovery_and_book(tmp_path, monkeypatc
     failed = bad.jobs[1].output(bad.out).with_name("01_prompt_calibration-cub-s0.failed.ipynb")
     assert failed.exists() and not bad.jobs[1].output(bad.out).exists()  # the failed copy is kept aside
 
-    good = make_plan("smoke", out, ["cub"], ["ce", "pand"], ["resnet18"], [0], data_root=str(synthetic_root))
+    good = make_plan("smoke", out, ["cub"], ["ce", "pand"], None, [0], data_root=str(synthetic_root))
     good.jobs[0].marker = None
+    studies = run_studies(good, log=log.append)  # every run first, in this process; the notebooks then read them
+    summary_path = out.resolve() / "smoke" / "cub" / "summary.json"
+    assert [r["summary"] for r in studies] == [str(summary_path)]
+    assert set(json.loads(summary_path.read_text())["methods"]) == {"ce", "pand"}
+    trained = (out / "smoke" / "cub" / "pand-pand-mini-resnet-s0" / "result.json").stat().st_mtime_ns
     summary = run_plan(good, log=log.append)
     status = {(s["notebook"], s["tag"]): s["status"] for s in summary}
     assert status[("00_quickstart", "smoke")] == "skipped"  # finished before the failure: not redone
     assert status[("01_prompt_calibration", "cub-s0")] == "ran"
     assert all(j.output(out.resolve()).exists() for j in good.jobs)
-    assert (out / "smoke" / "cub" / "pand-resnet18-s0" / "result.json").exists()
+    assert (out / "smoke" / "cub" / "pand-pand-mini-resnet-s0" / "result.json").stat().st_mtime_ns == trained  # read
 
     # Stray stderr in finished copies: a dependency's first-run message is scrubbed and the copy kept; anything else
     # makes the copy unfit for the book, so it is set aside and executed again — never silently reused.
@@ -175,7 +182,8 @@ def test_pipeline_end_to_end_with_failure_recovery_and_book(tmp_path, monkeypatc
         build_book(good, REPO, tmp_path / "html")
     assert not neighbourhood.output(out.resolve()).exists()  # set aside: the next run executes it again
     status = {(s["notebook"], s["tag"]): s["status"] for s in run_plan(good, log=log.append)}
-    assert status[("02_neighborhood_graph", "cub-resnet18")] == "ran" and status[("03_distillation", "cub-resnet18-pand-s0")] == "skipped"
+    assert status[("02_neighborhood_graph", "cub-pand-mini-resnet")] == "ran"
+    assert status[("03_distillation", "cub-pand-mini-resnet-pand-s0")] == "skipped"
 
     html = build_book(good, REPO, tmp_path / "html")
     pages = {p.relative_to(html).as_posix() for p in html.rglob("*.html")}
@@ -219,7 +227,7 @@ def test_summary_json_is_computed_from_the_result_files_only(tmp_path):
     for seed, (hand, cal) in enumerate([(30.0, 35.0), (30.0, 33.0), (30.0, 37.0)]):
         put(f"calibrate-s{seed}", {"stage": "calibrate", "seed": seed, "hand_prompt_acc": {"test": hand},
                                    "calibrated_acc": {"test": cal}})
-    path = write_study_summary(tmp_path, "smoke", "cub")
+    path = write_study_summary(tmp_path, "smoke", "cub", "resnet18")
     s = json.loads(path.read_text())
     assert path == tmp_path / "smoke" / "cub" / "summary.json"
     assert s["methods"]["pand"]["seeds"] == [0, 1, 2] and s["methods"]["pand"]["test_acc_last"]["values"] == [44.0, 43.0, 47.0]
@@ -229,9 +237,19 @@ def test_summary_json_is_computed_from_the_result_files_only(tmp_path):
     assert s["stage1"]["calibrated-hand"]["mean"] == pytest.approx(5.0)
     put("pand-resnet18-s1", {"method": "pand", "dataset": "cub", "student": "resnet18", "seed": 1, "test_acc_last": 52.0,
                              "profile": "smoke"})  # edit one result: the summary follows
-    s2 = json.loads(write_study_summary(tmp_path, "smoke", "cub").read_text())
+    s2 = json.loads(write_study_summary(tmp_path, "smoke", "cub", "resnet18").read_text())
     assert s2["paired"]["pand-ce"]["mean"] == pytest.approx((4 + 10 + 6) / 3)
     assert s2["methods"]["pand"]["test_acc_last"]["values"] == [44.0, 52.0, 47.0]
+    assert json.loads(write_study_summary(tmp_path, "smoke", "cub").read_text())["methods"] == {}  # smoke's student: none
+
+    from pand_core.report import write_study_report
+
+    md, png = write_study_report(s2, tmp_path / "report" / "study.md", "made by a test")
+    text = md.read_text()
+    assert png.exists() and png.stat().st_size > 1000
+    assert "| pand | 3 | 47.67 [" in text and "44.0, 52.0, 47.0" in text  # mean (44 + 52 + 47) / 3, every seed
+    assert "hand prompts 30.00 [30.00, 30.00] %;" in text  # three equal values: no spread
+    assert "calibrated prompts (Stage 1) 35.00 [" in text and text.rstrip().endswith("made by a test")
 
 
 def test_claims_are_read_from_the_intervals():
@@ -272,7 +290,7 @@ def test_a_study_runs_every_method_and_seed_once_and_summarises_them(tmp_path, m
     kw = dict(student="resnet18", runs=tmp_path / "runs", teacher_mode="bank", data_root=str(synthetic_root), progress=False,
               log=lambda *_: None, overrides={"calibrate": dict(tiny, epochs=2, n_ctx=4, batch_size=8),
                                               "distill": dict(tiny, epochs=1, batch_size=8, nlrd_group_size=4,
-                                                              image_size=32, resize=36)})
+                                                              image_size=32, resize=36, student_pretrained=False)})
     before = os.environ.get("PAND_RUNS")
     path = run_study("smoke", "cub", ["ce", "pand"], [0, 1], **kw)
     assert os.environ.get("PAND_RUNS") == before  # the study's runs folder does not leak into the process
@@ -292,3 +310,16 @@ def test_study_command_refuses_an_unknown_method_with_one_line(capsys):
     assert main(["--methods", "pand", "nope", "--seeds", "0"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: unknown method(s) ['nope']") and err.count("\n") == 1
+
+
+def test_every_file_a_book_page_includes_or_shows_exists():
+    """The chapters include generated tables and figures from studies/results/: a renamed or missing one would break
+    the book build (warnings are errors) for every user; caught here without building it."""
+    import re
+
+    pattern = re.compile(r"```\{include\} (\S+)|!\[[^\]]*\]\((\.\./[^)]+)\)")
+    refs = [(page, m.group(1) or m.group(2)) for page in sorted((REPO / "book").glob("*.md"))
+            for m in pattern.finditer(page.read_text())]
+    assert any(target.endswith("studies/results/study.md") for _, target in refs)
+    missing = [f"{page.name}: {target}" for page, target in refs if not (page.parent / target).resolve().exists()]
+    assert not missing, missing

@@ -32,7 +32,9 @@ def env(tmp_path, monkeypatch, synthetic_root):
 
 def smoke(stage, env, **kw):
     """The smoke profile on the small world with the random tiny teacher (32 px): engine tests stay fast."""
-    tiny = {"teacher": "pand-tiny-clip"} if stage == "calibrate" else {"teacher": "pand-tiny-clip", "image_size": 32, "resize": 36}
+    tiny = {"teacher": "pand-tiny-clip"} if stage == "calibrate" else {"teacher": "pand-tiny-clip", "image_size": 32,
+                                                                       "resize": 36, "student_pretrained": False,
+                                                                       "teacher_mode": "online"}
     return make_config(stage, "smoke", data_root=env["root"], **{**tiny, **kw})
 
 
@@ -54,6 +56,48 @@ def test_views_are_functions_of_seed_index_and_epoch(synthetic_root):
         assert torch.equal(x, banked2[3][0] if banked2.view_of(3) == view else _view(banked2, 3, view))
         seen.add(view)
     assert len(seen) > 1  # epochs draw different views
+
+
+def test_seeded_view_equals_a_forked_manual_seed_and_leaves_the_callers_rng_alone(synthetic_root):
+    from pand_core.data.base import load_image
+    from pand_core.data.views import seeded_view
+
+    image = load_image(load_dataset("cub", synthetic_root, "train").samples[2][0])
+    transform = paper_train_transform(32, 36)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(123)
+        expected = transform(image)
+    torch.manual_seed(5)
+    before = torch.get_rng_state()
+    got = seeded_view(transform, image, 123)
+    assert torch.equal(got, expected) and torch.equal(torch.get_rng_state(), before)
+    assert not torch.equal(seeded_view(transform, image, 124), expected)
+
+
+def test_held_views_are_the_seeded_views_and_are_cached(synthetic_root, tmp_path):
+    """`view_tensors` holds exactly the pixels the seeded transform makes; a second call reads the cache; a
+    dataset over the memory limit is left to make its views on the fly."""
+    from pand_core.features import view_tensors
+
+    base = load_dataset("cub", synthetic_root, "train")
+    views = AugmentedViews(base, paper_train_transform(32, 36), seed=3, views=2, indices=[1, 4, 6])
+    held = view_tensors(views, cache_dir=tmp_path, progress=False)
+    assert held.shape == (3, 2, 3, 32, 32)
+    for i in range(3):
+        for v in range(2):
+            assert torch.equal(held[i, v], views.view_image(i, v))
+    assert len(list((tmp_path / "views").glob("*.pt"))) == 1
+    assert torch.equal(view_tensors(views, cache_dir=tmp_path, progress=False), held)
+    assert view_tensors(views, limit_bytes=1000) is None
+    plain = AugmentedViews(base, paper_train_transform(32, 36), seed=3, views=2, indices=[1, 4, 6])
+    views.hold(held)
+    for epoch in range(3):
+        views.set_epoch(epoch), plain.set_epoch(epoch)
+        for i in range(3):
+            a, b = views[i], plain[i]
+            assert torch.equal(a[0], b[0]) and a[1:] == b[1:]
+    with pytest.raises(ValueError, match="held views must be"):
+        views.hold(held[:2])
 
 
 def _view(views, index, view):
@@ -248,7 +292,7 @@ def test_val_split_gives_val_selected_accuracy(env):
     assert res["val_selected_test_acc"] == best_val["test_acc"]
 
 
-def res_out(env, method, student="resnet18", seed=0):
+def res_out(env, method, student="pand-mini-resnet", seed=0):
     return env["tmp"] / "runs" / "smoke" / "cub" / f"{method}-{student}-s{seed}"
 
 
@@ -453,3 +497,21 @@ def test_options_added_later_do_not_orphan_earlier_runs():
     old = {k: v for k, v in current.items() if k not in ("augment", "skip_bad_images")}  # saved before they existed
     assert config_diff(old, current) == []
     assert config_diff(old, dict(current, augment="device")) == ["augment: 'cpu' != 'device'"]
+
+
+def test_in_memory_evaluation_set_scores_like_the_files(env):
+    """The test split held as tensors gives the same accuracy as decoding it from disk; a set over the limit stays
+    a file-backed dataset (CUB at 224 px)."""
+    from pand_core.data import paper_test_transform
+    from pand_core.distill import evaluate, in_memory
+    from pand_core.models import build_student
+
+    cfg = smoke("distill", env)
+    test = load_dataset("cub", env["root"], "test", transform=paper_test_transform(32))
+    held = in_memory(test)
+    assert isinstance(held, torch.utils.data.TensorDataset) and len(held) == len(test)
+    assert torch.equal(held[4][0], test[4][0]) and int(held[4][1]) == test[4][1]
+    assert in_memory(test, limit_bytes=1000) is test
+    torch.manual_seed(0)
+    student = build_student("pand-mini-resnet", len(test.classnames), pretrained=False)
+    assert evaluate(student, held, cfg, torch.device("cpu")) == evaluate(student, test, cfg, torch.device("cpu"))

@@ -38,7 +38,7 @@ from pand_core.errors import (
     UnsafeFileError,
 )
 
-TINY = {"teacher": "pand-tiny-clip", "image_size": 32, "resize": 36}
+TINY = {"teacher": "pand-tiny-clip", "image_size": 32, "resize": 36, "student_pretrained": False, "teacher_mode": "online"}
 
 
 @pytest.fixture
@@ -91,7 +91,8 @@ def test_sigkill_then_resume_gives_the_uninterrupted_numbers(world):
     out = world / "killed"
     cmd = [sys.executable, "-m", "pand_core", "distill", "--profile", "smoke", "--data-root", str(world / "data"),
            "--method", "pand-no-psc", "--epochs", "4", "--batch-size", "8", "--nlrd-group-size", "4",
-           "--teacher", "pand-tiny-clip", "--image-size", "32", "--resize", "36", "--out", str(out)]
+           "--teacher", "pand-tiny-clip", "--image-size", "32", "--resize", "36", "--teacher-mode", "online",
+           "--no-student-pretrained", "--out", str(out)]
     proc = subprocess.Popen(cmd, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 300
     while time.time() < deadline:  # kill it in its third epoch, whatever it is writing at that moment

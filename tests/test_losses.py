@@ -187,6 +187,16 @@ def test_nlrd_gradients_and_errors():
 
 
 # ------------------------------------------------------------------------------------ weights, total
+def test_ce_step_mass_is_the_closed_form():
+    """Σ_e e/(8E) over E epochs is (E−1)/16 per step of an epoch: the paper's CUB recipe (300 epochs × 47 steps)
+    gives 47·299/16 = 878.3125; one epoch gives nothing (α = 0 in epoch 0)."""
+    from pand_core.losses import ce_step_mass
+
+    assert ce_step_mass(300, 47) == pytest.approx(878.3125)
+    assert ce_step_mass(20, 23) == pytest.approx(23 * 19 / 16)
+    assert ce_step_mass(1, 5) == 0.0
+
+
 def test_loss_weights_schedule():
     assert loss_weights(0, 300) == (0.0, 1.0)
     assert loss_weights(150, 300) == pytest.approx((150 / 2400, 1 - 150 / 2400))

@@ -1,5 +1,5 @@
 """The offline miniature: captions, a deterministic pretrained teacher loaded through the real loader, and a
-zero-shot accuracy that clears a stated bar above chance."""
+zero-shot accuracy that meets the design target."""
 
 from __future__ import annotations
 
@@ -37,6 +37,18 @@ def test_pretraining_split_is_separate_and_deterministic():
     assert [c for _, c in pretraining_pairs(6, image_size=32, seed=1)] != [c for _, c in a]
 
 
+def test_pretraining_pairs_come_in_twin_groups_that_differ_in_one_fine_attribute():
+    from pand_core.data.synthetic import TWIN_GROUP, twin_class
+
+    combos = all_classes()
+    for index in range(len(combos)):
+        group = [combos[twin_class(index, p)] for p in range(TWIN_GROUP)]
+        assert group[0] == combos[index] and len(set(group)) == TWIN_GROUP
+        for a, b, differs in ((0, 1, "tail"), (2, 3, "tail"), (0, 2, "wing")):
+            diff = [f for f in ("body", "head", "wing", "tail") if getattr(group[a], f) != getattr(group[b], f)]
+            assert diff == [differs], (group[a].name, group[b].name)
+
+
 def test_teacher_pretraining_is_deterministic_from_its_seed():
     m1, log1 = pretrain_mini_clip(TINY_RUN, progress=False)
     m2, log2 = pretrain_mini_clip(TINY_RUN, progress=False)
@@ -60,12 +72,13 @@ def test_miniature_teacher_loads_through_the_real_loader(tmp_path):
     assert json.loads((folder / "pretraining.json").read_text())["spec"]["seed"] == 5
 
 
-ZERO_SHOT_BAR = 3.0  # the pretrained miniature teacher must reach at least 3× chance zero-shot on the test split
+ZERO_SHOT_TARGET = 60.0  # the design target (book chapter "The miniature"): the teacher knows its world well...
+ZERO_SHOT_CEILING = 95.0  # ...but not perfectly, so that Stage 1 has room
 
 
-def test_pretrained_miniature_teacher_zero_shot_clears_the_bar():
-    """The real smoke teacher (pretrained on first use, then cached): zero-shot accuracy with hand prompts on the
-    book's test split is at least 3× chance (and, being fine-grained, below 100 %)."""
+def test_pretrained_miniature_teacher_zero_shot_meets_the_design_target():
+    """The real smoke teacher (pretrained on first use, then cached): hand-prompt zero-shot accuracy on the book's
+    test split is at least the 60 % design target and below 95 %."""
     from pand_core.assets import smoke_data_root
     from pand_core.features import accuracy, extract_features, zero_shot_logits
     from pand_core.runinfo import default_cache
@@ -75,4 +88,5 @@ def test_pretrained_miniature_teacher_zero_shot_clears_the_bar():
     feats, labels = extract_features(teacher, test, progress=False)
     acc = accuracy(zero_shot_logits(feats, teacher.encode_text(test.prompts()), teacher.logit_scale), labels)
     chance = 100.0 / len(test.classnames)
-    assert ZERO_SHOT_BAR * chance <= acc < 95.0, f"zero-shot {acc:.1f} % (chance {chance:.1f} %)"
+    assert len(test.classnames) == 24 and len(test) == 480
+    assert ZERO_SHOT_TARGET <= acc < ZERO_SHOT_CEILING, f"zero-shot {acc:.1f} % (chance {chance:.1f} %)"

@@ -52,3 +52,41 @@ def test_a_checkpoint_of_another_architecture_is_refused_with_its_keys(tmp_path)
     torch.save(torchvision.models.mobilenet_v2(weights=None).state_dict(), path)
     with pytest.raises(ConfigError, match="do not fit a ResNet"):
         build_student("resnet18", 5, pretrained=str(path))
+
+
+def test_mini_resnet_is_a_student_like_resnet18_and_loads_its_upstream_weights(tmp_path):
+    """`pand-mini-resnet`: halves the resolution in stages 2-4 (32 px -> a 4x4 map), 128-d pooled features, its
+    upstream weights load through `build_student(pretrained=<file>)`, and it has no ImageNet tag to load."""
+    from pand_core.mininet import MINI_STUDENT, MiniResNet
+
+    net = MiniResNet(num_classes=3)
+    assert net.layers(net.stem(torch.zeros(2, 3, 32, 32))).shape == (2, 128, 4, 4)
+    spec = UpstreamSpec(arch=MINI_STUDENT, images=32, held_out=8, image_size=32, draw_size=40, epochs=1, batch_size=16)
+    path = upstream_student_weights(tmp_path, spec, progress=False)
+    assert MINI_STUDENT in path.parent.name
+    student = build_student(MINI_STUDENT, 5, pretrained=str(path))
+    saved = torch.load(path, weights_only=True)
+    got = student.backbone.state_dict()
+    assert student.feat_dim == 128 and all(torch.equal(got[k], saved[k]) for k in got)
+    out = student(torch.randn(2, 3, 32, 32))
+    assert out.logits.shape == (2, 5) and torch.allclose(out.features.norm(dim=-1), torch.ones(2))
+    with pytest.raises(ConfigError, match="no ImageNet weights"):
+        build_student(MINI_STUDENT, 5, pretrained=True)
+
+
+def test_smoke_profile_trains_the_mini_student_from_its_upstream_weights(tmp_path, monkeypatch):
+    """On smoke, `student_pretrained=True` resolves to the upstream-pretrained file (made once in the cache);
+    on paper it stays True (torchvision's ImageNet weights)."""
+    from pand_core import ministudent
+    from pand_core.assets import resolve_student_pretrained
+    from pand_core.config import default_student, make_config
+
+    monkeypatch.setenv("PAND_CACHE", str(tmp_path))
+    monkeypatch.setattr(ministudent, "UpstreamSpec", lambda **kw: UpstreamSpec(**dict(kw, images=32, held_out=8, epochs=1)))
+    cfg = make_config("distill", "smoke", student=None)
+    assert cfg.student == default_student("smoke") == "pand-mini-resnet" and default_student("paper") == "resnet18"
+    path = resolve_student_pretrained("smoke", cfg.student, True, cfg.image_size)
+    assert path.startswith(str(tmp_path)) and path.endswith("weights.pt")
+    assert f"-{cfg.image_size}px-" in path
+    assert resolve_student_pretrained("paper", "resnet18", True, 224) is True
+    assert resolve_student_pretrained("smoke", "resnet18", False, 32) is False

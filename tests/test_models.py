@@ -32,6 +32,18 @@ def test_tiny_teacher_is_frozen_and_normalised(tiny_teacher):
     assert not t.encode_text(texts).requires_grad
 
 
+def test_a_view_at_another_size_is_resized_to_the_teachers_input(tiny_teacher):
+    """A student's 16 px view is shown to the 32 px teacher bilinearly resized, exactly as if resized by hand; a view
+    at the teacher's size goes through untouched."""
+    x = torch.randn(2, 3, 16, 16)
+    by_hand = torch.nn.functional.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
+    ref = torch.nn.functional.normalize(tiny_teacher.model.encode_image(by_hand).float(), dim=-1)
+    assert torch.allclose(tiny_teacher.encode_image(x), ref, atol=1e-6)
+    same = torch.randn(2, 3, 32, 32)
+    assert torch.allclose(tiny_teacher.encode_image(same),
+                          torch.nn.functional.normalize(tiny_teacher.model.encode_image(same).float(), dim=-1), atol=1e-6)
+
+
 def _save_tiny(tiny_teacher, path):
     torch.save(tiny_teacher.model.state_dict(), path)
 

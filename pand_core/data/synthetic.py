@@ -25,6 +25,7 @@ BODY_COLOURS = {"Brown": (139, 94, 60), "Grey": (128, 128, 128), "Green": (70, 1
 HEAD_COLOURS = {"Red": (200, 40, 40), "Blue": (50, 80, 200), "Yellow": (230, 200, 40), "Black": (25, 25, 25)}
 WING_PATTERNS = ("Plain", "Striped", "Spotted")
 TAIL_SHAPES = ("Fan", "Fork")
+FAN_TAIL = (20, 150, 150)  # teal: no body or head colour, and never named in a caption (the tail's words are fan/fork)
 
 
 @dataclass(frozen=True)
@@ -101,12 +102,19 @@ def draw_bird(cls: BirdClass, size: int, rng: np.random.Generator) -> Image.Imag
     layer = Image.new("RGBA", (S, S), (0, 0, 0, 0))
     b = ImageDraw.Draw(layer)
     body, head = BODY_COLOURS[cls.body], HEAD_COLOURS[cls.head]
-    # tail (behind the body)
+    # tail (behind the body). Fan: a wide teal fan with dark feather lines; fork: two long thin near-black prongs.
+    # They differ in outline, area and colour, so the tail stays legible at 48 px. Earlier drawings (version 2: two
+    # small triangles in the body's tone; 3: a pale fan; 4: a dark fan, against dark prongs) left the teacher reading
+    # the tail near chance (studies/results/teacher-design.md).
     if cls.tail == "Fan":
-        b.polygon([(0.34 * S, 0.52 * S), (0.10 * S, 0.40 * S), (0.10 * S, 0.68 * S)], fill=_shade(body, 0.8))
+        cx, cy, r = 0.36 * S, 0.52 * S, 0.30 * S
+        b.pieslice([cx - r, cy - r, cx + r, cy + r], 135, 225, fill=FAN_TAIL, outline=(30, 30, 30))
+        for a in np.deg2rad([155, 180, 205]):
+            b.line([(cx, cy), (cx + r * np.cos(a), cy + r * np.sin(a))], fill=(30, 30, 30), width=max(1, S // 64))
     else:
-        b.polygon([(0.34 * S, 0.50 * S), (0.08 * S, 0.38 * S), (0.20 * S, 0.52 * S)], fill=_shade(body, 0.8))
-        b.polygon([(0.34 * S, 0.55 * S), (0.08 * S, 0.70 * S), (0.20 * S, 0.55 * S)], fill=_shade(body, 0.8))
+        dark = (35, 30, 25)
+        b.polygon([(0.36 * S, 0.48 * S), (0.04 * S, 0.30 * S), (0.10 * S, 0.30 * S), (0.36 * S, 0.53 * S)], fill=dark)
+        b.polygon([(0.36 * S, 0.53 * S), (0.04 * S, 0.76 * S), (0.10 * S, 0.76 * S), (0.36 * S, 0.58 * S)], fill=dark)
     b.ellipse([0.28 * S, 0.38 * S, 0.72 * S, 0.66 * S], fill=body)
     # wing with its pattern
     wing_box = [0.36 * S, 0.44 * S, 0.62 * S, 0.60 * S]
@@ -139,28 +147,46 @@ def draw_bird(cls: BirdClass, size: int, rng: np.random.Generator) -> Image.Imag
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 
 
+TWIN_GROUP = 4  # pretraining pairs come in groups: a species, its tail twin, its wing twin, and that one's tail twin
+
+
+def twin_class(index: int, position: int) -> int:
+    """The `position`-th member (0..3) of the twin group of species `index` in `all_classes()` order: 0 itself,
+    1 the same bird with the other tail, 2 the next wing pattern, 3 the next wing pattern with the other tail."""
+    tail, rest = index % len(TAIL_SHAPES), index // len(TAIL_SHAPES)
+    wing, rest = rest % len(WING_PATTERNS), rest // len(WING_PATTERNS)
+    if position >= 2:
+        wing = (wing + 1) % len(WING_PATTERNS)
+    if position % 2:
+        tail = 1 - tail
+    return (rest * len(WING_PATTERNS) + wing) * len(TAIL_SHAPES) + tail
+
+
 def pretraining_pairs(n: int, image_size: int = 64, seed: int = 0, progress: bool | None = None):
-    """`n` (PIL image, caption) pairs of the *pretraining* split: every attribute combination, images drawn from
-    a seed stream that the book's train/test images never use."""
+    """`n` (PIL image, caption) pairs of the *pretraining* split, from a seed stream that the book's train/test
+    images never use. Consecutive groups of `TWIN_GROUP` pairs show one random species and its twins (`twin_class`),
+    which differ in exactly one fine attribute; trained in whole groups, each batch holds its own hard negatives,
+    as a web corpus holds photos of similar species with captions that differ in one word."""
     combos = all_classes()
     out = []
     for k in Progress(range(n), "drawing pretraining pairs", progress=progress, leave=False):
-        rng = np.random.default_rng([seed, 1_000_003, k])  # 1_000_003: the pretraining stream
-        cls = combos[int(rng.integers(len(combos)))]
+        group = np.random.default_rng([seed, 1_000_003, k // TWIN_GROUP, 0])  # 1_000_003: the pretraining stream
+        cls = combos[twin_class(int(group.integers(len(combos))), k % TWIN_GROUP)]
+        rng = np.random.default_rng([seed, 1_000_003, k])
         out.append((draw_bird(cls, image_size, rng), caption_for(cls, rng)))
     return out
 
 
-SYNTHETIC_VERSION = 2  # 2: captions.txt; bump when the drawing or the files change
+SYNTHETIC_VERSION = 5  # 2: captions.txt; 3-5: tails redrawn (see draw_bird); bump when the drawing or the files change
 
 
 @dataclass(frozen=True)
 class SyntheticSpec:
     """Size of the synthetic world; `seed` fixes every pixel."""
 
-    n_classes: int = 12
-    train_per_class: int = 16
-    test_per_class: int = 10
+    n_classes: int = 24
+    train_per_class: int = 30
+    test_per_class: int = 20
     image_size: int = 64
     seed: int = 0
 
