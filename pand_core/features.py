@@ -131,6 +131,15 @@ class _AllViews(Dataset):
         return self.views.view_image(*divmod(k, self.views.views))
 
 
+def _per_view_cache(cache_dir: str | Path | None, kind: str, views: AugmentedViews, identity: dict):
+    """(file, its contents if they were made for `identity`, else None) of a per-view cache under
+    `cache_dir/kind/`; (None, None) without a cache folder."""
+    if cache_dir is None:
+        return None, None
+    path = Path(cache_dir) / kind / f"{views.base.name}-{views.base.split}-V{views.views}-{_key(identity)}.pt"
+    return path, _load_cached(path, identity)
+
+
 def _views_identity(views: AugmentedViews) -> dict:
     base = views.base
     return {"dataset": base.name, "split": base.split, "root": str(Path(base.root).resolve()), "n": len(base),
@@ -150,12 +159,9 @@ def view_tensors(views: AugmentedViews, cache_dir: str | Path | None = None, lim
     if first.numel() * first.element_size() * len(views) * views.views > limit_bytes:
         return None
     identity = _views_identity(views)
-    path = None
-    if cache_dir is not None:
-        path = Path(cache_dir) / "views" / f"{views.base.name}-{views.base.split}-V{views.views}-{_key(identity)}.pt"
-        blob = _load_cached(path, identity)
-        if blob is not None:
-            return blob["views"]
+    path, blob = _per_view_cache(cache_dir, "views", views, identity)
+    if blob is not None:
+        return blob["views"]
     loader = DataLoader(_AllViews(views), batch_size=batch_size, shuffle=False)
     chunks = list(Progress(loader, f"augmented training views, {views.views} per image (batches)", progress=progress,
                            leave=False))
@@ -184,12 +190,9 @@ def build_bank(
         raise ValueError("build_bank needs AugmentedViews with views=V")
     identity = dict(_cache_identity(teacher, views.base, views.transform, precision), seed=views.seed, views=views.views,
                     indices=_key({"i": views.indices}))
-    path = None
-    if cache_dir is not None:
-        path = Path(cache_dir) / "banks" / f"{views.base.name}-{views.base.split}-V{views.views}-{_key(identity)}.pt"
-        blob = _load_cached(path, identity)
-        if blob is not None:
-            return blob["bank"]
+    path, blob = _per_view_cache(cache_dir, "banks", views, identity)
+    if blob is not None:
+        return blob["bank"]
     loader = DataLoader(_AllViews(views), batch_size=batch_size, shuffle=False, num_workers=num_workers)
     device = teacher.device
     chunks = []

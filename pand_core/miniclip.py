@@ -12,12 +12,15 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import open_clip
 import torch
 import torch.nn.functional as F
 
 from .data.synthetic import SYNTHETIC_VERSION, TWIN_GROUP, pretraining_pairs
+from .data.transforms import paper_train_transform
+from .data.views import derive_seed, seeded_view
 from .models import MINI_TEACHER, Teacher, load_teacher
 from .prompts import encode_text_truncated
 from .progress import Progress
@@ -37,11 +40,16 @@ class PretrainSpec:
     draw_size: int = 64
     seed: int = 0
     image_size: int | None = None  # None: the model config's 48 px; another size changes the ViT's input (design studies)
+    augment: bool = False  # True: each pair's image through one random view of the Stage 2 training transform
+    # (tried as pretraining v6: with the same budget the teacher learned far less; teacher-design.md)
     version: int = 5  # bump when the world or the recipe changes, so old caches are not reused
 
 
-def _pixels(pairs, preprocess) -> torch.Tensor:
-    return torch.stack([preprocess(image) for image, _ in pairs])
+def _pixels(pairs, preprocess, augment: Callable | None = None, seed: int = 0) -> torch.Tensor:
+    """The pairs' images as the teacher's input; with `augment`, pair k through one seeded random view of it."""
+    if augment is None:
+        return torch.stack([preprocess(image) for image, _ in pairs])
+    return torch.stack([seeded_view(augment, image, derive_seed(seed, k, 3)) for k, (image, _) in enumerate(pairs)])
 
 
 def pretrain_mini_clip(spec: PretrainSpec = PretrainSpec(), progress: bool | None = None) -> tuple[torch.nn.Module, dict]:
@@ -52,7 +60,10 @@ def pretrain_mini_clip(spec: PretrainSpec = PretrainSpec(), progress: bool | Non
                                                                      force_image_size=spec.image_size)
     tokenizer = open_clip.get_tokenizer(MINI_TEACHER)
     pairs = pretraining_pairs(spec.pairs, spec.draw_size, spec.seed, progress=progress)
-    images = _pixels(pairs, preprocess)
+    size = model.visual.image_size
+    size = size[0] if isinstance(size, (tuple, list)) else size
+    augment = paper_train_transform(size, round(size * 256 / 224)) if spec.augment else None
+    images = _pixels(pairs, preprocess, augment, spec.seed)
     tokens = tokenizer([c for _, c in pairs])
     steps_per_epoch = math.ceil(len(pairs) / spec.batch_size)
     total = spec.epochs * steps_per_epoch
@@ -91,15 +102,15 @@ def pretrain_mini_clip(spec: PretrainSpec = PretrainSpec(), progress: bool | Non
                           "environment": environment()}
 
 
-def mini_teacher_dir(cache: Path, spec: PretrainSpec = PretrainSpec(), progress: bool | None = None) -> Path:
-    """The cached open_clip folder (open_clip_config.json + weights) of the pretrained miniature teacher;
-    trained and written on first use."""
+def mini_teacher_folder(cache: Path, spec: PretrainSpec = PretrainSpec()) -> Path:
+    """Where the miniature teacher of `spec` is cached (its name covers the recipe version, the drawing, the seed)."""
     size = "" if spec.image_size is None else f"-{spec.image_size}px"
-    folder = cache / "teachers" / f"{MINI_TEACHER}-v{spec.version}-w{SYNTHETIC_VERSION}{size}-s{spec.seed}"  # w: the drawing
-    weights = folder / "open_clip_pytorch_model.bin"
-    if weights.exists():
-        return folder
-    model, log = pretrain_mini_clip(spec, progress)
+    return cache / "teachers" / f"{MINI_TEACHER}-v{spec.version}-w{SYNTHETIC_VERSION}{size}-s{spec.seed}"
+
+
+def save_mini_teacher(model: torch.nn.Module, log: dict, folder: Path, spec: PretrainSpec) -> Path:
+    """Write `model` as an open_clip folder (config, weights, `pretraining.json`); the weights last, so their
+    presence marks the folder complete."""
     folder.mkdir(parents=True, exist_ok=True)
     model_cfg = open_clip.get_model_config(MINI_TEACHER)
     if spec.image_size is not None:
@@ -108,8 +119,18 @@ def mini_teacher_dir(cache: Path, spec: PretrainSpec = PretrainSpec(), progress:
            "preprocess_cfg": {"mean": list(open_clip.OPENAI_DATASET_MEAN), "std": list(open_clip.OPENAI_DATASET_STD)}}
     (folder / "open_clip_config.json").write_text(json.dumps(cfg, indent=2))
     write_json(folder / "pretraining.json", log)
-    atomic_torch_save(model.state_dict(), weights)  # last: its presence marks the folder complete
+    atomic_torch_save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
     return folder
+
+
+def mini_teacher_dir(cache: Path, spec: PretrainSpec = PretrainSpec(), progress: bool | None = None) -> Path:
+    """The cached open_clip folder (open_clip_config.json + weights) of the pretrained miniature teacher;
+    trained and written on first use."""
+    folder = mini_teacher_folder(cache, spec)
+    if (folder / "open_clip_pytorch_model.bin").exists():
+        return folder
+    model, log = pretrain_mini_clip(spec, progress)
+    return save_mini_teacher(model, log, folder, spec)
 
 
 def load_mini_teacher(cache: Path, device: str | torch.device = "cpu", progress: bool | None = None) -> Teacher:

@@ -15,6 +15,7 @@ import nbformat
 import pytest
 
 from pand_core.firstrun import FIRST_RUN_NOISE, is_first_run_noise, scrub_first_run_noise, warm_caches
+from pand_core.study import STUDY_METHODS
 from pand_core.pipeline import Job, PipelineError, rejected_pages, run_job, stderr_cells
 from pand_core.progress import PROGRESS_FILE_ENV, Progress, format_status, read_status
 from pand_core.runinfo import display_path
@@ -160,7 +161,9 @@ def test_smoke_pipeline_and_book_on_a_machine_that_never_ran_the_project(tmp_pat
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
     assert list(Path(env["MPLCONFIGDIR"]).glob("fontlist-*.json"))  # warmed by the pipeline, before any kernel
     executed = sorted((work / "runs" / "notebooks").glob("*.ipynb"))
-    assert len(executed) == 11 and not [p for p in executed if ".rejected" in p.name or ".failed" in p.name]
+    assert len(executed) == 6 and not [p for p in executed if ".rejected" in p.name or ".failed" in p.name]
+    summary = json.loads((work / "runs" / "smoke" / "cub" / "summary.json").read_text())  # the 3-seed study
+    assert {m: v["seeds"] for m, v in summary["methods"].items()} == {m: [0, 1, 2] for m in STUDY_METHODS}
     for path in executed:
         assert stderr_cells(nbformat.read(str(path), as_version=4)) == [], path.name
 

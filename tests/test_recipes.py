@@ -121,3 +121,4 @@ def test_the_last_batch_sizes_quoted_in_the_deviation_list():
     assert four == {"CUB": 27, "Aircraft": 2, "Pets": 24, "Dogs": 24}
     row = next(line for line in DEVIATIONS.read_text().splitlines() if line.startswith("| 9 |"))
     assert "106 (CUB), 6 (Aircraft), 96 (Pets, Dogs)" in row and "27, 2, 24, 24" in row
+
