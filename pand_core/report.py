@@ -201,7 +201,7 @@ def claims_markdown(summary: dict) -> str:
                           f"{c['verdict']} |" for c in rows))
     words = []
     for kind, phrase in (("reproduced", "The miniature reproduces"), ("contradicted", "It contradicts"),
-                         ("not resolved", "It cannot decide, with these seeds,"), ("not testable", "It cannot test")):
+                         ("not resolved", "It cannot decide with these seeds"), ("not testable", "It cannot test")):
         sel = [c["claim"] for c in rows if c["verdict"] == kind]
         if sel:
             words.append(f"{phrase}: {'; '.join(sel)}.")
@@ -228,9 +228,9 @@ def stage1_markdown(summary: dict) -> str:
             f"interval]: {parts[0]}; {parts[1]}.")
 
 
-def write_study_report(summary: dict, out_md: str | Path, provenance: str = "") -> tuple[Path, Path]:
-    """Write a study's tables, claims in words and interval plot as `out_md` and a PNG beside it (for the book's
-    pages to include); return both paths."""
+def write_study_report(summary: dict, out_md: str | Path, provenance: str = "") -> tuple[Path, Path, Path]:
+    """Write a study's tables, claims in words and interval plot as `out_md`, a PNG and the summary's JSON beside
+    it (for the book's pages to include, with the numbers they were made from); return the three paths."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -247,7 +247,9 @@ def write_study_report(summary: dict, out_md: str | Path, provenance: str = "") 
     text = "\n\n".join([summary_markdown(summary), stage1_markdown(summary), claims_markdown(summary)]
                         + ([provenance] if provenance else []))
     out_md.write_text(text + "\n")
-    return out_md, png
+    data = out_md.with_suffix(".json")
+    data.write_text(json.dumps(summary, indent=1) + "\n")
+    return out_md, png, data
 
 
 def interval_plot(summary: dict, ax=None, title: str = ""):

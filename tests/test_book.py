@@ -244,8 +244,9 @@ def test_summary_json_is_computed_from_the_result_files_only(tmp_path):
 
     from pand_core.report import write_study_report
 
-    md, png = write_study_report(s2, tmp_path / "report" / "study.md", "made by a test")
+    md, png, data = write_study_report(s2, tmp_path / "report" / "study.md", "made by a test")
     text = md.read_text()
+    assert json.loads(data.read_text()) == s2
     assert png.exists() and png.stat().st_size > 1000
     assert "| pand | 3 | 47.67 [" in text and "44.0, 52.0, 47.0" in text  # mean (44 + 52 + 47) / 3, every seed
     assert "hand prompts 30.00 [30.00, 30.00] %;" in text  # three equal values: no spread
