@@ -19,9 +19,10 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from pand_core.environment import environment
 from pand_core.export import export_student
+from pand_core.files import write_json
 from pand_core.models import build_student, load_teacher
-from pand_core.runinfo import environment, write_json
 
 
 def latency(fn, x, reps: int, device: torch.device, warmup: bool = True) -> float:

@@ -1,17 +1,16 @@
-"""Where a run's inputs come from: the data root and teacher weights a profile implies, and the device."""
+"""Where a run's inputs come from: the data root, teacher weights and student weights a profile implies."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import torch
-
 from .data.synthetic import SYNTHETIC_VERSION, SyntheticSpec, make_synthetic_cub
 from .errors import ConfigError
+from .files import atomic_torch_save
 from .mininet import MINI_STUDENT
 from .models import MINI_TEACHER, TINY_TEACHER, build_tiny_teacher
-from .runinfo import atomic_torch_save, default_cache
+from .paths import default_cache
 
 SMOKE_SPEC = SyntheticSpec()
 
@@ -66,10 +65,3 @@ def resolve_student_pretrained(profile: str, student: str, pretrained: bool | st
         return str(upstream_student_weights(default_cache(), UpstreamSpec(arch=student, image_size=image_size)))
     return pretrained
 
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} requested but CUDA is not available; use --device cpu.")
-    return torch.device(device)

@@ -13,14 +13,15 @@ import types
 import typing
 from typing import Any
 
-from .config import PROFILES, CalibrateConfig, DistillConfig, make_config
+from .config import METHODS, PROFILES, CalibrateConfig, DistillConfig, make_config
+from .data import DATASETS
 from .errors import exit_status
 
 HELP = {
     "profile": "named defaults: 'smoke' (offline miniature) or 'paper' (the authors' recipe)",
-    "method": "ce | ce-original | kd | vl2lite | vl2lite-original | pand-no-psc | pand-no-nlrd | pand",
+    "method": " | ".join(METHODS),
     "student_weights": "torchvision weights tag of the student: IMAGENET1K_V1 (the original's pretrained=True) or DEFAULT (newest)",
-    "dataset": "cub | aircraft | pets | dogs | cars",
+    "dataset": " | ".join(DATASETS),
     "data_root": "folder holding the data set (default: the smoke world, or $PAND_DATA)",
     "teacher": "open_clip model name",
     "teacher_weights": "open_clip pretrained tag, local weights file or directory; 'none' for random weights",

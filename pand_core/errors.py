@@ -39,6 +39,14 @@ class RunLockedError(PandError):
     """Another process is using the same run folder."""
 
 
+class NonFiniteLossError(PandError, FloatingPointError):
+    """A training loss became NaN or infinite; the last good checkpoint is left as it was."""
+
+
+class PipelineError(PandError, RuntimeError):
+    """A pipeline stage (a notebook, or the book build) failed; the message names it and the cell."""
+
+
 def user_message(error: BaseException) -> str:
     """The one-line-per-fact message for a user: the error's own text, without the traceback that PyTorch's
     DataLoader puts around errors raised in its worker processes."""

@@ -21,10 +21,12 @@ import torch.nn.functional as F
 from .data.synthetic import SYNTHETIC_VERSION, TWIN_GROUP, pretraining_pairs
 from .data.transforms import paper_train_transform
 from .data.views import derive_seed, seeded_view
+from .environment import environment
+from .files import atomic_torch_save, write_json
+from .logs import quiet_root_logger
 from .models import MINI_TEACHER, Teacher, load_teacher
 from .prompts import encode_text_truncated
 from .progress import Progress
-from .runinfo import atomic_torch_save, environment, quiet_root_logger, write_json
 
 
 @dataclass(frozen=True)

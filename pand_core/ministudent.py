@@ -21,9 +21,10 @@ import torch.nn.functional as F
 
 from .data.synthetic import SYNTHETIC_VERSION, BODY_COLOURS, HEAD_COLOURS, all_classes, draw_bird
 from .data.transforms import CLIP_MEAN, CLIP_STD
+from .environment import environment
+from .files import atomic_torch_save, write_json
 from .mininet import get_student_network
 from .progress import Progress
-from .runinfo import atomic_torch_save, environment, write_json
 
 UPSTREAM_STREAM = 2_000_003  # the student's upstream images: a seed stream no other split uses
 COARSE_CLASSES = [f"{body} body, {head} head" for body in BODY_COLOURS for head in HEAD_COLOURS]

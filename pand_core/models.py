@@ -16,8 +16,9 @@ import torchvision
 from torch import nn
 
 from .errors import ConfigError, TeacherUnavailableError
+from .files import safe_load
+from .logs import quiet_root_logger
 from .mininet import MINI_STUDENT, get_student_network, is_known_student
-from .runinfo import quiet_root_logger, safe_load
 
 log = logging.getLogger(__name__)
 

@@ -30,20 +30,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import METHODS, PROFILES, default_student
-from .errors import PandError
+from .errors import PandError, PipelineError, exit_status
+from .files import atomic_write
 from .firstrun import scrub_first_run_noise, warm_caches
 from .progress import PROGRESS_FILE_ENV, format_status, progress_enabled, read_status
+from .report import METHOD_ORDER
+from .study import STUDY_METHODS, run_study
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 BOOK_NOTEBOOKS = ("00_quickstart", "01_prompt_calibration", "02_neighborhood_graph", "03_distillation", "04_results",
                   "05_costs")
-DEFAULT_METHODS = {"smoke": ["ce", "kd", "vl2lite", "vl2lite-original", "pand-no-psc", "pand-no-nlrd", "pand"],
-                   "paper": ["ce-original", "ce", "vl2lite-original", "vl2lite", "pand-no-psc", "pand-no-nlrd", "pand"]}
+# smoke: the study's methods; paper: every method in table order but `kd`, the project's own baseline (the paper
+# has no counterpart).
+DEFAULT_METHODS = {"smoke": STUDY_METHODS, "paper": [m for m in METHOD_ORDER if m != "kd"]}
 DEFAULT_SEEDS = {"smoke": [0, 1, 2], "paper": [0]}
-
-
-class PipelineError(PandError, RuntimeError):
-    """A notebook failed; the message names it and the cell."""
 
 
 @dataclass
@@ -116,8 +116,6 @@ def make_plan(profile: str, out: Path, datasets: list[str], methods: list[str], 
 
 def run_studies(plan: Plan, log=print) -> list[dict]:
     """Every study of the plan (finished runs are read, not trained again); one summary record per study."""
-    from .study import run_study
-
     records = []
     for n, kwargs in enumerate(plan.studies, 1):
         name = f"[study {n}/{len(plan.studies)}] {kwargs['dataset']} {kwargs['student']}"
@@ -147,9 +145,7 @@ def review(path: Path) -> list[tuple[int, str]]:
 
     nb = nbformat.read(str(path), as_version=4)
     if scrub_first_run_noise(nb):
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        nbformat.write(nb, str(tmp))
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: nbformat.write(nb, str(tmp)))
     return stderr_cells(nb)
 
 
@@ -391,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     repo = NOTEBOOK_DIR.parent
     t0 = time.perf_counter()
-    try:
+
+    def pipeline() -> None:
         if not NOTEBOOK_DIR.is_dir():
             raise PandError(f"notebooks not found at {NOTEBOOK_DIR}: the pipeline runs from a clone of the repository "
                             "(pip install -e . inside it).")
@@ -411,10 +408,8 @@ def main(argv: list[str] | None = None) -> int:
             t1 = time.perf_counter()
             html = build_book(plan, repo, Path(args.html) if args.html else repo / "_build" / "html")
             print(f"book built in {time.perf_counter() - t1:.0f} s: open {html / 'index.html'}")
-    except PandError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+
+    return exit_status(pipeline)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import torch
 
 from .config import config_diff
 from .errors import ConfigError, OutputError, RunLockedError
-from .runinfo import atomic_torch_save, atomic_write, safe_load, write_json
+from .files import atomic_torch_save, atomic_write, safe_load, write_json
 
 # Fields that may differ between a run and its resumption without changing its numbers.
 RESUME_IGNORES = ("out", "device", "num_workers")
@@ -67,12 +67,12 @@ class RunDir:
             raise
 
     def _check(self, cfg_path: Path, config: dict[str, Any], resume: bool) -> None:
-        if cfg_path.exists():
+        if started(self.path):
             if not resume:
                 raise ConfigError(
                     f"{self.path} already holds a run (config.json); pass --resume to continue it, or choose another --out."
                 )
-            diffs = config_diff(json.loads(cfg_path.read_text()), config, ignore=RESUME_IGNORES)
+            diffs = config_changes(self.path, config)
             if diffs:
                 raise ConfigError(f"cannot resume {self.path}: its config differs from this one:\n  " + "\n  ".join(diffs))
         elif resume:
@@ -114,6 +114,22 @@ class RunDir:
 
     def write_result(self, result: dict[str, Any]) -> Path:
         return write_json(self.path / "result.json", result)
+
+
+def started(run_dir: str | Path) -> bool:
+    """A run was started in `run_dir`: it holds the run's config.json."""
+    return (Path(run_dir) / "config.json").exists()
+
+
+def read_config(run_dir: str | Path) -> dict[str, Any]:
+    """The configuration a run in `run_dir` was started with (its config.json)."""
+    return json.loads((Path(run_dir) / "config.json").read_text())
+
+
+def config_changes(run_dir: str | Path, config: dict[str, Any]) -> list[str]:
+    """How `config` differs from the run's saved config.json, one line per field, fields of `RESUME_IGNORES` left
+    out; [] when `config` would reproduce that run."""
+    return config_diff(read_config(run_dir), config, ignore=RESUME_IGNORES)
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-""""Load if present, else compute" for each stage, and the small readers notebooks need (metrics, trained students)."""
+""""Load if present, else compute" for each stage, and the small readers notebooks need (trained students,
+predictions, a run's teacher and data)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,19 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from .config import CalibrateConfig, DistillConfig, config_diff, make_config, to_dict
+from .config import CalibrateConfig, DistillConfig, make_config, to_dict
 from .errors import ConfigError
 from .models import Student, build_student
-from .rundir import RESUME_IGNORES, load_checkpoint, read_metrics  # noqa: F401 (read_metrics: for notebooks)
+from .rundir import config_changes, load_checkpoint, read_config, started
 
 
-def _finished(cfg) -> dict | None:
+def _finished(cfg: CalibrateConfig | DistillConfig) -> dict | None:
+    """The result of the finished run in `cfg.out`; None when it has not finished. A finished run with another
+    configuration is refused with `ConfigError`."""
     out = Path(cfg.out)
     if not (out / "result.json").exists():
         return None
-    diffs = config_diff(json.loads((out / "config.json").read_text()), to_dict(cfg), ignore=RESUME_IGNORES)
+    diffs = config_changes(out, to_dict(cfg))
     if diffs:
         raise ConfigError(
             f"{out} holds a finished run with another configuration:\n  " + "\n  ".join(diffs)
@@ -32,7 +35,7 @@ def calibrated(cfg: CalibrateConfig, progress: bool | None = None) -> dict:
     from .calibrate import calibrate
 
     done = _finished(cfg)
-    return done if done is not None else calibrate(cfg, resume=(Path(cfg.out) / "config.json").exists(), progress=progress)
+    return done if done is not None else calibrate(cfg, resume=started(cfg.out), progress=progress)
 
 
 def distilled(cfg: DistillConfig, progress: bool | None = None) -> dict:
@@ -40,13 +43,13 @@ def distilled(cfg: DistillConfig, progress: bool | None = None) -> dict:
     from .distill import distill
 
     done = _finished(cfg)
-    return done if done is not None else distill(cfg, resume=(Path(cfg.out) / "config.json").exists(), progress=progress)
+    return done if done is not None else distill(cfg, resume=started(cfg.out), progress=progress)
 
 
 def load_student(run_dir: str | Path, which: str = "last") -> tuple[Student, DistillConfig]:
     """The student of a Stage 2 run with the weights of its `last` or `best` checkpoint, in eval mode."""
     run_dir = Path(run_dir)
-    cfg = make_config("distill", **json.loads((run_dir / "config.json").read_text()))
+    cfg = make_config("distill", **read_config(run_dir))
     ckpt = load_checkpoint(run_dir / f"checkpoint_{which}.pt")
     n_classes = ckpt["model"]["student.classifier.weight"].shape[0]
     student = build_student(cfg.student, n_classes, pretrained=False, keep_dropout=cfg.spec.keep_dropout)
@@ -67,7 +70,8 @@ def predict(model: Student, dataset, batch_size: int = 128) -> tuple[torch.Tenso
 
 def teacher_for(cfg: CalibrateConfig | DistillConfig):
     """The teacher a run config names, with the weights its profile resolves to, on its device."""
-    from .assets import resolve_device, resolve_teacher_weights
+    from .assets import resolve_teacher_weights
+    from .devices import resolve_device
     from .models import load_teacher
 
     return load_teacher(cfg.teacher, resolve_teacher_weights(cfg.profile, cfg.teacher, cfg.teacher_weights),

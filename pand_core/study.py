@@ -21,7 +21,8 @@ from .config import METHODS, PROFILES, default_student, make_config
 from .errors import PandError, exit_status
 from .progress import Progress
 
-STUDY_METHODS = ["ce", "kd", "vl2lite", "vl2lite-original", "pand-no-psc", "pand-no-nlrd", "pand"]
+# Every Stage 2 method but `ce-original` (the original code's no-teacher recipe), in the registry's order.
+STUDY_METHODS = [m for m in METHODS if m != "ce-original"]
 
 
 def run_study(profile: str, dataset: str, methods: list[str], seeds: list[int], student: str | None = None,
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                          args.teacher_mode, args.data_root)
         if args.report:
             from .report import write_study_report
-            from .runinfo import environment
+            from .environment import environment
 
             env = environment()
             summary = json.loads(path.read_text())

@@ -38,9 +38,9 @@ import torch.nn.functional as F
 from pand_core import distill as distill_mod
 from pand_core.config import make_config
 from pand_core.data import paper_test_transform
+from pand_core.environment import environment
 from pand_core.losses import ce_step_mass, loss_weights, nlrd_loss
 from pand_core.models import AlignHead
-from pand_core.runinfo import environment
 from pand_core.stages import load_student, split_for, teacher_for
 
 

@@ -28,9 +28,9 @@ from pand_core.calibrate import calibrate
 from pand_core.config import make_config
 from pand_core.data.synthetic import SYNTHETIC_VERSION, SyntheticSpec, make_synthetic_cub
 from pand_core.distill import distill
+from pand_core.environment import environment
 from pand_core.losses import ce_step_mass
 from pand_core.rundir import read_metrics
-from pand_core.runinfo import environment
 
 CONDITIONS = (("ce", False), ("ce", True), ("vl2lite", True), ("pand", True))
 

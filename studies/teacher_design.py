@@ -18,10 +18,11 @@ from pathlib import Path
 
 from pand_core.data import load_dataset
 from pand_core.data.synthetic import SYNTHETIC_VERSION, SyntheticSpec, make_synthetic_cub, synthetic_classes
+from pand_core.environment import environment
 from pand_core.features import extract_features, zero_shot_logits
 from pand_core.miniclip import PretrainSpec, mini_teacher_folder, pretrain_mini_clip, save_mini_teacher
 from pand_core.models import MINI_TEACHER, Teacher
-from pand_core.runinfo import default_cache, environment
+from pand_core.paths import default_cache
 
 import open_clip
 import torch

@@ -21,9 +21,10 @@ from pand_core.data import load_dataset, paper_test_transform
 from pand_core.data.synthetic import SyntheticSpec, make_synthetic_cub
 from pand_core.data.transforms import CLIP_MEAN, CLIP_STD, RandomSquareResizedCrop
 from pand_core.data.views import AugmentedViews
+from pand_core.environment import environment
 from pand_core.features import accuracy, view_tensors, zero_shot_logits
 from pand_core.miniclip import load_mini_teacher
-from pand_core.runinfo import default_cache, environment
+from pand_core.paths import default_cache
 
 PARTS = ("rotation", "blur", "jitter")
 

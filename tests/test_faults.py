@@ -138,7 +138,7 @@ def test_non_finite_loss_names_epoch_step_and_term(world, monkeypatch):
 
 def test_unwritable_output_and_disk_full(world, monkeypatch):
     from pand_core import distill as d
-    from pand_core import runinfo
+    from pand_core import files
 
     blocker = world / "a-file"
     blocker.write_text("not a folder")
@@ -155,7 +155,7 @@ def test_unwritable_output_and_disk_full(world, monkeypatch):
                 raise OSError(28, "No space left on device")
         return real_save(obj, f, *a, **k)
 
-    monkeypatch.setattr(runinfo.torch, "save", save)
+    monkeypatch.setattr(files.torch, "save", save)
     with pytest.raises(OutputError, match=r"the disk is full[\s\S]*previous version of the file, if any, is intact"):
         d.distill(cfg, progress=False)
     ckpt = torch.load(Path(cfg.out) / "checkpoint_last.pt", weights_only=True)

@@ -16,9 +16,10 @@ import pytest
 
 from pand_core.firstrun import FIRST_RUN_NOISE, is_first_run_noise, scrub_first_run_noise, warm_caches
 from pand_core.study import STUDY_METHODS
-from pand_core.pipeline import Job, PipelineError, rejected_pages, run_job, stderr_cells
+from pand_core.errors import PipelineError
+from pand_core.pipeline import Job, rejected_pages, run_job, stderr_cells
 from pand_core.progress import PROGRESS_FILE_ENV, Progress, format_status, read_status
-from pand_core.runinfo import display_path
+from pand_core.paths import display_path
 
 REPO = Path(__file__).resolve().parents[1]
 FONT_CACHE_LINE = "Matplotlib is building the font cache; this may take a moment."

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ..files import atomic_torch_save, safe_load
 from ..progress import Progress
-from ..runinfo import atomic_torch_save, safe_load
 from .base import FGVCDataset, load_image
 from .transforms import CLIP_MEAN, CLIP_STD
 

@@ -1,0 +1,34 @@
+"""What every run records about where it ran: versions, device, platform, time."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import sys
+from typing import Any
+
+import torch
+
+
+def environment() -> dict[str, Any]:
+    """Versions of the stack, the device and the machine, for a run's self-describing output."""
+    import open_clip
+    import torchvision
+
+    from . import __version__
+
+    cuda = torch.cuda.is_available()
+    return {
+        "pand_core": __version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "open_clip": open_clip.__version__,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+        "cuda": torch.version.cuda if cuda else None,
+        "time_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,61 @@
+"""Files written atomically (a reader sees the old file or the whole new one) and tensor files loaded safely."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from .errors import OutputError, UnsafeFileError
+
+
+def temp_path(path: Path) -> Path:
+    """A temporary sibling of `path`, unique to this process (concurrent writers never share one)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], Any]) -> Path:
+    """Call `write(tmp_path)`, then rename over `path`: readers see the old file or the whole new one, never half.
+    A failed write (no space, no rights) raises `OutputError` and leaves the previous file as it was."""
+    path = Path(path)
+    tmp = temp_path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        reason = "the disk is full" if e.errno == 28 else (e.strerror or type(e).__name__)
+        raise OutputError(
+            f"cannot write {path}: {reason} ({e}). The previous version of the file, if any, is intact; free space or "
+            "choose a writable --out / PAND_CACHE and resume."
+        ) from e
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def safe_load(path: str | Path, what: str = "file") -> Any:
+    """`torch.load(weights_only=True)`: tensors and plain containers only. A file that holds pickled objects (which
+    could run code when unpickled) is refused with `UnsafeFileError`; nothing in it is executed."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise UnsafeFileError(
+            f"refusing to load {what} {path}: it contains pickled Python objects, not only tensors, and loading it could "
+            f"run code. Regenerate it with this project, or delete it. ({str(e).splitlines()[0]})"
+        ) from None
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> Path:
+    """`torch.save` through `atomic_write`."""
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+def write_json(path: str | Path, payload: dict) -> Path:
+    """Write JSON atomically, so a crash never leaves half a file."""
+    return atomic_write(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n"))

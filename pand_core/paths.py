@@ -1,0 +1,30 @@
+"""The cache folder, and paths as shared pages and logs show them (relative to the runs folder or the cache)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .config import runs_root
+
+
+def default_cache() -> Path:
+    """Cache folder for generated data and small models: `$PAND_CACHE`, else `~/.cache/pand`."""
+    return Path(os.environ.get("PAND_CACHE", Path.home() / ".cache" / "pand")).expanduser()
+
+
+def display_path(path: str | Path) -> str:
+    """`path` as pages and shared logs show it: under the runs folder as `$PAND_RUNS/…`, under the cache as
+    `$PAND_CACHE/…`, else its name only — never an absolute path of the machine that ran it. A source label such
+    as `dir:/abs/folder` keeps its prefix (`dir:$PAND_CACHE/teachers/…`)."""
+    text = str(path)
+    prefix, sep, rest = text.partition(":")
+    if sep and prefix in ("dir", "file", "tag") and not rest.startswith("\\"):
+        return prefix + ":" + (rest if prefix == "tag" else display_path(rest))
+    p = Path(text).expanduser()
+    for label, root in (("$PAND_RUNS", runs_root()), ("$PAND_CACHE", default_cache())):
+        try:
+            return f"{label}/{p.resolve().relative_to(root.expanduser().resolve()).as_posix()}"
+        except ValueError:
+            continue
+    return p.name if p.is_absolute() else p.as_posix()
