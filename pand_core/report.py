@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections import defaultdict
 from pathlib import Path
+
+from .config import METHODS
 
 # What the paper states (method doc §6), shown beside our measured numbers. PAPER_SOURCE says for each entry
 # whether it is quoted or derived from a quoted statement; PAPER_DERIVED marks the derived ones in tables.
@@ -39,7 +42,8 @@ ABLATION = {  # (PSC, NLRD) -> method
     (True, False): "pand-no-nlrd",
     (True, True): "pand",
 }
-METHOD_ORDER = ["ce-original", "ce", "kd", "vl2lite-original", "vl2lite", "pand-no-psc", "pand-no-nlrd", "pand"]
+# Table order: the registry's, with each method's `-original` recipe just before the controlled method it reproduces.
+METHOD_ORDER = sorted(METHODS, key=lambda m: (list(METHODS).index(m.removesuffix("-original")), not m.endswith("-original")))
 
 
 def collect_results(runs_root: str | Path) -> list[dict]:
@@ -154,7 +158,7 @@ def write_study_summary(runs_root: str | Path, profile: str, dataset: str, stude
     """Compute `study_summary` from the `result.json` files under `runs_root/<profile>/<dataset>/` and write it
     there as `summary.json` (atomically); return its path. `student=None`: the profile's student."""
     from .config import default_student
-    from .runinfo import write_json
+    from .files import write_json
 
     student = student or default_student(profile)
     folder = Path(runs_root) / profile / dataset
@@ -306,6 +310,28 @@ def ablation_markdown(rows: list[dict], dataset: str, student: str, profile: str
     return out
 
 
+def paper_markdown() -> str:
+    """The paper's numbers as a table: data set, student, method, top-1 and where each number comes from."""
+    lines = [f"| {d} | {s} | {m} | {v:.2f} | {PAPER_SOURCE[(d, s, m)]} |" for (d, s, m), v in PAPER.items()]
+    lines += [f"| {d} | (unconfirmed) | pand, best listed | {v:.2f} | quoted from the public listing |"
+              for d, v in PAPER_BEST_PAND.items()]
+    return "| data set | student | method | paper's top-1 (%) | source |\n|---|---|---|---|---|\n" + "\n".join(lines)
+
+
+def collect_calibrations(runs_root: str | Path) -> list[dict]:
+    """Every Stage 1 `result.json` below `runs_root` (in folders named `calibrate-s<seed>`), in path order."""
+    return [json.loads(p.read_text()) for p in sorted(Path(runs_root).rglob("calibrate-s*/result.json"))]
+
+
+def calibrations_markdown(calibrations: list[dict]) -> str:
+    """One row per Stage 1 run: chance, hand-prompt and calibrated test accuracy, and what the anchors were
+    selected on; a row of dashes when there is none."""
+    lines = [f"| {c['dataset']} | {c['seed']} | {c['chance_acc']:.2f} | {c['hand_prompt_acc']['test']:.2f} | "
+             f"{c['calibrated_acc']['test']:.2f} | {c['selected_on']} |" for c in calibrations]
+    return ("| data set | seed | chance | hand prompts (test) | calibrated (test) | anchors selected on |\n"
+            "|---|---|---|---|---|---|\n" + ("\n".join(lines) if lines else "| — | — | — | — | — | — |"))
+
+
 def bar_chart(rows: list[dict], ax=None, title: str = ""):
     """Clean vs test-selected accuracy per method (error bars over seeds), paper numbers as markers."""
     import matplotlib.pyplot as plt
@@ -389,3 +415,109 @@ def cost_markdown(page_seconds: float, runs: dict[str, dict], environment: dict)
                          f"{p['spec']['epochs']} epochs on {p['spec']['pairs']:,} image–caption pairs | "
                          f"{p['train_time_s']:.1f} | {_hardware(p['environment']) if 'environment' in p else 'not recorded'} |")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------- benchmarks (the costs page)
+# The paper's Stage 2 on CUB-200: 5,994 training images, batch 128, 300 epochs; the bank holds 8 views per image.
+CUB_TRAIN_IMAGES, PAPER_BATCH, PAPER_EPOCHS, BANK_VIEWS = 5994, 128, 300, 8
+
+
+def collect_benchmarks(folder: str | Path) -> list[dict]:
+    """Every benchmark JSON in `folder` (what `benchmarks/*.py` wrote), in name order, each with its `file` name."""
+    return [dict(json.loads(p.read_text()), file=p.name) for p in sorted(Path(folder).glob("*.json"))]
+
+
+def benchmarks_of(bench: list[dict], name: str) -> list[dict]:
+    """The records of one benchmark (`stage2_step_time`, `data_path`, `stage1_step`, `inference`)."""
+    return [r for r in bench if r["benchmark"] == name]
+
+
+def ran_on_gpu(bench: list[dict]) -> bool:
+    """Whether any benchmark record was measured on a device other than the CPU."""
+    return any(r["environment"]["device"] != "cpu" for r in bench)
+
+
+def bench_hardware(record: dict) -> str:
+    """The machine a benchmark record was measured on: device, CPU cores, torch version."""
+    env = record["environment"]
+    return f"{env['device']} ({env['cpu_count']} CPU cores, torch {env['torch']})"
+
+
+def step_time_markdown(bench: list[dict]) -> str:
+    """Median Stage 2 step of CE, PAND with the bank and PAND with the online teacher (ms, and the ratio to CE)."""
+    rows = []
+    for r in benchmarks_of(bench, "stage2_step_time"):
+        t, q, s = r["times"], r["ratios_to_ce"], r["sizes"]
+        rows.append(f"| {bench_hardware(r)} | {r['size']} ({s['image']} px, batch {s['batch']}, {s['classes']} classes) | "
+                    f"{'bf16' if r['amp'] else 'fp32'} | {1000 * t['ce']['median_s']:.1f} | "
+                    f"{1000 * t['pand_bank']['median_s']:.1f} ({q['pand_bank']:.2f}×) | "
+                    f"{1000 * t['pand_online']['median_s']:.1f} ({q['pand_online']:.2f}×) |")
+    return ("| hardware | size | precision | CE step (ms) | PAND, bank (ms) | PAND, online teacher (ms) |\n"
+            "|---|---|---|---|---|---|\n" + ("\n".join(rows) or "| no step-time benchmark yet | | | | | |"))
+
+
+def data_path_markdown(bench: list[dict]) -> str:
+    """Images per second of the CPU data path and of the device data path."""
+    rows = [f"| {bench_hardware(r)} | {r['workers']} | {r['cpu_path_images_per_s']:.0f} | {r['device']} | "
+            f"{r['device_path_images_per_s']:.0f} |" for r in benchmarks_of(bench, "data_path")]
+    return ("| hardware | loader workers | CPU path (images/s) | device path on | device path (images/s) |\n"
+            "|---|---|---|---|---|\n" + ("\n".join(rows) or "| no data-path benchmark yet | | | | |"))
+
+
+def step_demand(record: dict) -> float:
+    """Images per second a student-only (CE) training step consumes: batch size / median step time."""
+    return record["sizes"]["batch"] / record["times"]["ce"]["median_s"]
+
+
+def step_demand_lines(bench: list[dict]) -> list[str]:
+    """One sentence per full-size step-time record: the images per second its CE step consumes."""
+    return [f"{bench_hardware(r)}: a student-only training step consumes {step_demand(r):.0f} images/s at full size"
+            for r in benchmarks_of(bench, "stage2_step_time") if r["size"] == "full"]
+
+
+def stage1_step_markdown(bench: list[dict]) -> str:
+    """Stage 1 step time with the full and the truncated text sequence, and the speed-up."""
+    rows = [f"| {bench_hardware(r)} | {r['teacher']} | {r['classes']} | {r['full']['sequence_length']} → "
+            f"{r['truncated']['sequence_length']} | {r['full']['step_s']:.3f} | {r['truncated']['step_s']:.3f} | "
+            f"{r['speedup']:.2f}× |" for r in benchmarks_of(bench, "stage1_step")]
+    return ("| hardware | text tower | classes | tokens | full step (s) | truncated step (s) | speed-up |\n"
+            "|---|---|---|---|---|---|---|\n" + ("\n".join(rows) or "| no Stage 1 benchmark yet | | | | | | |"))
+
+
+def inference_markdown(bench: list[dict]) -> list[str]:
+    """One table per inference record (parameters, GMAC, weight size and latency per model, export check); a
+    single note when there is none."""
+    tables = []
+    for r in benchmarks_of(bench, "inference"):
+        rows = [f"| {name} | {m['params'] / 1e6:.1f} M | {m['macs_per_image'] / 1e9:.2f} | "
+                f"{m['fp32_weights_bytes'] / 2**20:.0f} | {1000 * m['latency_batch1_s']:.1f} | "
+                f"{1000 * m['latency_batch32_s']:.0f} |" for name, m in r["models"].items()]
+        tables.append(f"**{bench_hardware(r)}, {r['image_size']} px**\n\n| model | parameters | GMAC / image | "
+                      "fp32 weights (MiB) | batch 1 (ms) | batch 32 (ms) |\n|---|---|---|---|---|---|\n" + "\n".join(rows)
+                      + f"\n\nExported ResNet-18: TorchScript max |Δlogit| {r['export_check']['torchscript_max_abs_err']:.1e}, "
+                      f"ONNX {r['export_check']['onnx_max_abs_err']:.1e}.")
+    return tables or ["_No inference benchmark yet._"]
+
+
+def cub_estimate(record: dict) -> dict[str, float]:
+    """Estimated hours of the paper's Stage 2 on CUB-200 from one step-time record: `online` = epochs × steps ×
+    online step; `bank` = epochs × steps × bank step + one teacher pass over every view of every training image
+    (the online step's extra time over CE, per image)."""
+    t, batch = record["times"], record["sizes"]["batch"]
+    steps = math.ceil(CUB_TRAIN_IMAGES / PAPER_BATCH)
+    teacher_per_image = (t["pand_online"]["median_s"] - t["ce"]["median_s"]) / batch
+    online = PAPER_EPOCHS * steps * t["pand_online"]["median_s"]
+    bank = PAPER_EPOCHS * steps * t["pand_bank"]["median_s"] + BANK_VIEWS * CUB_TRAIN_IMAGES * max(teacher_per_image, 0)
+    return {"online": online / 3600, "bank": bank / 3600}
+
+
+def cub_estimate_markdown(bench: list[dict]) -> str:
+    """`cub_estimate` for every step-time record measured at the paper's size (full, batch 128)."""
+    rows = []
+    for r in benchmarks_of(bench, "stage2_step_time"):
+        if r["size"] != "full" or r["sizes"]["batch"] != PAPER_BATCH:  # the paper's step: 224 px, batch 128
+            continue
+        hours = cub_estimate(r)
+        rows.append(f"| {bench_hardware(r)} | {'bf16' if r['amp'] else 'fp32'} | {hours['online']:.1f} | {hours['bank']:.1f} |")
+    return ("| hardware | precision | Stage 2 online, estimated hours | Stage 2 bank, estimated hours |\n|---|---|---|---|\n"
+            + ("\n".join(rows) or "| no full-size step-time benchmark yet (needs a GPU) | | | |"))

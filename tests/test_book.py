@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from pand_core.config import make_config
-from pand_core.errors import ConfigError
+from pand_core.errors import ConfigError, PipelineError
 from pand_core.neighborhood import knn_graph, knn_overlap, neighbour_label_purity, pair_divergences
-from pand_core.pipeline import PipelineError, build_book, make_plan, run_plan, run_studies, stderr_cells
+from pand_core.pipeline import build_book, make_plan, run_plan, run_studies, stderr_cells
 from pand_core.report import ablation_markdown, collect_results, results_markdown, summarise
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,6 +79,100 @@ def test_cost_markdown_reports_only_measured_times(tmp_path):
     assert str(tmp_path) not in text  # times, never paths
 
 
+def test_method_order_is_the_registrys_with_each_original_recipe_first():
+    from pand_core.config import METHODS
+    from pand_core.report import METHOD_ORDER
+
+    assert sorted(METHOD_ORDER) == sorted(METHODS)
+    for m in METHODS:
+        if m.endswith("-original"):
+            assert METHOD_ORDER.index(m) + 1 == METHOD_ORDER.index(m.removesuffix("-original"))
+    assert METHOD_ORDER[0] == "ce-original" and METHOD_ORDER[-1] == "pand"
+
+
+def test_results_page_tables_of_the_paper_and_of_stage1(tmp_path):
+    from pand_core.report import calibrations_markdown, collect_calibrations, paper_markdown
+
+    paper = paper_markdown()
+    assert "| cub | resnet18 | pand | 76.09 | quoted |" in paper
+    assert "| cub | resnet18 | vl2lite-original | 72.69 | derived: 76.09 − 3.4" in paper
+    assert "| pets | (unconfirmed) | pand, best listed | 88.97 | quoted from the public listing |" in paper
+    for seed, cal in ((1, 41.25), (0, 40.0)):
+        path = tmp_path / "smoke" / "cub" / f"calibrate-s{seed}" / "result.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"stage": "calibrate", "dataset": "cub", "seed": seed, "chance_acc": 100 / 24,
+                                    "hand_prompt_acc": {"test": 33.333}, "calibrated_acc": {"test": cal},
+                                    "selected_on": "last"}))
+    (tmp_path / "smoke" / "cub" / "ce-s0").mkdir()
+    (tmp_path / "smoke" / "cub" / "ce-s0" / "result.json").write_text(json.dumps(_result("ce", 0, 1.0, 2.0)))
+    found = collect_calibrations(tmp_path)
+    assert [c["seed"] for c in found] == [0, 1]  # Stage 1 runs only, in path order
+    table = calibrations_markdown(found)
+    assert table.splitlines()[2:] == ["| cub | 0 | 4.17 | 33.33 | 40.00 | last |", "| cub | 1 | 4.17 | 33.33 | 41.25 | last |"]
+    assert calibrations_markdown([]).splitlines()[2] == "| — | — | — | — | — | — |"
+
+
+def _step_time(size="full", batch=128, ce=0.1, bank=0.2, online=0.5, device="gpu", amp=True):
+    return {"benchmark": "stage2_step_time", "size": size, "amp": amp,
+            "environment": {"device": device, "cpu_count": 16, "torch": "2.x"},
+            "sizes": {"image": 224, "batch": batch, "classes": 200},
+            "times": {"ce": {"median_s": ce}, "pand_bank": {"median_s": bank}, "pand_online": {"median_s": online}},
+            "ratios_to_ce": {"pand_bank": bank / ce, "pand_online": online / ce}}
+
+
+def test_costs_page_estimates_cub_from_the_measured_steps():
+    """300 epochs × ⌈5994 / 128⌉ = 47 steps: online 14,100 × 0.5 s = 1.958 h; bank 14,100 × 0.2 s + 8 views × 5994
+    images × (0.5 − 0.1) / 128 s = 2820 + 149.85 s = 0.825 h."""
+    from pand_core.report import cub_estimate, cub_estimate_markdown, step_demand, step_demand_lines, step_time_markdown
+
+    assert cub_estimate(_step_time()) == pytest.approx({"online": 7050 / 3600, "bank": 2969.85 / 3600})
+    assert cub_estimate(_step_time(online=0.05))["bank"] == pytest.approx(300 * 47 * 0.2 / 3600)  # no negative teacher
+    bench = [_step_time(), _step_time(batch=4, device="cpu", amp=False), _step_time(size="smoke", batch=32)]
+    rows = cub_estimate_markdown(bench).splitlines()[2:]
+    assert rows == ["| gpu (16 CPU cores, torch 2.x) | bf16 | 2.0 | 0.8 |"]  # only the paper's step size
+    assert "no full-size step-time benchmark yet" in cub_estimate_markdown(bench[1:])
+    assert step_demand(_step_time()) == pytest.approx(1280.0)  # 128 images / 0.1 s
+    assert step_demand_lines(bench) == ["gpu (16 CPU cores, torch 2.x): a student-only training step consumes 1280 "
+                                        "images/s at full size", "cpu (16 CPU cores, torch 2.x): a student-only "
+                                        "training step consumes 40 images/s at full size"]
+    assert ("| gpu (16 CPU cores, torch 2.x) | full (224 px, batch 128, 200 classes) | bf16 | 100.0 | 200.0 (2.00×) | "
+            "500.0 (5.00×) |") in step_time_markdown(bench)
+    assert "no step-time benchmark yet" in step_time_markdown([])
+
+
+def test_costs_page_reads_every_benchmark_file(tmp_path):
+    from pand_core.report import (benchmarks_of, collect_benchmarks, data_path_markdown, inference_markdown, ran_on_gpu,
+                                  stage1_step_markdown)
+
+    cpu = {"device": "cpu", "cpu_count": 2, "torch": "2.x"}
+    records = {
+        "b-data.json": {"benchmark": "data_path", "environment": cpu, "workers": 2, "cpu_path_images_per_s": 80.6,
+                        "device": "cpu", "device_path_images_per_s": 93.4},
+        "a-stage1.json": {"benchmark": "stage1_step", "environment": cpu, "teacher": "t", "classes": 8,
+                          "full": {"sequence_length": 77, "step_s": 4.0}, "truncated": {"sequence_length": 36, "step_s": 2.5},
+                          "speedup": 1.6},
+        "c-inference.json": {"benchmark": "inference", "environment": cpu, "image_size": 224,
+                             "models": {"student": {"params": 11_300_000, "macs_per_image": 1.81e9,
+                                                    "fp32_weights_bytes": 45_088_768, "latency_batch1_s": 0.0262,
+                                                    "latency_batch32_s": 0.8694}},
+                             "export_check": {"torchscript_max_abs_err": 0.0, "onnx_max_abs_err": 2.5e-6}},
+    }
+    for name, record in records.items():
+        (tmp_path / name).write_text(json.dumps(record))
+    bench = collect_benchmarks(tmp_path)
+    assert [r["file"] for r in bench] == ["a-stage1.json", "b-data.json", "c-inference.json"]
+    assert [r["file"] for r in benchmarks_of(bench, "data_path")] == ["b-data.json"]
+    assert not ran_on_gpu(bench) and ran_on_gpu(bench + [_step_time()])
+    assert "| cpu (2 CPU cores, torch 2.x) | 2 | 81 | cpu | 93 |" in data_path_markdown(bench)
+    assert "| cpu (2 CPU cores, torch 2.x) | t | 8 | 77 → 36 | 4.000 | 2.500 | 1.60× |" in stage1_step_markdown(bench)
+    [table] = inference_markdown(bench)
+    assert table.startswith("**cpu (2 CPU cores, torch 2.x), 224 px**")
+    assert "| student | 11.3 M | 1.81 | 43 | 26.2 | 869 |" in table  # 45,088,768 B = 43 MiB; 26.2 ms; 869 ms
+    assert table.endswith("TorchScript max |Δlogit| 0.0e+00, ONNX 2.5e-06.")
+    assert inference_markdown([]) == ["_No inference benchmark yet._"]
+    assert "no data-path benchmark yet" in data_path_markdown([]) and "no Stage 1 benchmark yet" in stage1_step_markdown([])
+
+
 # ------------------------------------------------------------------------------------- neighbourhood
 def test_knn_graph_groups_use_global_indices():
     z = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [1.0, 1.0]])
@@ -112,6 +206,17 @@ def test_stages_load_finished_runs_and_refuse_other_configs(tmp_path, monkeypatc
     other = make_config("calibrate", "smoke", data_root=str(synthetic_root), teacher="pand-tiny-clip", epochs=3, n_ctx=4)
     with pytest.raises(ConfigError, match=r"another configuration[\s\S]*epochs: 2 != 3"):
         calibrated(other)
+
+
+def test_config_changes_ignore_what_a_resume_may_change(tmp_path):
+    from pand_core.files import write_json
+    from pand_core.rundir import config_changes, read_config, started
+
+    assert not started(tmp_path)
+    write_json(tmp_path / "config.json", {"epochs": 2, "out": "a", "device": "cpu"})
+    assert started(tmp_path) and read_config(tmp_path)["epochs"] == 2
+    assert config_changes(tmp_path, {"epochs": 2, "out": "b", "device": "cuda"}) == []
+    assert config_changes(tmp_path, {"epochs": 3, "out": "a", "device": "cpu"}) == ["epochs: 2 != 3"]
 
 
 # ------------------------------------------------------------------------------------------- pipeline
@@ -311,6 +416,15 @@ def test_study_command_refuses_an_unknown_method_with_one_line(capsys):
     assert main(["--methods", "pand", "nope", "--seeds", "0"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: unknown method(s) ['nope']") and err.count("\n") == 1
+
+
+def test_pipeline_command_stops_a_user_error_with_one_line(tmp_path, capsys):
+    from pand_core.pipeline import main
+
+    assert main(["--methods", "pandas", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown method(s) ['pandas']") and err.count("\n") == 1
+    assert not list(tmp_path.iterdir())  # stopped before any work
 
 
 def test_every_file_a_book_page_includes_or_shows_exists():
