@@ -2,8 +2,10 @@
 
     python -m pand_core distill --profile smoke --method pand --anchors runs/calibrate/anchors.pt
 
-Every method of `config.METHODS` runs through the same loop; what differs is which teacher outputs exist
-and which loss terms are added. The test split is evaluated in full every epoch.
+Every method of `config.METHODS` runs through the same step (`train_step`); what differs is which teacher targets
+exist (`targets.make_targets`) and which loss terms are added (`stage2_losses`). The step never waits for the
+device: its losses, counts and finite-check add up on the device and are read once per epoch. The test split is
+evaluated in full every epoch.
 """
 
 from __future__ import annotations
@@ -11,33 +13,36 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
-from .assets import resolve_data_root, resolve_device, resolve_student_pretrained, resolve_teacher_weights
+from .assets import resolve_data_root, resolve_student_pretrained, resolve_teacher_weights
+from .batched import map_batches
 from .config import DistillConfig, to_dict
 from .data import load_dataset, paper_test_transform, paper_train_transform
-from .data.base import FGVCDataset, drop_unreadable
+from .data.base import FGVCDataset, skip_unreadable
 from .data.gpu_augment import PaperAugment, batch_generator, decode_split
 from .data.splits import TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
 from .data.views import AugmentedViews, derive_seed
-from .distributed import Dist, barrier, init_distributed, shutdown, sum_across
-from .errors import ConfigError, PandError
-from .features import build_bank, teacher_autocast, view_tensors
+from .devices import resolve_device
+from .distributed import Dist, barrier, init_distributed, main_process_first, shutdown, sum_across
+from .environment import environment
+from .errors import ConfigError, NonFiniteLossError
+from .features import view_tensors
 from .losses import feature_alignment_loss, hinton_kd_loss, loss_weights, nlrd_loss, pand_total_loss, text_kd_loss
 from .models import AlignHead, Teacher, build_student, load_teacher
+from .paths import default_cache
+from .progress import Progress, progress_enabled
 from .prompts import load_anchors
 from .rundir import RunDir, load_checkpoint, save_checkpoint
-from .progress import Progress, progress_enabled
-from .runinfo import default_cache, environment
+from .targets import TeacherTargets, make_targets
 
-
-class NonFiniteLossError(PandError, FloatingPointError):
-    """A loss term became NaN or infinite; the last good checkpoint is left as it was."""
+CHECK_EVERY = 50  # steps between reads of the device-side finite-check (one host synchronisation each)
 
 
 class Stage2Model(nn.Module):
@@ -69,6 +74,23 @@ def make_optimizer(cfg: DistillConfig, params) -> tuple[torch.optim.Optimizer, t
     return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.cosine_t_max, eta_min=cfg.cosine_eta_min)
 
 
+def build_stage2(cfg: DistillConfig, num_classes: int, embed_dim: int | None, device: torch.device,
+                 student_start: bool | str = False, sync_bn: bool = False):
+    """The trained modules of `cfg` on `device` (student, and the align head when `cfg.method` has feature terms;
+    seeded by `cfg.seed`), with their optimiser and schedule: `(Stage2Model, optimiser, scheduler)`."""
+    torch.manual_seed(cfg.seed)
+    student = build_student(cfg.student, num_classes, pretrained=student_start, weights=cfg.student_weights,
+                            keep_dropout=cfg.spec.keep_dropout)
+    head = AlignHead(embed_dim, student.feat_dim) if cfg.spec.feature_terms else None
+    if sync_bn:
+        student = nn.SyncBatchNorm.convert_sync_batchnorm(student)  # the original's SyncBN over the global batch
+    model = Stage2Model(student, head).to(device)
+    if cfg.channels_last:
+        model.student.to(memory_format=torch.channels_last)
+    opt, sched = make_optimizer(cfg, model.parameters())
+    return model, opt, sched
+
+
 def stage2_losses(
     cfg: DistillConfig,
     out,
@@ -98,6 +120,94 @@ def stage2_losses(
     return total, terms
 
 
+def _autocast(cfg: DistillConfig, device: torch.device):
+    if cfg.amp and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+class EpochMeter:
+    """One epoch's running sums, kept on the device: each loss term × batch size, correct predictions, and the
+    first step whose loss was not finite with its terms. `check` and `read` are the only host synchronisations."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.samples, self.steps, self.checked = device, 0, 0, 0
+        self.names: list[str] = []
+        self.sums = self.bad_terms = None
+        self.correct = torch.zeros((), dtype=torch.long, device=device)
+        self.first_bad = torch.full((), -1, dtype=torch.long, device=device)
+
+    def add(self, total: torch.Tensor, terms: dict[str, torch.Tensor], logits: torch.Tensor, labels: torch.Tensor) -> None:
+        """Account one step: its total loss, its terms and its predictions (asynchronously)."""
+        values = torch.stack([total.detach().float(), *(v.detach().float() for v in terms.values())])
+        if self.sums is None:
+            self.names = ["loss", *terms]
+            self.sums = torch.zeros_like(values)
+            self.bad_terms = torch.zeros(len(values), dtype=torch.bool, device=values.device)
+        finite = torch.isfinite(values)
+        first = ~finite.all() & (self.first_bad < 0)
+        self.first_bad = torch.where(first, torch.full_like(self.first_bad, self.steps), self.first_bad)
+        self.bad_terms = torch.where(first, ~finite, self.bad_terms)
+        self.sums += values * labels.shape[0]
+        self.correct += (logits.detach().argmax(-1) == labels).sum()
+        self.samples += labels.shape[0]
+        self.steps += 1
+
+    def check(self, epoch: int) -> None:
+        """Raise `NonFiniteLossError` (epoch, step, terms) if a step since the start of the epoch had a non-finite
+        loss; called before any checkpoint of the epoch is written."""
+        first = int(self.first_bad)
+        if first >= 0:
+            bad = [n for n, b in zip(self.names[1:], self.bad_terms[1:].tolist()) if b] or ["total"]
+            raise NonFiniteLossError(
+                f"loss became non-finite at epoch {epoch}, step {first} (term(s): {', '.join(bad)}), found when steps "
+                f"{self.checked}–{self.steps - 1} were checked; the last good checkpoint is intact — lower the "
+                "learning rate or disable AMP and resume."
+            )
+        self.checked = self.steps
+
+    def read(self, d: Dist = Dist()) -> dict[str, float]:
+        """The epoch's mean of every loss term and its training accuracy (%), summed over ranks."""
+        sums = self.sums.tolist() if self.sums is not None else []
+        n, correct, *sums = sum_across(d, self.samples, int(self.correct), *sums, device=self.device)
+        n = max(n, 1.0)
+        return {**{k: s / n for k, s in zip(self.names, sums)}, "train_acc": 100.0 * correct / n}
+
+
+def train_step(model: nn.Module, opt: torch.optim.Optimizer, cfg: DistillConfig, targets: TeacherTargets | None,
+               anchors: torch.Tensor | None, batch, epoch: int, meter: EpochMeter) -> None:
+    """One Stage 2 step on `batch = (x, y, index, view)` (method doc §4): the teacher's features for the batch, the
+    loss of `cfg.method` under autocast, backward and the optimiser step; the losses go to `meter`, on the device."""
+    x, y, index, view = batch
+    device = meter.device
+    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    if cfg.channels_last:
+        x = x.to(memory_format=torch.channels_last)
+    f = targets.features(x, index, view) if targets is not None else None
+    with _autocast(cfg, device):
+        out, aligned = model(x, f, anchors)
+        total, terms = stage2_losses(cfg, out, y, f, anchors, aligned, epoch)
+    opt.zero_grad(set_to_none=True)
+    total.backward()
+    opt.step()
+    meter.add(total, terms, out.logits, y)
+
+
+def train_one_epoch(model: nn.Module, opt: torch.optim.Optimizer, cfg: DistillConfig, targets: TeacherTargets | None,
+                    anchors: torch.Tensor | None, batches: Iterable, epoch: int, device: torch.device,
+                    d: Dist = Dist()) -> dict[str, float]:
+    """`train_step` over every batch of one epoch: the mean of each loss term and the training accuracy; raises
+    `NonFiniteLossError` (checked every `CHECK_EVERY` steps and at the end) before the caller can save anything."""
+    meter = EpochMeter(device)
+    model.train()
+    for step, batch in enumerate(batches):
+        train_step(model, opt, cfg, targets, anchors, batch, epoch, meter)
+        if (step + 1) % CHECK_EVERY == 0:
+            meter.check(epoch)
+    meter.check(epoch)
+    return meter.read(d)
+
+
 @torch.no_grad()
 def in_memory(dataset, limit_bytes: int = 256 * 2**20):
     """`dataset` (fixed transform: a test or validation split) decoded and transformed once into a `TensorDataset`,
@@ -113,26 +223,19 @@ def in_memory(dataset, limit_bytes: int = 256 * 2**20):
     return TensorDataset(torch.stack(xs), torch.tensor(ys))
 
 
-def evaluate(model: nn.Module, dataset, cfg: DistillConfig, device: torch.device, d: Dist = Dist()) -> float:
-    """Top-1 accuracy (%) on the *whole* dataset: no dropped batches; ranks score disjoint shards and sum."""
+def evaluate(model: nn.Module, dataset, cfg: DistillConfig, device: torch.device, d: Dist = Dist()) -> tuple[float, int]:
+    """Top-1 accuracy (%) on the *whole* dataset and the number of images scored: no dropped batches; ranks score
+    disjoint shards and sum."""
     was_training = model.training
     model.eval()
     shard = Subset(dataset, list(range(d.rank, len(dataset), d.world)))
-    loader = DataLoader(shard, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.num_workers, drop_last=False)
-    correct = seen = 0
-    for x, y in loader:
-        x = x.to(device, non_blocking=True)
-        if cfg.channels_last:
-            x = x.to(memory_format=torch.channels_last)
-        with _autocast(cfg, device):
-            logits = model(x).logits
-        correct += (logits.argmax(-1).cpu() == y).sum().item()
-        seen += len(y)
+    logits, labels = map_batches(lambda x: model(x).logits, shard, cfg.batch_size, device, cfg.num_workers,
+                                 context=lambda: _autocast(cfg, device), channels_last=cfg.channels_last)
     model.train(was_training)
-    correct, seen = sum_across(d, correct, seen, device=device)
+    correct, seen = sum_across(d, int((logits.argmax(-1) == labels).sum()), len(labels), device=device)
     if int(seen) != len(dataset):
         raise RuntimeError(f"evaluation scored {int(seen)} of {len(dataset)} images")
-    return 100.0 * correct / seen
+    return 100.0 * correct / seen, int(seen)
 
 
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> list[list[int]]:
@@ -161,20 +264,152 @@ def device_batches(decoded: torch.Tensor, targets: torch.Tensor, batches: list[l
         yield x, targets[sel], sel, torch.full((len(sel),), -1)
 
 
-def _autocast(cfg: DistillConfig, device: torch.device):
-    if cfg.amp and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+# ------------------------------------------------------------------------------ what distill() is made of
+@dataclass
+class _Inputs:
+    """What a run reads before its folder exists: the splits, and where the teacher and student start from."""
+
+    train: FGVCDataset
+    test: FGVCDataset
+    teacher_weights: str | None
+    student_start: bool | str
 
 
-def _check_finite(total: torch.Tensor, terms: dict[str, torch.Tensor], epoch: int, step: int) -> None:
-    if torch.isfinite(total):
-        return
-    bad = [k for k, v in terms.items() if not torch.isfinite(v)] or ["total"]
-    raise NonFiniteLossError(
-        f"loss became non-finite at epoch {epoch}, step {step} (term(s): {', '.join(bad)}); "
-        "the last good checkpoint is intact — lower the learning rate or disable AMP and resume."
-    )
+def _load_inputs(cfg: DistillConfig) -> _Inputs:
+    """The data set's training and test splits, the anchors' fit to its classes, the resolved weights (cheap checks,
+    before anything heavy)."""
+    data_root = resolve_data_root(cfg.profile, cfg.dataset, cfg.data_root)
+    train = load_dataset(cfg.dataset, data_root, TRAIN_SPLIT[cfg.dataset])
+    test = load_dataset(cfg.dataset, data_root, TEST_SPLIT, transform=paper_test_transform(cfg.image_size))
+    if cfg.spec.anchors == "learned":
+        if cfg.anchors is None:
+            raise ConfigError(f"method {cfg.method!r} needs Stage 1 anchors: run `calibrate` first (its anchors.pt is "
+                              "found automatically for the same profile and data set), or pass --anchors PATH.")
+        _, meta = load_anchors(cfg.anchors, num_classes=len(train.classnames))
+        if meta.get("classnames") not in (None, train.classnames):
+            raise ConfigError(f"anchors {cfg.anchors} were calibrated for other classes (data set {meta.get('dataset')!r}).")
+    weights = resolve_teacher_weights(cfg.profile, cfg.teacher, cfg.teacher_weights) if cfg.spec.teacher else None
+    start = resolve_student_pretrained(cfg.profile, cfg.student, cfg.student_pretrained, cfg.image_size)
+    return _Inputs(train, test, weights, start)
+
+
+def _teacher_and_anchors(cfg: DistillConfig, weights: str | None, train: FGVCDataset, device: torch.device,
+                         log: Callable[[str], None]) -> tuple[Teacher | None, torch.Tensor | None]:
+    """The teacher and the class anchors Θ (hand prompts or Stage 1's), for methods that use a teacher."""
+    if not cfg.spec.teacher:
+        return None, None
+    teacher = load_teacher(cfg.teacher, weights, device)
+    log(f"teacher {teacher.name} from {teacher.source}")
+    if cfg.spec.anchors == "hand":
+        return teacher, teacher.encode_text(train.prompts()).to(device)
+    anchors, _ = load_anchors(cfg.anchors, len(train.classnames), teacher.embed_dim,
+                              {"name": teacher.name, "pretrained": teacher.pretrained})
+    return teacher, anchors.to(device)
+
+
+def _training_views(cfg: DistillConfig, train: FGVCDataset, keep: list[int], progress: bool | None) -> AugmentedViews:
+    """The seeded training views. With `teacher_mode="bank"` every method (also `ce`) draws from the same V stored
+    views per image, so the methods of one seed stay paired; they are held in memory when small enough."""
+    stored = cfg.bank_views if cfg.teacher_mode == "bank" else None
+    views = AugmentedViews(train, paper_train_transform(cfg.image_size, cfg.resize), cfg.seed, views=stored,
+                           indices=keep)
+    if stored is not None:
+        held = view_tensors(views, cache_dir=default_cache(), batch_size=cfg.batch_size, progress=progress)
+        if held is not None:
+            views.hold(held)
+    return views
+
+
+def _validation_split(cfg: DistillConfig, train: FGVCDataset, held: list[int]):
+    """The held-out training images at the test transform, or None without `val_fraction`."""
+    if not held:
+        return None
+    base = FGVCDataset(train.name, train.split, train.root, train.samples, train.classnames, train.template,
+                       transform=paper_test_transform(cfg.image_size))
+    return Subset(base, held)
+
+
+def _batch_source(cfg: DistillConfig, views: AugmentedViews, device: torch.device, d: Dist, progress: bool | None):
+    """`epoch → iterable of (x, y, index, view)` for this rank: the CPU loader over `views`, or (augment="device")
+    batches augmented on the device from the uint8 cache of the training split."""
+    local_batch = cfg.batch_size // d.world
+    if cfg.augment == "device":
+        with main_process_first(d):
+            decoded = decode_split(views.base, cfg.resize, cache_dir=default_cache(), progress=progress)
+        if device.type == "cuda":
+            decoded = decoded.pin_memory()
+        augment, labels = PaperAugment(cfg.image_size, cfg.resize), torch.tensor(views.base.targets)
+
+    def batches(epoch: int):
+        views.set_epoch(epoch)
+        positions = epoch_batches(len(views), local_batch, cfg.seed, epoch, d.rank, d.world)
+        if cfg.augment == "device":
+            return device_batches(decoded, labels, [[views.indices[i] for i in b] for b in positions], augment,
+                                  (cfg.seed, epoch, d.rank), device)
+        return DataLoader(views, batch_sampler=positions, num_workers=cfg.num_workers, pin_memory=device.type == "cuda")
+
+    return batches
+
+
+def _result(cfg: DistillConfig, teacher: Teacher | None, student_start, world: int, test_acc_last: float | None,
+            scored: int | None, best: dict, stopped_at: int | None, skipped: list[str], train_time: float) -> dict:
+    """The run's `result.json`: what ran, on what, and its accuracies (last, best on test, validation-selected)."""
+    return {
+        "method": cfg.method,
+        "dataset": cfg.dataset,
+        "student": cfg.student,
+        "student_start": {True: f"ImageNet ({cfg.student_weights})", False: "random weights"}.get(student_start, student_start),
+        "teacher": None if teacher is None else teacher.describe(),
+        "teacher_mode": cfg.teacher_mode if cfg.spec.teacher else "none",
+        "train_views": f"{cfg.bank_views} stored views per image" if cfg.teacher_mode == "bank" else "a new view every epoch",
+        "anchors": cfg.spec.anchors if cfg.spec.anchors != "learned" else cfg.anchors,
+        "epochs": cfg.epochs,
+        "seed": cfg.seed,
+        "profile": cfg.profile,
+        "world_size": world,
+        "test_acc_last": test_acc_last,
+        "test_acc_best": best["test_acc_best"],
+        "best_epoch": best["best_epoch"],
+        "teacher_precision": cfg.teacher_precision if teacher is not None else None,
+        "early_stop_patience": cfg.early_stop_patience,
+        "stopped_early_at_epoch": stopped_at,
+        "test_acc_best_note": ("best epoch chosen on the test split, as the paper chose it, scored on every test image "
+                               "(the original dropped each GPU's last incomplete batch): optimistic"),
+        "val_selected_test_acc": best["val_selected_test_acc"],
+        "test_images_scored": scored,
+        "skipped_images": skipped,
+        "train_time_s": train_time,
+        "environment": environment(),
+    }
+
+
+def _track_best(best: dict, epoch: int, test_acc: float, val_acc: float | None) -> bool:
+    """Update the best test epoch (the paper's choice) and the validation-selected one; True for a new best test."""
+    if val_acc is not None and val_acc > best["val_acc_best"]:
+        best.update(val_acc_best=val_acc, val_selected_test_acc=test_acc, val_selected_epoch=epoch)
+    if test_acc > best["test_acc_best"]:
+        best.update(test_acc_best=test_acc, best_epoch=epoch)
+        return True
+    return False
+
+
+def _starting_point(cfg: DistillConfig, run: RunDir, resume: bool, parts: tuple):
+    """`(first epoch, best-so-far, train time, None)` of a new or resumed run, with `parts` (model, optimiser,
+    scheduler) restored from the last checkpoint; `(..., result)` when the resumed run had already finished."""
+    best = {"test_acc_best": -1.0, "best_epoch": -1, "val_acc_best": -1.0, "val_selected_test_acc": None}
+    if not (resume and run.last.exists()):
+        run.keep_metrics_through(-1)
+        return 0, best, 0.0, None
+    ckpt = load_checkpoint(run.last)
+    done = ckpt["epoch"] + 1 >= cfg.epochs or _stops_early(cfg, ckpt["epoch"], ckpt["best"]["best_epoch"])
+    if done and (run.path / "result.json").exists():
+        run.log("resume: the run had already finished; nothing to do")
+        return 0, best, 0.0, json.loads((run.path / "result.json").read_text())
+    for part, key in zip(parts, ("model", "optimizer", "scheduler")):
+        part.load_state_dict(ckpt[key])
+    run.keep_metrics_through(ckpt["epoch"])
+    run.log(f"resumed after epoch {ckpt['epoch']}")
+    return ckpt["epoch"] + 1, ckpt["best"], ckpt["train_time_s"], None
 
 
 def distill(
@@ -185,196 +420,60 @@ def distill(
 ) -> dict:
     """Run Stage 2 for `cfg` into `cfg.out` and return the result dict (also `result.json`)."""
     cfg.validate()
-    spec = cfg.spec
-    # --- cheap checks before anything heavy is loaded; under DDP rank 0 prepares shared files first -------
     device = resolve_device(cfg.device)
     d = init_distributed(device)
     if cfg.batch_size % d.world:
         raise ConfigError(f"batch_size {cfg.batch_size} must divide evenly over {d.world} processes.")
-    if not d.main:
-        barrier(d)
-    data_root = resolve_data_root(cfg.profile, cfg.dataset, cfg.data_root)
-    train_base = load_dataset(cfg.dataset, data_root, TRAIN_SPLIT[cfg.dataset])
-    test_set = load_dataset(cfg.dataset, data_root, TEST_SPLIT, transform=paper_test_transform(cfg.image_size))
-    classnames = train_base.classnames
-    if spec.anchors == "learned":
-        if cfg.anchors is None:
-            raise ConfigError(f"method {cfg.method!r} needs Stage 1 anchors: run `calibrate` first (its anchors.pt is "
-                              "found automatically for the same profile and data set), or pass --anchors PATH.")
-        _, meta = load_anchors(cfg.anchors, num_classes=len(classnames))
-        if meta.get("classnames") not in (None, classnames):
-            raise ConfigError(f"anchors {cfg.anchors} were calibrated for other classes (data set {meta.get('dataset')!r}).")
-    teacher_weights = resolve_teacher_weights(cfg.profile, cfg.teacher, cfg.teacher_weights) if spec.teacher else None
-    student_start = resolve_student_pretrained(cfg.profile, cfg.student, cfg.student_pretrained, cfg.image_size)
-    if d.main:
-        barrier(d)
+    with main_process_first(d):
+        inputs = _load_inputs(cfg)
     run = RunDir(cfg.out, to_dict(cfg), resume=resume, main=d.main)
     try:
-        skipped: list[str] = []
-        if cfg.skip_bad_images:  # the explicit opt-in: unreadable images are left out and listed
-            (train_base, test_set), skipped = drop_unreadable(train_base, test_set, progress=progress)
-            for entry in skipped:
-                run.log(f"skipped unreadable image {entry}")
-        run.log(f"distill {cfg.method} on {cfg.dataset} ({len(train_base)} train / {len(test_set)} test), device {device}, world {d.world}")
-
-        # --- teacher and anchors (only for methods that use them) -------------------------------------------
+        (train, test), skipped = skip_unreadable(cfg.skip_bad_images, inputs.train, inputs.test, log=run.log,
+                                                 progress=progress)
+        run.log(f"distill {cfg.method} on {cfg.dataset} ({len(train)} train / {len(test)} test), device {device}, world {d.world}")
         torch.manual_seed(cfg.seed)
-        teacher: Teacher | None = None
-        anchors = None
-        if spec.teacher:
-            teacher = load_teacher(cfg.teacher, teacher_weights, device)
-            run.log(f"teacher {teacher.name} from {teacher.source}")
-            if spec.anchors == "hand":
-                anchors = teacher.encode_text(train_base.prompts())
-            else:
-                anchors, _ = load_anchors(cfg.anchors, len(classnames), teacher.embed_dim,
-                                          {"name": teacher.name, "pretrained": teacher.pretrained})
-            anchors = anchors.to(device)
+        teacher, anchors = _teacher_and_anchors(cfg, inputs.teacher_weights, train, device, run.log)
+        keep, held = (stratified_holdout(train.targets, cfg.val_fraction, cfg.seed) if cfg.val_fraction > 0
+                      else (list(range(len(train))), []))
+        t0 = time.perf_counter()
+        with main_process_first(d):  # rank 0 builds and caches the views and the bank; the others read them
+            views = _training_views(cfg, train, keep, progress)
+            targets = make_targets(cfg.teacher_mode, teacher, views, device, cfg.teacher_precision, default_cache(),
+                                   cfg.batch_size, progress)
+        run.log(f"training views: {views.views or 'a new one every epoch'}{', held' if views.held is not None else ''}; "
+                f"teacher targets: {targets.mode if targets else 'none'}; ready in {time.perf_counter() - t0:.1f} s")
+        batches = _batch_source(cfg, views, device, d, progress)
+        trainable, opt, sched = build_stage2(cfg, len(train.classnames), teacher and teacher.embed_dim, device,
+                                             inputs.student_start, sync_bn=d.active and device.type == "cuda")
+        model = (nn.parallel.DistributedDataParallel(trainable, device_ids=[d.local_rank] if device.type == "cuda" else None)
+                 if d.active else trainable)
 
-        # --- data: augmented training views, optional stratified validation hold-out ----------------------
-        keep, held = (stratified_holdout(train_base.targets, cfg.val_fraction, cfg.seed) if cfg.val_fraction > 0
-                      else (list(range(len(train_base))), []))
-        # teacher_mode="bank": every method draws its images from the same V stored views per image (the methods of
-        # one seed stay paired), and the teacher's features of those views come from the bank
-        use_views = cfg.teacher_mode == "bank"
-        use_bank = spec.teacher and use_views
-        views = AugmentedViews(train_base, paper_train_transform(cfg.image_size, cfg.resize), cfg.seed,
-                               views=cfg.bank_views if use_views else None, indices=keep)
-        val_set = None
-        if held:
-            val_base = FGVCDataset(train_base.name, train_base.split, train_base.root, train_base.samples,
-                                   classnames, train_base.template, transform=paper_test_transform(cfg.image_size))
-            val_set = Subset(val_base, held)
-        decoded = augment = targets = None
-        if cfg.augment == "device":  # decode once to uint8 at the paper's resize; augment whole batches on the device
-            if not d.main:
-                barrier(d)
-            decoded = decode_split(train_base, cfg.resize, cache_dir=default_cache(), progress=progress)
-            if d.main:
-                barrier(d)
-            if device.type == "cuda":
-                decoded = decoded.pin_memory()
-            augment, targets = PaperAugment(cfg.image_size, cfg.resize), torch.tensor(train_base.targets)
-        bank = row_of = None
-        if use_views:
-            t0 = time.perf_counter()
-            if not d.main:
-                barrier(d)  # rank 0 builds and caches the views and the bank; the others then read them
-            held = view_tensors(views, cache_dir=default_cache(), batch_size=cfg.batch_size, progress=progress)
-            if held is not None:  # small enough to hold: looked up, not transformed again, by every epoch and method
-                views.hold(held)
-            if use_bank:
-                bank = build_bank(teacher, views, cache_dir=default_cache(), batch_size=cfg.batch_size,
-                                  progress=progress, precision=cfg.teacher_precision)
-            if d.main:
-                barrier(d)
-            if use_bank:
-                row_of = torch.full((len(train_base),), -1, dtype=torch.long)
-                row_of[torch.tensor(keep)] = torch.arange(len(keep))
-            run.log(f"{cfg.bank_views} views per image{' held in memory' if held is not None else ''}"
-                    f"{f', teacher bank {tuple(bank.shape)}' if use_bank else ''} ready in {time.perf_counter() - t0:.1f} s")
-
-        # --- student, align head, optimiser ---------------------------------------------------------------
-        torch.manual_seed(cfg.seed)
-        student = build_student(cfg.student, len(classnames), pretrained=student_start,
-                                weights=cfg.student_weights, keep_dropout=cfg.spec.keep_dropout)
-        head = AlignHead(teacher.embed_dim, student.feat_dim) if spec.feature_terms else None
-        if d.active and device.type == "cuda":
-            student = nn.SyncBatchNorm.convert_sync_batchnorm(student)  # the original's SyncBN over the global batch
-        student.to(device)
-        if cfg.channels_last:
-            student.to(memory_format=torch.channels_last)
-        trainable = Stage2Model(student, head).to(device)
-        opt, sched = make_optimizer(cfg, trainable.parameters())
-        model: nn.Module = trainable
-        if d.active:
-            model = nn.parallel.DistributedDataParallel(trainable, device_ids=[d.local_rank] if device.type == "cuda" else None)
-
-        # --- resume ------------------------------------------------------------------------------------------
-        start, best = 0, {"test_acc_best": -1.0, "best_epoch": -1, "val_acc_best": -1.0, "val_selected_test_acc": None}
-        train_time = 0.0
-        if resume and run.last.exists():
-            ckpt = load_checkpoint(run.last)
-            stopped = _stops_early(cfg, ckpt["epoch"], ckpt["best"]["best_epoch"])
-            if (ckpt["epoch"] + 1 >= cfg.epochs or stopped) and (run.path / "result.json").exists():
-                run.log("resume: the run had already finished; nothing to do")
-                shutdown(d)
-                return json.loads((run.path / "result.json").read_text())
-            trainable.load_state_dict(ckpt["model"])
-            opt.load_state_dict(ckpt["optimizer"])
-            sched.load_state_dict(ckpt["scheduler"])
-            start, best, train_time = ckpt["epoch"] + 1, ckpt["best"], ckpt["train_time_s"]
-            run.keep_metrics_through(ckpt["epoch"])
-            run.log(f"resumed after epoch {ckpt['epoch']}")
-        elif d.main:
-            run.keep_metrics_through(-1)
-
-        # --- the loop ----------------------------------------------------------------------------------------
-        test_eval, val_eval = in_memory(test_set), (in_memory(val_set) if val_set is not None else None)
-        local_batch = cfg.batch_size // d.world
+        start, best, train_time, finished = _starting_point(cfg, run, resume, (trainable, opt, sched))
+        if finished is not None:
+            shutdown(d)
+            return finished
+        val = _validation_split(cfg, train, held)
+        test_eval, val_eval = in_memory(test), (in_memory(val) if val is not None else None)
         record: dict = {}
-        stopped_at = None
-        bar = Progress(range(start, cfg.epochs), f"Stage 2: {cfg.method} (epochs)", progress=d.main and progress_enabled(progress),
-                       report=d.main)
+        stopped_at = scored = None
+        bar = Progress(range(start, cfg.epochs), f"Stage 2: {cfg.method} (epochs)",
+                       progress=d.main and progress_enabled(progress), report=d.main)
         for epoch in bar:
             t_epoch = time.perf_counter()
-            views.set_epoch(epoch)
-            batches = epoch_batches(len(views), local_batch, cfg.seed, epoch, d.rank, d.world)
-            if decoded is None:
-                loader = DataLoader(views, batch_sampler=batches, num_workers=cfg.num_workers,
-                                    pin_memory=device.type == "cuda")
-            else:
-                loader = device_batches(decoded, targets, [[views.indices[i] for i in b] for b in batches], augment,
-                                        (cfg.seed, epoch, d.rank), device)
-            trainable.train()
-            sums: dict[str, float] = {}
-            n_seen = correct = 0
-            for step, (x, y, index, view) in enumerate(loader):
-                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                if cfg.channels_last:
-                    x = x.to(memory_format=torch.channels_last)
-                f = None
-                if spec.teacher:
-                    if use_bank:
-                        f = bank[row_of[index], view].to(device)
-                    else:
-                        with torch.inference_mode(), teacher_autocast(cfg.teacher_precision, device):
-                            f = teacher.encode_image(x)
-                        f = f.clone().float()
-                with _autocast(cfg, device):
-                    out, aligned = model(x, f, anchors)
-                    total, terms = stage2_losses(cfg, out, y, f, anchors, aligned, epoch)
-                _check_finite(total, terms, epoch, step)
-                opt.zero_grad(set_to_none=True)
-                total.backward()
-                opt.step()
-                bs = len(y)
-                n_seen += bs
-                correct += (out.logits.argmax(-1) == y).sum().item()
-                for k, v in {"loss": total, **terms}.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach()) * bs
             lr = opt.param_groups[0]["lr"]
+            train_stats = train_one_epoch(model, opt, cfg, targets, anchors, batches(epoch), epoch, device, d)
             sched.step()
             train_time += time.perf_counter() - t_epoch
-            totals = sum_across(d, n_seen, correct, *sums.values(), device=device)
-            n_all = max(totals[0], 1.0)
-            test_acc = evaluate(trainable.student, test_eval, cfg, device, d)
-            val_acc = evaluate(trainable.student, val_eval, cfg, device, d) if val_eval is not None else None
-            ce_w, distill_w = loss_weights(epoch, cfg.epochs)
-            record = {"epoch": epoch, "lr": lr, "alpha": ce_w if cfg.method != "ce" else 1.0,
-                      **{k: s / n_all for k, s in zip(sums, totals[2:])},
-                      "train_acc": 100.0 * totals[1] / n_all, "test_acc": test_acc, "val_acc": val_acc,
-                      "epoch_time_s": time.perf_counter() - t_epoch}
-            is_best = test_acc > best["test_acc_best"]
-            if is_best:
-                best.update(test_acc_best=test_acc, best_epoch=epoch)
-            if val_acc is not None and val_acc > best["val_acc_best"]:
-                best.update(val_acc_best=val_acc, val_selected_test_acc=test_acc, val_selected_epoch=epoch)
+            test_acc, scored = evaluate(trainable.student, test_eval, cfg, device, d)
+            val_acc = evaluate(trainable.student, val_eval, cfg, device, d)[0] if val_eval is not None else None
+            record = {"epoch": epoch, "lr": lr, "alpha": loss_weights(epoch, cfg.epochs)[0] if cfg.method != "ce" else 1.0,
+                      **train_stats, "test_acc": test_acc, "val_acc": val_acc, "epoch_time_s": time.perf_counter() - t_epoch}
+            is_best = _track_best(best, epoch, test_acc, val_acc)
             if d.main:
                 run.append_metrics(record)
-                state = {"epoch": epoch, "model": trainable.state_dict(), "optimizer": opt.state_dict(),
-                         "scheduler": sched.state_dict(), "best": best, "train_time_s": train_time, "config": to_dict(cfg)}
-                save_checkpoint(run.last, state)
+                save_checkpoint(run.last, {"epoch": epoch, "model": trainable.state_dict(), "optimizer": opt.state_dict(),
+                                           "scheduler": sched.state_dict(), "best": best, "train_time_s": train_time,
+                                           "config": to_dict(cfg)})
                 if is_best:
                     save_checkpoint(run.best, {"epoch": epoch, "model": trainable.state_dict(), "config": to_dict(cfg)})
             barrier(d)
@@ -387,33 +486,8 @@ def distill(
                         f"(best {best['test_acc_best']:.2f} % at epoch {best['best_epoch']}; the original's rule, on test)")
                 break
 
-        result = {
-            "method": cfg.method,
-            "dataset": cfg.dataset,
-            "student": cfg.student,
-            "student_start": {True: f"ImageNet ({cfg.student_weights})", False: "random weights"}.get(student_start, student_start),
-            "teacher": None if teacher is None else teacher.describe(),
-            "teacher_mode": (cfg.teacher_mode if spec.teacher else "none"),
-            "train_views": f"{cfg.bank_views} stored views per image" if use_views else "a new view every epoch",
-            "anchors": spec.anchors if spec.anchors != "learned" else cfg.anchors,
-            "epochs": cfg.epochs,
-            "seed": cfg.seed,
-            "profile": cfg.profile,
-            "world_size": d.world,
-            "test_acc_last": record.get("test_acc"),
-            "test_acc_best": best["test_acc_best"],
-            "best_epoch": best["best_epoch"],
-            "teacher_precision": cfg.teacher_precision if teacher is not None else None,
-            "early_stop_patience": cfg.early_stop_patience,
-            "stopped_early_at_epoch": stopped_at,
-            "test_acc_best_note": ("best epoch chosen on the test split, as the paper chose it, scored on every test image "
-                                   "(the original dropped each GPU's last incomplete batch): optimistic"),
-            "val_selected_test_acc": best["val_selected_test_acc"],
-            "test_images_scored": len(test_set),
-            "skipped_images": skipped,
-            "train_time_s": train_time,
-            "environment": environment(),
-        }
+        result = _result(cfg, teacher, inputs.student_start, d.world, record.get("test_acc"), scored, best, stopped_at,
+                         skipped, train_time)
         if d.main:
             run.write_result(result)
             run.log(f"done: test_acc_last {result['test_acc_last']:.2f}, best {result['test_acc_best']:.2f} @ {result['best_epoch']}")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -49,6 +51,17 @@ def sum_across(d: Dist, *values: float, device: torch.device = torch.device("cpu
 def barrier(d: Dist) -> None:
     if d.active:
         dist.barrier()
+
+
+@contextlib.contextmanager
+def main_process_first(d: Dist) -> Iterator[None]:
+    """Run the body on the main process first and on the other ranks after it: what the main process prepares and
+    caches (data checks, weights, views, the bank), the others then read."""
+    if not d.main:
+        barrier(d)
+    yield
+    if d.main:
+        barrier(d)
 
 
 def shutdown(d: Dist) -> None:

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from .batched import map_batches
 from .data.base import FGVCDataset
 from .data.views import AugmentedViews
+from .files import atomic_torch_save, safe_load
 from .models import Teacher
-from .progress import Progress
-from .runinfo import atomic_torch_save, safe_load
 
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -31,7 +31,6 @@ def teacher_autocast(precision: str, device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
 
-@torch.no_grad()
 def extract_features(
     teacher: Teacher,
     dataset: Dataset,
@@ -39,20 +38,16 @@ def extract_features(
     num_workers: int = 0,
     progress: bool | None = None,
     precision: str = "fp32",
+    desc: str = "teacher features (batches)",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """L2-normalised teacher features `[N, D]` (float32, CPU) and labels `[N]` of `dataset`, in dataset order,
     computed at `precision` (see `teacher_autocast`).
 
     The dataset's own transform is used: give it `teacher.preprocess` for the teacher's eval view.
     """
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     device = teacher.device
-    feats, labels = [], []
-    for images, y in Progress(loader, "teacher features (batches)", progress=progress, leave=False):
-        with teacher_autocast(precision, device):
-            feats.append(teacher.encode_image(images.to(device, non_blocking=True)).float().cpu())
-        labels.append(torch.as_tensor(y))
-    return torch.cat(feats), torch.cat(labels)
+    return map_batches(teacher.encode_image, dataset, batch_size, device, num_workers,
+                       context=lambda: teacher_autocast(precision, device), progress=progress, desc=desc)
 
 
 def zero_shot_logits(image_feats: torch.Tensor, text_feats: torch.Tensor, logit_scale: float) -> torch.Tensor:
@@ -118,19 +113,6 @@ def cached_features(
     return feats, labels
 
 
-class _AllViews(Dataset):
-    """Flat dataset of every (image, view) pair of an `AugmentedViews` in bank mode, item by item."""
-
-    def __init__(self, views: AugmentedViews) -> None:
-        self.views = views
-
-    def __len__(self) -> int:
-        return len(self.views.indices) * self.views.views
-
-    def __getitem__(self, k: int):
-        return self.views.view_image(*divmod(k, self.views.views))
-
-
 def _per_view_cache(cache_dir: str | Path | None, kind: str, views: AugmentedViews, identity: dict):
     """(file, its contents if they were made for `identity`, else None) of a per-view cache under
     `cache_dir/kind/`; (None, None) without a cache folder."""
@@ -162,10 +144,9 @@ def view_tensors(views: AugmentedViews, cache_dir: str | Path | None = None, lim
     path, blob = _per_view_cache(cache_dir, "views", views, identity)
     if blob is not None:
         return blob["views"]
-    loader = DataLoader(_AllViews(views), batch_size=batch_size, shuffle=False)
-    chunks = list(Progress(loader, f"augmented training views, {views.views} per image (batches)", progress=progress,
-                           leave=False))
-    held = torch.cat(chunks).view(len(views), views.views, *first.shape)
+    flat, _ = map_batches(lambda x: x, views.stored(), batch_size, progress=progress,
+                          desc=f"augmented training views, {views.views} per image (batches)")
+    held = flat.view(len(views), views.views, *first.shape)
     if path is not None:
         atomic_torch_save({"views": held, "meta": {"identity": identity, "kind": "augmented views"}}, path)
     return held
@@ -193,14 +174,9 @@ def build_bank(
     path, blob = _per_view_cache(cache_dir, "banks", views, identity)
     if blob is not None:
         return blob["bank"]
-    loader = DataLoader(_AllViews(views), batch_size=batch_size, shuffle=False, num_workers=num_workers)
-    device = teacher.device
-    chunks = []
-    with torch.no_grad():
-        for images in Progress(loader, f"teacher bank, {views.views} views (batches)", progress=progress, leave=False):
-            with teacher_autocast(precision, device):
-                chunks.append(teacher.encode_image(images.to(device)).float().cpu())
-    bank = torch.cat(chunks).view(len(views.indices), views.views, -1)
+    flat, _ = extract_features(teacher, views.stored(), batch_size, num_workers, progress, precision,
+                               desc=f"teacher bank, {views.views} views (batches)")
+    bank = flat.view(len(views.indices), views.views, -1)
     if path is not None:
         atomic_torch_save({"bank": bank, "meta": {"identity": identity, "kind": "augmented-view bank"}}, path)
     return bank

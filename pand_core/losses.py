@@ -7,8 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-CLIP_SCALE = 1 / 0.07  # s, fixed
-DEFAULT_T = 2.0
+from .constants import CLIP_SCALE, KD_TEMPERATURE, NLRD_GROUP_SIZE, NLRD_K
 
 
 def feature_alignment_loss(student_feat: torch.Tensor, aligned_teacher_feat: torch.Tensor) -> torch.Tensor:
@@ -30,7 +29,7 @@ def text_kd_loss(
     teacher_feat: torch.Tensor,
     anchors: torch.Tensor,
     scale: float = CLIP_SCALE,
-    temperature: float = DEFAULT_T,
+    temperature: float = KD_TEMPERATURE,
 ) -> torch.Tensor:
     """L_kd = T² · (1/B) Σ_i KL(softmax(p_i) ‖ softmax(q_i)) (§4 loss 2), with
     q = s·ĥ uᵀ/T (student `[B, D_s]` × aligned anchors `[C, D_s]`) and p = s·f Θᵀ/T (teacher `[B, D]` × anchors `[C, D]`)."""
@@ -39,7 +38,7 @@ def text_kd_loss(
     return temperature**2 * _kl_rows(p, q).mean()
 
 
-def hinton_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = DEFAULT_T) -> torch.Tensor:
+def hinton_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = KD_TEMPERATURE) -> torch.Tensor:
     """Hinton KD: T² · (1/B) Σ_i KL(softmax(t_i/T) ‖ softmax(z_i/T)); teacher logits are detached."""
     return temperature**2 * _kl_rows(teacher_logits.detach() / temperature, student_logits / temperature).mean()
 
@@ -59,6 +58,13 @@ def teacher_neighbours(teacher_logits: torch.Tensor, k: int) -> torch.Tensor:
     return sim.topk(k, dim=-1).indices
 
 
+def nlrd_groups(n: int, group_size: int | None) -> list[slice]:
+    """The consecutive groups of `group_size` rows (None: one group) within which NLRD searches neighbours; a group
+    of one row has no pair and is left out."""
+    size = n if group_size is None else group_size
+    return [slice(s, min(s + size, n)) for s in range(0, n, size) if min(s + size, n) - s >= 2]
+
+
 def _nlrd_group(student_logits: torch.Tensor, teacher_logits: torch.Tensor, k: int) -> torch.Tensor:
     b = student_logits.shape[0]
     k = min(k, b - 1)
@@ -71,8 +77,8 @@ def _nlrd_group(student_logits: torch.Tensor, teacher_logits: torch.Tensor, k: i
 def nlrd_loss(
     student_logits: torch.Tensor,
     teacher_logits: torch.Tensor,
-    k: int = 3,
-    group_size: int | None = None,
+    k: int = NLRD_K,
+    group_size: int | None = NLRD_GROUP_SIZE,
     weight: float = 1.0,
 ) -> torch.Tensor:
     """L_nlrd = λ·(1/(B·k)) Σ_i Σ_{j∈N_k(i)} JS(softmax(Z^s_i − Z^s_j), softmax(Z^t_i − Z^t_j)) (§4 loss 3).
@@ -90,13 +96,8 @@ def nlrd_loss(
         raise ValueError(f"k must be >= 1, got {k}")
     if group_size is not None and group_size < 2:
         raise ValueError(f"group_size must be >= 2 or None, got {group_size}")
-    b = student_logits.shape[0]
-    size = b if group_size is None else group_size
-    losses = [
-        _nlrd_group(student_logits[s : s + size], teacher_logits[s : s + size], k)
-        for s in range(0, b, size)
-        if min(size, b - s) >= 2
-    ]
+    groups = nlrd_groups(student_logits.shape[0], group_size)
+    losses = [_nlrd_group(student_logits[g], teacher_logits[g], k) for g in groups]
     if not losses:
         return student_logits.sum() * 0.0  # no pair in the batch: zero, still attached to the graph
     return weight * torch.stack(losses).mean()

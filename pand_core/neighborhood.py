@@ -8,12 +8,8 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from .losses import js_divergence, teacher_neighbours
-
-
-def _groups(n: int, group_size: int | None) -> list[slice]:
-    size = n if group_size is None else group_size
-    return [slice(s, min(s + size, n)) for s in range(0, n, size) if min(s + size, n) - s >= 2]
+from .constants import NLRD_GROUP_SIZE, NLRD_K
+from .losses import js_divergence, nlrd_groups, teacher_neighbours
 
 
 def knn_graph(logits: torch.Tensor, k: int, group_size: int | None = None) -> torch.Tensor:
@@ -21,7 +17,7 @@ def knn_graph(logits: torch.Tensor, k: int, group_size: int | None = None) -> to
     consecutive groups as NLRD does (k' = min(k, group − 1); rows of a trailing singleton group get -1)."""
     n = logits.shape[0]
     out = torch.full((n, k), -1, dtype=torch.long)
-    for g in _groups(n, group_size):
+    for g in nlrd_groups(n, group_size):
         kk = min(k, g.stop - g.start - 1)
         out[g, :kk] = teacher_neighbours(logits[g], kk) + g.start
     return out
@@ -46,8 +42,8 @@ def knn_overlap(logits_a: torch.Tensor, logits_b: torch.Tensor, k: int, group_si
     return float(np.mean(shared))
 
 
-def pair_divergences(student_logits: torch.Tensor, teacher_logits: torch.Tensor, k: int = 3,
-                     group_size: int | None = 32) -> torch.Tensor:
+def pair_divergences(student_logits: torch.Tensor, teacher_logits: torch.Tensor, k: int = NLRD_K,
+                     group_size: int | None = NLRD_GROUP_SIZE) -> torch.Tensor:
     """JS(softmax(Z^s_i − Z^s_j), softmax(Z^t_i − Z^t_j)) for every pair (i, j ∈ teacher's N_k(i)): the terms NLRD averages."""
     idx = knn_graph(teacher_logits, k, group_size)
     rows = torch.arange(len(idx))[:, None].expand_as(idx)
@@ -56,7 +52,7 @@ def pair_divergences(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
     return js_divergence(student_logits[i] - student_logits[j], teacher_logits[i] - teacher_logits[j])
 
 
-def logit_differences(logits: torch.Tensor, k: int = 3, group_size: int | None = 32,
+def logit_differences(logits: torch.Tensor, k: int = NLRD_K, group_size: int | None = NLRD_GROUP_SIZE,
                       neighbours: torch.Tensor | None = None) -> torch.Tensor:
     """softmax(Z_i − Z_j) over classes for every kNN pair `[P, C]` (neighbours default to `logits`' own graph)."""
     idx = knn_graph(logits, k, group_size) if neighbours is None else neighbours

@@ -330,7 +330,7 @@ def test_early_stop_follows_the_originals_rule_and_a_stopped_run_counts_as_finis
     from pand_core import distill as distill_mod
 
     accs = iter([50.0, 60.0, 55.0, 58.0, 59.0, 70.0] * 2)
-    monkeypatch.setattr(distill_mod, "evaluate", lambda *a, **k: next(accs))
+    monkeypatch.setattr(distill_mod, "evaluate", lambda *a, **k: (next(accs), 18))
     cfg = smoke("distill", env, method="ce", epochs=6, early_stop_patience=2, out=str(env["tmp"] / "es"))
     res = distill_mod.distill(cfg, progress=False)
     rows = [json.loads(x) for x in (env["tmp"] / "es" / "metrics.jsonl").read_text().splitlines()]
@@ -363,7 +363,8 @@ def test_evaluation_scores_every_test_image(env):
     test = load_dataset("cub", env["root"], "test", transform=paper_test_transform(32))
     torch.manual_seed(0)
     student = build_student("resnet18", 6, pretrained=False).eval()
-    acc = evaluate(student, test, cfg, torch.device("cpu"))
+    acc, scored = evaluate(student, test, cfg, torch.device("cpu"))
+    assert scored == len(test) == 18
     with torch.no_grad():
         x = torch.stack([test[i][0] for i in range(len(test))])
         manual = (student(x).logits.argmax(-1) == torch.tensor(test.targets)).float().mean().item() * 100

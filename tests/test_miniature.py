@@ -81,7 +81,7 @@ def test_pretrained_miniature_teacher_zero_shot_meets_the_design_target():
     test split is at least the 60 % design target and below 95 %."""
     from pand_core.assets import smoke_data_root
     from pand_core.features import accuracy, extract_features, zero_shot_logits
-    from pand_core.runinfo import default_cache
+    from pand_core.paths import default_cache
 
     teacher = load_mini_teacher(default_cache())
     test = load_dataset("cub", smoke_data_root(), "test", transform=teacher.preprocess)

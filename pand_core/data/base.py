@@ -140,3 +140,15 @@ def drop_unreadable(*datasets: FGVCDataset, progress: bool | None = None) -> tup
         cleaned.append(kept)
         skipped += bad
     return cleaned, skipped
+
+
+def skip_unreadable(skip: bool, *datasets: FGVCDataset, log: Callable[[str], None],
+                    progress: bool | None = None) -> tuple[list[FGVCDataset], list[str]]:
+    """Both stages' `skip_bad_images` opt-in: with `skip`, `drop_unreadable` with every skipped image passed to `log`;
+    without it, `datasets` as they are (the first unreadable image then stops the run with its path)."""
+    if not skip:
+        return list(datasets), []
+    cleaned, skipped = drop_unreadable(*datasets, progress=progress)
+    for entry in skipped:
+        log(f"skipped unreadable image {entry}")
+    return cleaned, skipped

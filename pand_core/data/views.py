@@ -79,7 +79,28 @@ class AugmentedViews(Dataset):
         index = self.indices[i]
         return seeded_view(self.transform, load_image(self.base.samples[index][0]), self.view_seed(index, view))
 
+    def stored(self) -> Dataset:
+        """Every stored view as a flat data set of `(image, label)`, item-major: position `i·V + v` is view v of
+        item i (what the bank and `features.view_tensors` are built from)."""
+        if self.views is None:
+            raise ValueError("stored views need AugmentedViews with views=V")
+        return _StoredViews(self)
+
     def __getitem__(self, i: int):
         index = self.indices[i]
         view = self.view_of(index)
         return self.view_image(i, view), self.base.samples[index][1], index, view
+
+
+class _StoredViews(Dataset):
+    """`AugmentedViews.stored()`: item k is `(view k mod V of item k div V, its label)`."""
+
+    def __init__(self, views: AugmentedViews) -> None:
+        self.views = views
+
+    def __len__(self) -> int:
+        return len(self.views) * self.views.views
+
+    def __getitem__(self, k: int):
+        i, v = divmod(k, self.views.views)
+        return self.views.view_image(i, v), self.views.base.samples[self.views.indices[i]][1]

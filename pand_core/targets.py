@@ -1,0 +1,77 @@
+"""Stage 2's teacher targets: the teacher's image features `f` of a training batch (method doc §4), from the
+teacher run online on the batch or from the bank of stored views. `teacher_mode` is decided once, in
+`make_targets`; the training step only asks for features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from .data.views import AugmentedViews
+from .features import build_bank, teacher_autocast
+from .models import Teacher
+
+
+class TeacherTargets(Protocol):
+    """What the training step needs from the teacher: `features(x, index, view)` → `[B, D]` float32 on x's device."""
+
+    mode: str
+
+    def features(self, x: torch.Tensor, index: torch.Tensor, view: torch.Tensor) -> torch.Tensor: ...
+
+
+class OnlineTeacher:
+    """The teacher run on every training batch, without gradients, at `precision` (`features.teacher_autocast`)."""
+
+    mode = "online"
+
+    def __init__(self, teacher: Teacher, precision: str = "fp32") -> None:
+        self.teacher, self.precision = teacher, precision
+
+    def features(self, x: torch.Tensor, index: torch.Tensor, view: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode(), teacher_autocast(self.precision, x.device):
+            f = self.teacher.encode_image(x)
+        return f.clone().float()  # out of inference mode, so that autograd may use it as a constant
+
+
+class BankTargets:
+    """Teacher features of V stored views of every training image `[N, V, D]`, kept on the training device and
+    looked up by (base-data-set index, view) with no copy through the host."""
+
+    mode = "bank"
+
+    def __init__(self, bank: torch.Tensor, indices: list[int], device: torch.device, precision: str = "fp32") -> None:
+        if bank.dim() != 3 or bank.shape[0] != len(indices):
+            raise ValueError(f"bank must be [{len(indices)}, V, D] (one row per training image), got {tuple(bank.shape)}")
+        self.bank, self.precision = bank.float().to(device), precision
+        self.row_of = torch.full((max(indices, default=-1) + 1,), -1, dtype=torch.long)
+        self.row_of[torch.tensor(indices, dtype=torch.long)] = torch.arange(len(indices))
+        self.row_of = self.row_of.to(device)
+
+    @classmethod
+    def build(cls, teacher: Teacher, views: AugmentedViews, device: torch.device, precision: str = "fp32",
+              cache_dir: str | Path | None = None, batch_size: int = 128, progress: bool | None = None) -> "BankTargets":
+        """The bank of `views` (`features.build_bank`, cached under `cache_dir/banks/`), ready for lookups."""
+        bank = build_bank(teacher, views, cache_dir=cache_dir, batch_size=batch_size, progress=progress,
+                          precision=precision)
+        return cls(bank, views.indices, device, precision)
+
+    def features(self, x: torch.Tensor, index: torch.Tensor, view: torch.Tensor) -> torch.Tensor:
+        rows = self.row_of[index.to(self.row_of.device, non_blocking=True)]
+        return self.bank[rows, view.to(self.bank.device, non_blocking=True)]
+
+
+def make_targets(teacher_mode: str, teacher: Teacher | None, views: AugmentedViews, device: torch.device,
+                 precision: str = "fp32", cache_dir: str | Path | None = None, batch_size: int = 128,
+                 progress: bool | None = None) -> TeacherTargets | None:
+    """The teacher targets of a run: None without a teacher, the online teacher, or the bank of `views`' stored
+    views (`teacher_mode="bank"`)."""
+    if teacher is None:
+        return None
+    if teacher_mode == "online":
+        return OnlineTeacher(teacher, precision)
+    if teacher_mode == "bank":
+        return BankTargets.build(teacher, views, device, precision, cache_dir, batch_size, progress)
+    raise ValueError(f"teacher_mode must be 'online' or 'bank', got {teacher_mode!r}")
