@@ -1,5 +1,6 @@
 """Stage 1 cost: one prompt-learning step (text tower forward + backward over all classes, batch of cached image
-features) with and without cutting the sequence after the last end-of-text token, in one process.
+features, gradient clip, SGD) with and without cutting the sequence after the last end-of-text token, in one process.
+Each step is the trainer's own `prompts.train_one_epoch` over one batch, with the recipe of `config.CalibrateConfig`.
 
     python benchmarks/stage1_epoch.py --classes 8            # CPU: ConvNeXt-XXL text tower, 8 classes
     python benchmarks/stage1_epoch.py --classes 200 --device cuda
@@ -21,9 +22,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from pand_core.config import CalibrateConfig
+from pand_core.environment import environment
+from pand_core.files import write_json
 from pand_core.models import load_teacher
-from pand_core.prompts import PromptLearner
-from pand_core.runinfo import environment, write_json
+from pand_core.prompts import PromptLearner, stage1_optimizer, train_one_epoch
 
 WORDS = ["Black", "footed", "Albatross", "Laysan", "Sooty", "Crested", "Auklet", "Least", "Parakeet", "Rhinoceros",
          "Brewer", "Blackbird", "Red", "winged", "Yellow", "headed", "Bobolink", "Indigo", "Bunting", "Lazuli"]
@@ -50,23 +53,17 @@ def main(argv: list[str] | None = None) -> int:
     names = classnames(args.classes)
     feats = F.normalize(torch.randn(args.batch, teacher.embed_dim, device=device), dim=-1)
     labels = torch.randint(0, args.classes, (args.batch,), device=device)
+    one_batch = torch.arange(args.batch, device=device)  # an "epoch" of one step; it ends reading the step back
+    recipe = CalibrateConfig(batch_size=args.batch)
     result = {}
     for truncate in (True, False):
         torch.manual_seed(0)
         learner = PromptLearner(teacher, teacher.tokenizer, names, "a photo of {}, a type of bird", 16, truncate=truncate)
-        opt = torch.optim.SGD([learner.ctx], lr=0.002, momentum=0.9)
+        opt, _ = stage1_optimizer(learner, recipe)
         times = []
         for _ in range(args.steps + 1):
-            if device.type == "cuda":
-                torch.cuda.synchronize()
             t0 = time.perf_counter()
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                loss = F.cross_entropy(teacher.logit_scale * feats @ learner().t(), labels)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            train_one_epoch(learner, feats, labels, teacher.logit_scale, opt, one_batch, recipe.batch_size, recipe.grad_clip)
             times.append(time.perf_counter() - t0)
         step = statistics.median(times[1:])
         key = "truncated" if truncate else "full"

@@ -12,16 +12,18 @@ import time
 
 import torch
 
-from .assets import resolve_data_root, resolve_device, resolve_teacher_weights
+from .assets import resolve_data_root, resolve_teacher_weights
 from .config import CalibrateConfig, to_dict
 from .data import load_dataset
 from .data.base import drop_unreadable
 from .data.splits import OFFICIAL_VAL, TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
+from .devices import resolve_device
+from .environment import environment
 from .features import accuracy, cached_features, zero_shot_logits
 from .models import load_teacher
+from .paths import default_cache
 from .prompts import PromptLearner, save_anchors, train_prompts
 from .rundir import RunDir
-from .runinfo import default_cache, environment
 
 SELECTION_NOTES = {
     "last": "anchors of the last epoch (no selection)",
@@ -84,7 +86,6 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
 
         torch.manual_seed(cfg.seed)
         learner = PromptLearner(teacher, teacher.tokenizer, train.classnames, train.template, n_ctx=cfg.n_ctx)
-        recipe = cfg.recipe()
         chosen = {"epoch": cfg.epochs - 1, "held_acc": -1.0, "ctx": None}  # "last": the final epoch run
 
         def on_epoch(rec: dict) -> None:
@@ -94,7 +95,7 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
                 chosen.update(epoch=rec["epoch"], held_acc=rec[f"{held_name}_acc"], ctx=learner.ctx.detach().clone())
 
         t0 = time.perf_counter()
-        history = train_prompts(learner, f_fit, y_fit, scale, recipe, f_held, y_held, progress=progress, on_epoch=on_epoch)
+        history = train_prompts(learner, f_fit, y_fit, scale, cfg, f_held, y_held, progress=progress, on_epoch=on_epoch)
         stage1_s = time.perf_counter() - t0
         stopped_at = history[-1]["epoch"] if len(history) < cfg.epochs else None
         if cfg.select_on == "last":

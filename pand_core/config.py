@@ -7,7 +7,6 @@ miniature teacher (`pand-mini-clip`), offline on a CPU. A profile fills the defa
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,10 +42,21 @@ METHODS: dict[str, MethodSpec] = {
 
 PROFILES = ("smoke", "paper")
 
+# Name registries, plain data so that checking a name imports no model code. `data.DATASETS` has one loader per
+# data set name; `models` registers MODEL_CONFIG_DIR's open_clip configs (pand-tiny-clip, pand-mini-clip).
+DATASET_NAMES = ("cub", "aircraft", "pets", "dogs", "cars")
+MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"
+TEACHER_REFERENCES = ("hf-hub:", "local-dir:")  # prefixes open_clip resolves itself
+MINI_STUDENT = "pand-mini-resnet"
+
 
 @dataclass
 class CalibrateConfig:
-    """Stage 1 run: data, teacher, prompt learner and the SGD recipe of method doc §3."""
+    """Stage 1 run: data, teacher, prompt learner and the SGD recipe of method doc §3 (the recipe's one home:
+    `prompts.train_prompts` reads epochs, lr, momentum, weight_decay, batch_size, grad_clip, early_stop_patience, seed).
+
+    `early_stop_patience` > 0 stops after that many epochs without a new best held-out accuracy (the original: 50,
+    on the test split); the cosine keeps its full `epochs` length, as the original's did."""
 
     dataset: str = "cub"
     data_root: str | None = None  # None: the profile's default (smoke: the synthetic world in the cache)
@@ -69,21 +79,13 @@ class CalibrateConfig:
     out: str | None = None  # None: $PAND_RUNS/<profile>/<dataset>/calibrate-s<seed>
     profile: str = "paper"
 
-    def recipe(self):
-        """The optimisation fields as the `prompts.CalibrationConfig` that `train_prompts` takes."""
-        from .prompts import CalibrationConfig
-
-        names = {f.name for f in dataclasses.fields(CalibrationConfig)}
-        return CalibrationConfig(**{k: v for k, v in dataclasses.asdict(self).items() if k in names})
-
     def validate(self) -> "CalibrateConfig":
+        """Raise `ConfigError` naming the first invalid field; return self."""
         _check_common(self)
         if self.n_ctx < 1:
             raise ConfigError(f"n_ctx must be >= 1, got {self.n_ctx}")
         if self.select_on not in ("last", "val", "test"):
             raise ConfigError(f"select_on must be 'last', 'val' or 'test', got {self.select_on!r}")
-        if self.early_stop_patience < 0:
-            raise ConfigError(f"early_stop_patience must be >= 0 (0: off), got {self.early_stop_patience}")
         if self.select_on == "val" and not 0 < self.val_fraction < 1:
             raise ConfigError(f"val_fraction must be in (0, 1) when select_on='val', got {self.val_fraction}")
         return self
@@ -137,6 +139,7 @@ class DistillConfig:
         return METHODS[self.method]
 
     def validate(self) -> "DistillConfig":
+        """Raise `ConfigError` naming the first invalid field; return self."""
         if self.method not in METHODS:
             raise ConfigError(f"unknown method {self.method!r}; expected one of {list(METHODS)}.")
         _check_common(self)
@@ -158,37 +161,66 @@ class DistillConfig:
                 raise ConfigError(f"batch_size ({self.batch_size}) must be at least nlrd_k + 1 ({self.nlrd_k + 1}).")
         if not 0 <= self.val_fraction < 1:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-        if self.early_stop_patience < 0:
-            raise ConfigError(f"early_stop_patience must be >= 0 (0: off), got {self.early_stop_patience}")
-        from .mininet import MINI_STUDENT, is_known_student
-
         if not is_known_student(self.student):
             raise ConfigError(f"unknown student {self.student!r}; expected a torchvision classifier such as resnet18 or "
                               f"mobilenet_v2, or {MINI_STUDENT}.")
-        from .models import check_student_weights
-
         check_student_weights(self.student, self.student_weights)
         if self.image_size < 8 or self.resize < self.image_size:
             raise ConfigError(f"need 8 <= image_size <= resize, got {self.image_size}, {self.resize}")
         return self
 
 
-def _check_common(cfg: Any) -> None:
-    from .data import DATASETS
-
-    if cfg.profile not in PROFILES:
-        raise ConfigError(f"unknown profile {cfg.profile!r}; expected one of {list(PROFILES)}.")
-    if cfg.dataset not in DATASETS:
-        raise ConfigError(f"unknown data set {cfg.dataset!r}; expected one of {sorted(DATASETS)}.")
-    if cfg.teacher_precision not in ("fp32", "bf16", "fp16"):
-        raise ConfigError(f"teacher_precision must be fp32, bf16 or fp16, got {cfg.teacher_precision!r}")
+def check_schedule(cfg: CalibrateConfig | DistillConfig) -> None:
+    """Refuse a training schedule that cannot run (§3, §4): epochs, batch_size and lr positive, patience >= 0."""
     for name in ("epochs", "batch_size"):
         if getattr(cfg, name) <= 0:
             raise ConfigError(f"{name} must be positive, got {getattr(cfg, name)}")
     if cfg.lr <= 0:
         raise ConfigError(f"lr must be positive, got {cfg.lr}")
-    from .models import is_known_teacher
+    if cfg.early_stop_patience < 0:
+        raise ConfigError(f"early_stop_patience must be >= 0 (0: off), got {cfg.early_stop_patience}")
 
+
+def is_known_teacher(name: str) -> bool:
+    """An open_clip model name (open_clip's own or one in `MODEL_CONFIG_DIR`), or an `hf-hub:` / `local-dir:`
+    reference; open_clip is imported only for a name that is none of pand_core's own."""
+    if name.startswith(TEACHER_REFERENCES) or name in {p.stem for p in MODEL_CONFIG_DIR.glob("*.json")}:
+        return True
+    import open_clip
+
+    return name in open_clip.list_models()
+
+
+def is_known_student(name: str) -> bool:
+    """`pand-mini-resnet` or a torchvision classifier name."""
+    if name == MINI_STUDENT:
+        return True
+    import torchvision
+
+    return name in torchvision.models.list_models(module=torchvision.models)
+
+
+def check_student_weights(name: str, weights: str) -> None:
+    """Refuse a weights tag that torchvision does not have for student `name` (works offline: tags are an enum).
+    `pand-mini-resnet` has no tags: its "pretrained" weights are its upstream pretraining (`ministudent`)."""
+    if name == MINI_STUDENT:
+        return
+    import torchvision
+
+    tags = list(torchvision.models.get_model_weights(name).__members__)
+    if weights != "DEFAULT" and weights not in tags:
+        raise ConfigError(f"student {name} has no ImageNet weights {weights!r}; expected one of {tags} or DEFAULT "
+                          "(IMAGENET1K_V1 is what the original code's pretrained=True loaded).")
+
+
+def _check_common(cfg: CalibrateConfig | DistillConfig) -> None:
+    if cfg.profile not in PROFILES:
+        raise ConfigError(f"unknown profile {cfg.profile!r}; expected one of {list(PROFILES)}.")
+    if cfg.dataset not in DATASET_NAMES:
+        raise ConfigError(f"unknown data set {cfg.dataset!r}; expected one of {sorted(DATASET_NAMES)}.")
+    if cfg.teacher_precision not in ("fp32", "bf16", "fp16"):
+        raise ConfigError(f"teacher_precision must be fp32, bf16 or fp16, got {cfg.teacher_precision!r}")
+    check_schedule(cfg)
     if not is_known_teacher(cfg.teacher):
         raise ConfigError(f"unknown teacher {cfg.teacher!r}; expected an open_clip model name (open_clip.list_models()).")
     if cfg.device not in ("auto", "cpu") and not str(cfg.device).startswith(("cuda", "mps")):
@@ -272,4 +304,6 @@ def config_diff(saved: dict[str, Any], current: dict[str, Any], ignore: tuple[st
     return [f"{k}: {saved.get(k)!r} != {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
 
 
-__all__ = ["CalibrateConfig", "DistillConfig", "METHODS", "MethodSpec", "PROFILES", "config_diff", "make_config", "to_dict"]
+__all__ = ["CalibrateConfig", "DATASET_NAMES", "DistillConfig", "METHODS", "MINI_STUDENT", "MethodSpec", "PROFILES",
+           "check_schedule", "check_student_weights", "config_diff", "is_known_student", "is_known_teacher", "make_config",
+           "to_dict"]

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.lr_scheduler import CosineAnnealingLR
 
-from .errors import ConfigError, MissingFileError
+from .config import CalibrateConfig, check_schedule
+from .errors import ConfigError, MissingFileError, NonFiniteLossError
+from .files import atomic_torch_save, safe_load
 from .progress import Progress
-from .runinfo import atomic_torch_save, safe_load
 
 
 class _TextTower:
@@ -164,30 +166,58 @@ class PromptLearner(nn.Module):
 # ------------------------------------------------------------------------------------ Stage 1 training
 
 
-@dataclass(frozen=True)
-class CalibrationConfig:
-    """Stage 1 recipe (method doc §3): SGD 0.002, momentum 0.9, wd 0, cosine to 0 over 200 epochs, batch 128, clip 1.0.
+class Step(NamedTuple):
+    """One optimiser step of an epoch, read back from the device: mean loss, correct predictions, batch size."""
 
-    `early_stop_patience` > 0 stops after that many epochs without a new best held-out accuracy (the original: 50,
-    on the test split); the cosine keeps its 200-epoch length, as the original's did."""
+    loss: float
+    correct: int
+    size: int
 
-    epochs: int = 200
-    lr: float = 0.002
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    batch_size: int = 128
-    grad_clip: float = 1.0
-    early_stop_patience: int = 0
-    seed: int = 0
 
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.early_stop_patience < 0:
-            raise ConfigError(f"early_stop_patience must be >= 0 (0: off), got {self.early_stop_patience}")
-        if self.lr <= 0:
-            raise ConfigError(f"lr must be positive, got {self.lr}")
+def stage1_optimizer(learner: PromptLearner, cfg: CalibrateConfig) -> tuple[torch.optim.SGD, CosineAnnealingLR]:
+    """The §3 optimiser: SGD(lr, momentum, weight_decay) on `learner.ctx` alone, cosine to 0 over `cfg.epochs`."""
+    opt = torch.optim.SGD([learner.ctx], lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return opt, CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=0.0)
+
+
+def train_one_epoch(
+    learner: PromptLearner,
+    feats: torch.Tensor,
+    labels: torch.Tensor,
+    logit_scale: float,
+    opt: torch.optim.Optimizer,
+    order: torch.Tensor,
+    batch_size: int,
+    grad_clip: float,
+) -> list[Step]:
+    """One Stage 1 epoch (§3): a step of CE(s1 · f · t_cᵀ), gradient norm clipped at `grad_clip`, per batch of
+    `order`; all tensors on the learner's device, which is read once, after the last step (no per-step sync)."""
+    use_amp = learner.ctx.device.type == "cuda"
+    losses, hits, sizes = [], [], []
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+            logits = logit_scale * feats[idx] @ learner().t()
+        loss = F.cross_entropy(logits.float(), labels[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([learner.ctx], grad_clip)
+        opt.step()
+        losses.append(loss.detach())
+        hits.append((logits.argmax(-1) == labels[idx]).sum())
+        sizes.append(len(idx))
+    loss_values, hit_values = torch.stack([torch.stack(losses).double(), torch.stack(hits).double()]).tolist()
+    return [Step(loss, int(hit), size) for loss, hit, size in zip(loss_values, hit_values, sizes)]
+
+
+def check_finite(steps: Sequence[Step], epoch: int) -> None:
+    """Raise `NonFiniteLossError` naming the epoch and the range of steps whose loss was NaN or infinite."""
+    bad = [i for i, step in enumerate(steps) if not math.isfinite(step.loss)]
+    if bad:
+        raise NonFiniteLossError(
+            f"Stage 1 loss became non-finite at epoch {epoch}, steps {bad[0]}–{bad[-1]} of 0–{len(steps) - 1}; "
+            "no anchors were written — lower the learning rate (lr) and run again."
+        )
 
 
 def train_prompts(
@@ -195,42 +225,34 @@ def train_prompts(
     feats: torch.Tensor,
     labels: torch.Tensor,
     logit_scale: float,
-    cfg: CalibrationConfig = CalibrationConfig(),
+    cfg: CalibrateConfig,
     eval_feats: torch.Tensor | None = None,
     eval_labels: torch.Tensor | None = None,
     progress: bool | None = None,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> list[dict]:
-    """Fit `learner.ctx` by cross-entropy of `logit_scale · f · t_cᵀ` on precomputed image features (§3).
+    """Fit `learner.ctx` by cross-entropy of `logit_scale · f · t_cᵀ` on precomputed image features with the
+    recipe fields of `cfg` (§3): one record per epoch (epoch, lr, loss, train_acc, eval_acc if eval data, in %).
 
-    Returns one record per epoch: epoch, lr, loss, train_acc and (if eval data is given) eval_acc, in percent.
-    With `cfg.early_stop_patience` > 0 it returns early, `patience` epochs after the best eval accuracy.
-    """
+    With `cfg.early_stop_patience` > 0 it returns early, `patience` epochs after the best eval accuracy."""
+    check_schedule(cfg)
     if cfg.early_stop_patience and (eval_feats is None or eval_labels is None):
         raise ConfigError("early_stop_patience needs eval_feats and eval_labels to watch.")
     device = learner.ctx.device
     feats, labels = feats.to(device), labels.to(device)
-    opt = torch.optim.SGD([learner.ctx], lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=0.0)
+    opt, sched = stage1_optimizer(learner, cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
-    use_amp = device.type == "cuda"
     history = []
     best_acc, best_epoch = -1.0, 0
     bar = Progress(range(cfg.epochs), "Stage 1: prompts (epochs)", progress=progress, leave=False)
     for epoch in bar:
         order = torch.randperm(len(feats), generator=gen).to(device)
+        steps = train_one_epoch(learner, feats, labels, logit_scale, opt, order, cfg.batch_size, cfg.grad_clip)
+        check_finite(steps, epoch)
         total_loss, correct = 0.0, 0
-        for start in range(0, len(order), cfg.batch_size):
-            idx = order[start : start + cfg.batch_size]
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                logits = logit_scale * feats[idx] @ learner().t()
-            loss = F.cross_entropy(logits.float(), labels[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_([learner.ctx], cfg.grad_clip)
-            opt.step()
-            total_loss += loss.item() * len(idx)
-            correct += (logits.argmax(-1) == labels[idx]).sum().item()
+        for step in steps:  # summed in step order, in float64, as a per-step running total would be
+            total_loss += step.loss * step.size
+            correct += step.correct
         record = {
             "epoch": epoch,
             "lr": opt.param_groups[0]["lr"],

@@ -1,0 +1,44 @@
+"""`config` sits at the bottom of the import graph: it validates names from plain registries and the libraries that
+define them, never by importing model or data code; its registries agree with the code that owns the names."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from pand_core import config
+from pand_core.config import make_config
+from pand_core.errors import ConfigError
+
+
+def test_making_the_smoke_configs_imports_no_model_or_data_code():
+    code = ("import sys; from pand_core.config import make_config; make_config('calibrate', 'smoke'); "
+            "make_config('distill', 'smoke'); print(' '.join(sorted(m for m in sys.modules if m.startswith("
+            "('pand_core', 'torch', 'torchvision', 'open_clip')))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == ["pand_core", "pand_core.config", "pand_core.errors"]
+
+
+def test_the_name_registries_agree_with_the_code_that_owns_the_names():
+    from pand_core import mininet, models
+    from pand_core.data import DATASETS
+
+    assert set(config.DATASET_NAMES) == set(DATASETS)
+    assert config.MINI_STUDENT == mininet.MINI_STUDENT and config.MODEL_CONFIG_DIR == models.MODEL_CONFIG_DIR
+    for name in (models.TINY_TEACHER, models.MINI_TEACHER, "convnext_xxlarge", "ViT-B-32", "ViT-Z", "hf-hub:a/b", "x"):
+        assert config.is_known_teacher(name) == models.is_known_teacher(name), name
+    for name in (mininet.MINI_STUDENT, "resnet18", "mobilenet_v2", "resnet-18", "pand-tiny-clip"):
+        assert config.is_known_student(name) == mininet.is_known_student(name), name
+
+
+@pytest.mark.parametrize("stage, field, value, message", [
+    ("calibrate", "dataset", "birds", "unknown data set 'birds'; expected one of ['aircraft', 'cars', 'cub', 'dogs', 'pets']"),
+    ("calibrate", "teacher", "ViT-Z", "unknown teacher 'ViT-Z'"),
+    ("distill", "student", "resnet-18", "unknown student 'resnet-18'"),
+    ("distill", "student_weights", "IMAGENET1K_V9", "student resnet18 has no ImageNet weights 'IMAGENET1K_V9'"),
+])
+def test_make_config_refuses_unknown_names(stage, field, value, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        make_config(stage, "paper", **{field: value})
