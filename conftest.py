@@ -1,11 +1,20 @@
 """Test-session setup shared by the unit tests and the notebooks (`pytest --nbmake`).
 
-Runs go to a fresh temporary folder, so a test session never reuses (or is refused by) a developer's own runs.
-The cache ($PAND_CACHE: synthetic data, small teacher, feature caches) is kept: it is deterministic and keyed.
+Runs and the cache go to fresh temporary folders, so a test session never reuses (or is refused by, or decided by a
+stale file in) a developer's own runs and `~/.cache/pand`: the session makes its own miniature world, teacher and
+student once, as a new user would. `PAND_TEST_CACHE=DIR` names a cache folder to keep across sessions instead
+(faster when iterating; never the user's default cache unless named).
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 
 os.environ["PAND_RUNS"] = tempfile.mkdtemp(prefix="pand-test-runs-")
+if os.environ.get("PAND_TEST_CACHE"):
+    os.environ["PAND_CACHE"] = os.environ["PAND_TEST_CACHE"]
+else:
+    os.environ["PAND_CACHE"] = tempfile.mkdtemp(prefix="pand-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["PAND_CACHE"], ignore_errors=True)
 os.environ.setdefault("PAND_PROFILE", "smoke")

@@ -23,6 +23,7 @@ from .data.transforms import paper_train_transform
 from .data.views import derive_seed, seeded_view
 from .environment import environment
 from .files import atomic_torch_save, write_json
+from .paths import recipe_key
 from .logs import quiet_root_logger
 from .models import MINI_TEACHER, Teacher, load_teacher
 from .prompts import encode_text_truncated
@@ -105,9 +106,10 @@ def pretrain_mini_clip(spec: PretrainSpec = PretrainSpec(), progress: bool | Non
 
 
 def mini_teacher_folder(cache: Path, spec: PretrainSpec = PretrainSpec()) -> Path:
-    """Where the miniature teacher of `spec` is cached (its name covers the recipe version, the drawing, the seed)."""
+    """Where the miniature teacher of `spec` is cached: its name shows the recipe version, the drawing, the seed, and
+    ends in a key of every field of `spec` (`paths.recipe_key`)."""
     size = "" if spec.image_size is None else f"-{spec.image_size}px"
-    return cache / "teachers" / f"{MINI_TEACHER}-v{spec.version}-w{SYNTHETIC_VERSION}{size}-s{spec.seed}"
+    return cache / "teachers" / f"{MINI_TEACHER}-v{spec.version}-w{SYNTHETIC_VERSION}{size}-s{spec.seed}-{recipe_key(spec)}"
 
 
 def save_mini_teacher(model: torch.nn.Module, log: dict, folder: Path, spec: PretrainSpec) -> Path:

@@ -23,6 +23,7 @@ from .data.synthetic import SYNTHETIC_VERSION, BODY_COLOURS, HEAD_COLOURS, all_c
 from .data.transforms import CLIP_MEAN, CLIP_STD
 from .environment import environment
 from .files import atomic_torch_save, write_json
+from .paths import recipe_key
 from .mininet import get_student_network
 from .progress import Progress
 
@@ -110,7 +111,8 @@ def pretrain_student(spec: UpstreamSpec = UpstreamSpec(), progress: bool | None 
 def upstream_student_weights(cache: Path, spec: UpstreamSpec = UpstreamSpec(), progress: bool | None = None) -> Path:
     """The cached torchvision state dict of the upstream-pretrained student (`weights.pt`, with `pretraining.json`
     beside it); trained and written on first use."""
-    folder = cache / "students" / f"{spec.arch}-upstream-v{spec.version}-w{SYNTHETIC_VERSION}-{spec.image_size}px-s{spec.seed}"
+    folder = (cache / "students" / f"{spec.arch}-upstream-v{spec.version}-w{SYNTHETIC_VERSION}-{spec.image_size}px"
+                                   f"-s{spec.seed}-{recipe_key(spec)}")
     weights = folder / "weights.pt"
     if weights.exists():
         return weights

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -11,6 +14,13 @@ from .config import runs_root
 def default_cache() -> Path:
     """Cache folder for generated data and small models: `$PAND_CACHE`, else `~/.cache/pand`."""
     return Path(os.environ.get("PAND_CACHE", Path.home() / ".cache" / "pand")).expanduser()
+
+
+def recipe_key(spec) -> str:
+    """8 hex digits of every field of a dataclass recipe: a cache folder named with it is never reused for a recipe
+    that differs in any field, whether or not its version number was bumped."""
+    payload = json.dumps(dataclasses.asdict(spec), sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:8]
 
 
 def display_path(path: str | Path) -> str:

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
+from .batched import map_batches
 from .config import CalibrateConfig, DistillConfig, make_config, to_dict
 from .errors import ConfigError
 from .models import Student, build_student
@@ -57,15 +57,9 @@ def load_student(run_dir: str | Path, which: str = "last") -> tuple[Student, Dis
     return student.eval(), cfg
 
 
-@torch.no_grad()
 def predict(model: Student, dataset, batch_size: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits `[N, C]` and labels `[N]` of a model over a whole dataset, in order."""
-    device = next(model.parameters()).device
-    logits, labels = [], []
-    for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-        logits.append(model(x.to(device)).logits.float().cpu())
-        labels.append(torch.as_tensor(y))
-    return torch.cat(logits), torch.cat(labels)
+    return map_batches(lambda x: model(x).logits, dataset, batch_size, next(model.parameters()).device)
 
 
 def teacher_for(cfg: CalibrateConfig | DistillConfig):

@@ -39,21 +39,31 @@ def smoke(stage, env, **kw):
 
 
 # ------------------------------------------------------------------------------------ views and bank
+def _by_definition(base, transform, index, *keys):
+    """Image `index` through `transform` with torch's RNG seeded by `derive_seed(*keys)`: the views' contract, written
+    without `AugmentedViews`."""
+    from pand_core.data.base import load_image
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(*keys))
+        return transform(load_image(base.samples[index][0]))
+
+
 def test_views_are_functions_of_seed_index_and_epoch(synthetic_root):
     base = load_dataset("cub", synthetic_root, "train")
-    online = AugmentedViews(base, paper_train_transform(32, 36), seed=7)
-    a, b = online[3][0], online[3][0]
-    assert torch.equal(a, b)  # same (seed, epoch, index) -> same pixels
+    transform = paper_train_transform(32, 36)
+    online = AugmentedViews(base, transform, seed=7)
+    a = online[3][0]
+    assert torch.equal(a, _by_definition(base, transform, 3, 7, 0, 3))  # epoch 0: seeded by (seed, epoch, index)
     online.set_epoch(1)
-    assert not torch.equal(a, online[3][0])
-    banked = AugmentedViews(base, paper_train_transform(32, 36), seed=7, views=4)
+    assert torch.equal(online[3][0], _by_definition(base, transform, 3, 7, 1, 3)) and not torch.equal(a, online[3][0])
+    banked = AugmentedViews(base, transform, seed=7, views=4)
     seen = set()
     for epoch in range(12):
         banked.set_epoch(epoch)
         x, _, index, view = banked[3]
-        assert 0 <= view < 4 and index == 3
-        banked2 = AugmentedViews(base, paper_train_transform(32, 36), seed=7, views=4)
-        assert torch.equal(x, banked2[3][0] if banked2.view_of(3) == view else _view(banked2, 3, view))
+        assert index == 3 and view == derive_seed(7, epoch, 3, 1) % 4  # the epoch picks the view...
+        assert torch.equal(x, _by_definition(base, transform, 3, 7, 3, view, 2))  # ...seeded by (seed, index, view) only
         seen.add(view)
     assert len(seen) > 1  # epochs draw different views
 
@@ -274,13 +284,31 @@ def test_ce_never_loads_a_teacher(env, monkeypatch):
     d.distill(smoke("distill", env, method="ce", epochs=1, batch_size=8), progress=False)
 
 
-def test_bank_mode_runs_and_is_recorded(env, anchors):
+def test_bank_mode_trains_on_the_banks_features_not_the_online_teacher(env, anchors, monkeypatch):
+    """Once the bank is built, training never runs the teacher's image tower; and what the bank holds is what the
+    loss sees (a changed bank changes the run)."""
     from pand_core.distill import distill
+    from pand_core.files import safe_load
+    from pand_core.models import Teacher
 
-    res = distill(smoke("distill", env, method="pand", teacher_mode="bank", bank_views=2, epochs=2, anchors=anchors,
-                        batch_size=8, nlrd_group_size=4), progress=False)
-    assert res["teacher_mode"] == "bank"
-    assert list((env["tmp"] / "cache" / "banks").glob("*.pt"))
+    kw = dict(method="pand", teacher_mode="bank", bank_views=2, epochs=2, anchors=anchors, batch_size=8, nlrd_group_size=4)
+    res = distill(smoke("distill", env, out=str(env["tmp"] / "first"), **kw), progress=False)
+    assert res["teacher_mode"] == "bank" and res["train_views"] == "2 stored views per image"
+    [bank_file] = (env["tmp"] / "cache" / "banks").glob("*.pt")
+
+    def metrics(name):
+        return [{k: v for k, v in json.loads(x).items() if k != "epoch_time_s"}
+                for x in (env["tmp"] / name / "metrics.jsonl").read_text().splitlines()]
+
+    with monkeypatch.context() as m:
+        m.setattr(Teacher, "encode_image", lambda *a, **k: (_ for _ in ()).throw(AssertionError("online teacher ran")))
+        distill(smoke("distill", env, out=str(env["tmp"] / "again"), **kw), progress=False)
+    assert metrics("again") == metrics("first")
+    blob = safe_load(bank_file)
+    blob["bank"] = blob["bank"].flip(-1)  # other features under the same key
+    torch.save(blob, bank_file)
+    distill(smoke("distill", env, out=str(env["tmp"] / "changed"), **kw), progress=False)
+    assert [r["kd"] for r in metrics("changed")] != [r["kd"] for r in metrics("first")]
 
 
 def test_val_split_gives_val_selected_accuracy(env):
@@ -350,9 +378,11 @@ def test_same_seed_reproduces_and_other_seed_differs(env):
 
     r1 = distill(smoke("distill", env, method="ce", epochs=1, batch_size=8, out=str(env["tmp"] / "a")), progress=False)
     r2 = distill(smoke("distill", env, method="ce", epochs=1, batch_size=8, out=str(env["tmp"] / "b")), progress=False)
-    ma = (env["tmp"] / "a" / "metrics.jsonl").read_text().split('"epoch_time_s"')[0]
-    mb = (env["tmp"] / "b" / "metrics.jsonl").read_text().split('"epoch_time_s"')[0]
+    r3 = distill(smoke("distill", env, method="ce", epochs=1, batch_size=8, seed=1, out=str(env["tmp"] / "c")),
+                 progress=False)
+    ma, mb, mc = ((env["tmp"] / n / "metrics.jsonl").read_text().split('"epoch_time_s"')[0] for n in "abc")
     assert ma == mb and r1["test_acc_last"] == r2["test_acc_last"]
+    assert mc != ma  # another seed: other initial weights, views and batch order, hence other losses
 
 
 def test_evaluation_scores_every_test_image(env):

@@ -90,3 +90,19 @@ def test_pretrained_miniature_teacher_zero_shot_meets_the_design_target():
     chance = 100.0 / len(test.classnames)
     assert len(test.classnames) == 24 and len(test) == 480
     assert ZERO_SHOT_TARGET <= acc < ZERO_SHOT_CEILING, f"zero-shot {acc:.1f} % (chance {chance:.1f} %)"
+
+
+def test_cached_teacher_and_student_folders_change_with_any_recipe_field(tmp_path):
+    """A cached miniature teacher or upstream student is found by a key of its whole recipe, so a recipe edited
+    without a version bump is trained anew, never read from a stale folder."""
+    from pand_core.miniclip import PretrainSpec, mini_teacher_folder
+    from pand_core.ministudent import UpstreamSpec, upstream_student_weights
+
+    assert mini_teacher_folder(tmp_path) == mini_teacher_folder(tmp_path, PretrainSpec())
+    assert mini_teacher_folder(tmp_path) != mini_teacher_folder(tmp_path, PretrainSpec(lr=1e-3))
+    students = tmp_path / "students"
+    spec = UpstreamSpec(images=64, held_out=16, epochs=1, image_size=16)
+    first = upstream_student_weights(tmp_path, spec, progress=False)
+    other = upstream_student_weights(tmp_path, UpstreamSpec(images=64, held_out=16, epochs=1, image_size=16, lr=1e-3),
+                                     progress=False)
+    assert first.parent != other.parent and len(list(students.iterdir())) == 2
