@@ -40,6 +40,48 @@ class _Images(torch.utils.data.Dataset):
         return self.tf(self.ds[i][0])
 
 
+def measure_data_path(device: torch.device, workers: int, batch: int = 128, image_size: int = 400, images: int = 512,
+                      crop: int = 224, resize: int = 256, root: str | Path | None = None, log=print) -> dict:
+    """Images/s of the CPU path (PIL + `paper_train_transform(crop, resize)` in `workers` DataLoader workers, after
+    one warm-up batch) and of the device path (`decode_split` at `resize` once, then `PaperAugment(crop, resize)` on
+    whole batches on `device`; median over batches after the first), on a synthetic CUB-layout set of `images`
+    images drawn at `image_size` px, or on the training split of the CUB-layout folder `root` when given. Returns
+    the benchmark's fields (without the environment)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if root is None:
+            spec = SyntheticSpec(n_classes=8, train_per_class=max(1, images // 8), test_per_class=1, image_size=image_size)
+            make_synthetic_cub(tmp, spec, progress=False)
+        ds = load_dataset("cub", root if root is not None else tmp, "train")
+        if root is not None:
+            image_size = ds[0][0].size[0]
+        loader = DataLoader(_Images(ds, paper_train_transform(crop, resize)), batch_size=batch, num_workers=workers,
+                            persistent_workers=workers > 0)
+        for _ in loader:  # warm-up epoch (workers start, files enter the page cache)
+            break
+        t0 = time.perf_counter()
+        n = sum(len(x) for x in loader)
+        cpu_ips = n / (time.perf_counter() - t0)
+        del loader
+        t0 = time.perf_counter()
+        decoded = decode_split(ds, resize, progress=False)
+        decode_s = time.perf_counter() - t0
+        aug = PaperAugment(crop, resize)
+        times = []
+        for k in range(max(3, len(ds) // batch)):
+            idx = torch.randint(0, len(ds), (batch,))
+            t0 = time.perf_counter()
+            x = aug(decoded[idx].to(device), aug.sample(batch, batch_generator(0, k)))
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - t0)
+        device_ips = batch / statistics.median(times[1:])
+    log(f"cpu path ({workers} workers): {cpu_ips:8.1f} images/s")
+    log(f"device path on {device.type}:     {device_ips:8.1f} images/s  (one-off decode: {len(ds) / decode_s:.0f} images/s)")
+    return {"benchmark": "data_path", "images": len(ds), "source_px": image_size, "batch": batch, "workers": workers,
+            "device": str(device), "cpu_path_images_per_s": cpu_ips, "device_path_images_per_s": device_ips,
+            "decode_images_per_s": len(ds) / decode_s}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -50,36 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     device = torch.device(args.device)
-    with tempfile.TemporaryDirectory() as tmp:
-        spec = SyntheticSpec(n_classes=8, train_per_class=args.images // 8, test_per_class=1, image_size=args.image_size)
-        make_synthetic_cub(tmp, spec, progress=False)
-        ds = load_dataset("cub", tmp, "train")
-        loader = DataLoader(_Images(ds, paper_train_transform()), batch_size=args.batch, num_workers=args.workers,
-                            persistent_workers=args.workers > 0)
-        for _ in loader:  # warm-up epoch (workers start, files enter the page cache)
-            break
-        t0 = time.perf_counter()
-        n = sum(len(x) for x in loader)
-        cpu_ips = n / (time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        decoded = decode_split(ds, 256, progress=False)
-        decode_s = time.perf_counter() - t0
-        aug = PaperAugment(224, 256)
-        times = []
-        for k in range(max(3, len(ds) // args.batch)):
-            idx = torch.randint(0, len(ds), (args.batch,))
-            t0 = time.perf_counter()
-            x = aug(decoded[idx].to(device), aug.sample(args.batch, batch_generator(0, k)))
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - t0)
-        device_ips = args.batch / statistics.median(times[1:])
-    print(f"cpu path ({args.workers} workers): {cpu_ips:8.1f} images/s")
-    print(f"device path on {device.type}:     {device_ips:8.1f} images/s  (one-off decode: {len(ds) / decode_s:.0f} images/s)")
-    result = {"benchmark": "data_path", "images": len(ds), "source_px": args.image_size, "batch": args.batch,
-              "workers": args.workers, "device": str(device), "cpu_path_images_per_s": cpu_ips,
-              "device_path_images_per_s": device_ips, "decode_images_per_s": len(ds) / decode_s,
-              "environment": environment()}
+    result = dict(measure_data_path(device, args.workers, args.batch, args.image_size, args.images),
+                  environment=environment())
     out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"data_path-{device.type}.json"
     write_json(out, result)
     print(f"wrote {out}")

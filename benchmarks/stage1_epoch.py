@@ -37,6 +37,36 @@ def classnames(n: int) -> list[str]:
     return [" ".join(WORDS[int(i)] for i in torch.randint(0, len(WORDS), (2 + k % 3,), generator=g)) for k in range(n)]
 
 
+def measure_stage1(teacher, classes: int, batch: int, steps: int, device: torch.device, log=print) -> dict:
+    """Median seconds of one Stage 1 step (`prompts.train_one_epoch` over one batch of random image features, the
+    recipe of `config.CalibrateConfig`) over `classes` CUB-like class names, with the truncated and the full text
+    sequence (after one untimed step), and the CUB-200 epoch estimate (step × ⌈5,994 / batch⌉)."""
+    names = classnames(classes)
+    feats = F.normalize(torch.randn(batch, teacher.embed_dim, device=device), dim=-1)
+    labels = torch.randint(0, classes, (batch,), device=device)
+    one_batch = torch.arange(batch, device=device)  # an "epoch" of one step; it ends reading the step back
+    recipe = CalibrateConfig(batch_size=batch)
+    result = {}
+    for truncate in (True, False):
+        torch.manual_seed(0)
+        learner = PromptLearner(teacher, teacher.tokenizer, names, "a photo of {}, a type of bird", 16, truncate=truncate)
+        opt, _ = stage1_optimizer(learner, recipe)
+        times = []
+        for _ in range(steps + 1):
+            t0 = time.perf_counter()
+            train_one_epoch(learner, feats, labels, teacher.logit_scale, opt, one_batch, recipe.batch_size, recipe.grad_clip)
+            times.append(time.perf_counter() - t0)
+        step = statistics.median(times[1:])
+        key = "truncated" if truncate else "full"
+        result[key] = {"sequence_length": learner.seq_len, "step_s": step,
+                       "cub_epoch_s_estimate": step * math.ceil(5994 / batch)}
+        del learner, opt
+        log(f"{key:9s}: sequence {result[key]['sequence_length']:2d} tokens, {step:8.3f} s per step")
+    result["speedup"] = result["full"]["step_s"] / result["truncated"]["step_s"]
+    log(f"truncation speed-up: {result['speedup']:.2f}x")
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--teacher", default="convnext_xxlarge")
@@ -50,28 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         teacher = load_teacher(args.teacher, None, device=device)
-    names = classnames(args.classes)
-    feats = F.normalize(torch.randn(args.batch, teacher.embed_dim, device=device), dim=-1)
-    labels = torch.randint(0, args.classes, (args.batch,), device=device)
-    one_batch = torch.arange(args.batch, device=device)  # an "epoch" of one step; it ends reading the step back
-    recipe = CalibrateConfig(batch_size=args.batch)
-    result = {}
-    for truncate in (True, False):
-        torch.manual_seed(0)
-        learner = PromptLearner(teacher, teacher.tokenizer, names, "a photo of {}, a type of bird", 16, truncate=truncate)
-        opt, _ = stage1_optimizer(learner, recipe)
-        times = []
-        for _ in range(args.steps + 1):
-            t0 = time.perf_counter()
-            train_one_epoch(learner, feats, labels, teacher.logit_scale, opt, one_batch, recipe.batch_size, recipe.grad_clip)
-            times.append(time.perf_counter() - t0)
-        step = statistics.median(times[1:])
-        key = "truncated" if truncate else "full"
-        result[key] = {"sequence_length": learner.seq_len, "step_s": step,
-                       "cub_epoch_s_estimate": step * math.ceil(5994 / args.batch)}
-        print(f"{key:9s}: sequence {learner.seq_len:2d} tokens, {step:8.3f} s per step", flush=True)
-    ratio = result["full"]["step_s"] / result["truncated"]["step_s"]
-    print(f"truncation speed-up: {ratio:.2f}x")
+    result = measure_stage1(teacher, args.classes, args.batch, args.steps, device, log=lambda m: print(m, flush=True))
+    ratio = result.pop("speedup")
     payload = {"benchmark": "stage1_step", "teacher": args.teacher, "classes": args.classes, "batch": args.batch,
                "device": str(device), **result, "speedup": ratio, "environment": environment(),
                "note": "random weights; per-epoch figure = step time x 47 steps (CUB-200 train, batch 128)"}

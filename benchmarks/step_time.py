@@ -1,4 +1,6 @@
 """Median time of one Stage 2 training step: student-only CE vs PAND with the online teacher vs PAND with the bank.
+The step timed is the trainer's own (`distill.train_step`), with its teacher targets (`targets.OnlineTeacher`,
+`targets.BankTargets`) and its device-side loss accounting.
 
     python benchmarks/step_time.py --size smoke            # tiny teacher, ResNet-18, 32 px, batch 32 (CPU: minutes)
     python benchmarks/step_time.py --size full --device cuda  # ConvNeXt-XXL CLIP (random weights), 224 px, batch 128
@@ -20,22 +22,26 @@ from pathlib import Path
 import torch
 
 from pand_core.config import make_config
-from pand_core.distill import Stage2Model, make_optimizer, stage2_losses
-from pand_core.models import AlignHead, build_student, build_tiny_teacher, load_teacher
-from pand_core.runinfo import environment, write_json
+from pand_core.distill import EpochMeter, build_stage2, train_step
+from pand_core.environment import environment
+from pand_core.files import write_json
+from pand_core.models import build_tiny_teacher, load_teacher
+from pand_core.targets import BankTargets, OnlineTeacher
 
-SIZES = {
-    "smoke": dict(teacher="pand-tiny-clip", image=32, batch=32, classes=12, group=16),
-    "full": dict(teacher="convnext_xxlarge", image=224, batch=128, classes=200, group=32),
+SIZES = {  # NLRD's group size is the profile's ("smoke" or "paper")
+    "smoke": dict(teacher="pand-tiny-clip", image=32, batch=32, classes=12, profile="smoke"),
+    "full": dict(teacher="convnext_xxlarge", image=224, batch=128, classes=200, profile="paper"),
 }
 
 
 def sync(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA); no-op on the CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize()
 
 
 def time_steps(step, steps: int, warmup: int, device: torch.device) -> list[float]:
+    """Wall seconds of each of `steps` calls of `step` (after `warmup` untimed ones), the device synchronised."""
     for _ in range(warmup):
         step()
     sync(device)
@@ -45,6 +51,58 @@ def time_steps(step, steps: int, warmup: int, device: torch.device) -> list[floa
         step()
         sync(device)
         out.append(time.perf_counter() - t0)
+    return out
+
+
+def summarise_times(t: list[float]) -> dict:
+    """Median, min, p10 and p90 (seconds; nearest-rank) of step times, and their count."""
+    s = sorted(t)
+
+    def q(p: float) -> float:
+        return s[min(len(s) - 1, max(0, round(p * (len(s) - 1))))]
+
+    return {"median_s": statistics.median(s), "min_s": s[0], "p10_s": q(0.1), "p90_s": q(0.9), "steps": len(s)}
+
+
+MODES = {"ce": ("ce", "none"), "pand_bank": ("pand", "bank"), "pand_online": ("pand", "online")}
+
+
+def measure_modes(teacher, *, student: str, image: int, batch: int, classes: int, group: int, amp: bool, steps: int,
+                  warmup: int, device: torch.device, bank_images: int = 1000, bank_views: int = 8,
+                  modes: dict = MODES, log=print) -> dict[str, dict]:
+    """Time the trainer's own Stage 2 step (`distill.train_step` on a model from `build_stage2`, an `EpochMeter`, the
+    targets `OnlineTeacher` / `BankTargets`) for each of `modes` (name -> (method, teacher_mode)) on one synthetic
+    batch, in this process. `amp`: bf16 autocast, channels-last, bf16 teacher. Returns per mode `summarise_times`
+    plus `images_per_s` (batch / median) and `peak_memory_bytes` (CUDA `max_memory_allocated` from building the
+    mode's model to its last step; None off CUDA)."""
+    cuda = device.type == "cuda"
+    teacher.model.to(memory_format=torch.channels_last if amp and cuda else torch.contiguous_format)
+    D = teacher.embed_dim
+    anchors = torch.nn.functional.normalize(torch.randn(classes, D, device=device), dim=-1)
+    batch_t = (torch.randn(batch, 3, image, image), torch.randint(0, classes, (batch,)),
+               torch.randint(0, bank_images, (batch,)), torch.randint(0, bank_views, (batch,)))
+    bank = torch.nn.functional.normalize(torch.randn(bank_images, bank_views, D), dim=-1)
+    precision = "bf16" if amp else "fp32"
+    out = {}
+    for name, (method, mode) in modes.items():
+        if cuda:
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(device)
+        c = make_config("distill", "paper", method=method, batch_size=batch, nlrd_group_size=group, student=student,
+                        student_pretrained=False, amp=amp, channels_last=amp, teacher_precision=precision)
+        model, opt, _ = build_stage2(c, classes, D, device)
+        targets = None
+        if c.spec.teacher:
+            targets = (BankTargets(bank, list(range(bank_images)), device, precision) if mode == "bank"
+                       else OnlineTeacher(teacher, precision))
+        meter = EpochMeter(device)
+        t = time_steps(lambda: train_step(model, opt, c, targets, anchors, batch_t, 10, meter), steps, warmup, device)
+        r = summarise_times(t)
+        r["images_per_s"] = batch / r["median_s"]
+        r["peak_memory_bytes"] = torch.cuda.max_memory_allocated(device) if cuda else None
+        out[name] = r
+        del model, opt, targets, meter
+        log(f"{student} {precision} {name:12s} median {1000 * r['median_s']:9.2f} ms/step")
     return out
 
 
@@ -61,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="JSON path (default: benchmarks/results/step_time-<size>-<device>.json)")
     args = p.parse_args(argv)
     size = dict(SIZES[args.size])
+    size["group"] = make_config("distill", size.pop("profile")).nlrd_group_size
     if args.batch:
         size["batch"], size["group"] = args.batch, min(size["group"], args.batch)
     device = torch.device(args.device)
@@ -69,58 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         teacher = build_tiny_teacher(device=device) if args.size == "smoke" else load_teacher(size["teacher"], None, device)
-    if args.amp and device.type == "cuda":
-        teacher.model.to(memory_format=torch.channels_last)
-    D, C, B = teacher.embed_dim, size["classes"], size["batch"]
-    anchors = torch.nn.functional.normalize(torch.randn(C, D, device=device), dim=-1)
-    x = torch.randn(B, 3, size["image"], size["image"], device=device)
-    y = torch.randint(0, C, (B,), device=device)
-    if args.amp:
-        x = x.to(memory_format=torch.channels_last)
-    bank = torch.nn.functional.normalize(torch.randn(args.bank_images, args.bank_views, D), dim=-1)
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if args.amp and device.type == "cuda"
-                else torch.autocast("cpu", enabled=False))
-
-    def make(method: str):
-        c = make_config("distill", "paper", method=method, batch_size=B, nlrd_group_size=size["group"], student_pretrained=False)
-        torch.manual_seed(0)
-        student = build_student("resnet18", C, pretrained=False)
-        head = AlignHead(D, student.feat_dim) if c.spec.feature_terms else None
-        model = Stage2Model(student, head).to(device).train()
-        if args.amp:
-            model.to(memory_format=torch.channels_last)
-        opt, _ = make_optimizer(c, model.parameters())
-        return c, model, opt
-
-    def step_fn(method: str, teacher_mode: str):
-        c, model, opt = make(method)
-
-        def step():
-            f = None
-            if c.spec.teacher:
-                if teacher_mode == "bank":
-                    idx = torch.randint(0, args.bank_images, (B,))
-                    view = torch.randint(0, args.bank_views, (B,))
-                    f = bank[idx, view].to(device, non_blocking=True)
-                else:
-                    with torch.inference_mode(), autocast:
-                        f = teacher.encode_image(x)
-                    f = f.clone().float()
-            with autocast:
-                out, aligned = model(x, f, anchors)
-                total, _ = stage2_losses(c, out, y, f, anchors, aligned, epoch=10)
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-            opt.step()
-
-        return step
-
-    modes = {"ce": ("ce", "none"), "pand_bank": ("pand", "bank"), "pand_online": ("pand", "online")}
-    times = {}
-    for name, (method, mode) in modes.items():
-        t = time_steps(step_fn(method, mode), args.steps, args.warmup, device)
-        times[name] = {"median_s": statistics.median(t), "min_s": min(t), "steps": len(t)}
-        print(f"{name:12s} median {1000 * times[name]['median_s']:9.2f} ms/step", flush=True)
+    D = teacher.embed_dim
+    times = measure_modes(teacher, student="resnet18", image=size["image"], batch=size["batch"], classes=size["classes"],
+                          group=size["group"], amp=args.amp, steps=args.steps, warmup=args.warmup, device=device,
+                          bank_images=args.bank_images, bank_views=args.bank_views, log=lambda m: print(m, flush=True))
     ce = times["ce"]["median_s"]
     ratios = {k: v["median_s"] / ce for k, v in times.items()}
     print("ratios to the CE step: " + ", ".join(f"{k} {v:.3f}" for k, v in ratios.items()))
