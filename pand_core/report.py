@@ -521,3 +521,130 @@ def cub_estimate_markdown(bench: list[dict]) -> str:
         rows.append(f"| {bench_hardware(r)} | {'bf16' if r['amp'] else 'fp32'} | {hours['online']:.1f} | {hours['bank']:.1f} |")
     return ("| hardware | precision | Stage 2 online, estimated hours | Stage 2 bank, estimated hours |\n|---|---|---|---|\n"
             + ("\n".join(rows) or "| no full-size step-time benchmark yet (needs a GPU) | | | |"))
+
+
+# ------------------------------------------------------------------------------------ the GPU suite (costs page)
+GPU_SUITE_COMMAND = "python benchmarks/gpu_suite.py"
+GPU_SUITE_PARTS = (("step", 1, "Stage 2 step at the paper's sizes"), ("memory", 2, "peak GPU memory per mode"),
+                   ("data_path", 3, "data path"), ("bank_build", 4, "bank build"), ("stage1", 5, "Stage 1 epoch"),
+                   ("end_to_end", 6, "end to end, and the whole reproduction projected"))
+ORIGINAL_GPUS = 4  # the original: 4 GPUs, the teacher online in fp32 at every step
+
+
+def gpu_suite_records(bench: list[dict]) -> list[dict]:
+    """The GPU suite's records measured on a GPU (`benchmarks/results/gpu-*.json`); dry runs are never shown."""
+    return [r for r in benchmarks_of(bench, "gpu_suite") if not r.get("dry_run")]
+
+
+def gpu_suite_pending() -> str:
+    """What the costs page says before the GPU suite has run: every part pending, and the command to run."""
+    lines = ["**The GPU suite has not run yet.** On a machine with one GPU, run", "",
+             f"    {GPU_SUITE_COMMAND}", "",
+             "(under 10 minutes; it writes `benchmarks/results/gpu-<gpu name>.json`; commit it and this page renders "
+             f"it). Check it first on the CPU with `{GPU_SUITE_COMMAND} --dry-run`.", ""]
+    lines += [f"- part {n}, {title}: pending (no GPU run yet)" for _, n, title in GPU_SUITE_PARTS]
+    return "\n".join(lines)
+
+
+def _ms(t: dict) -> str:
+    return f"{1000 * t['median_s']:.1f} ({1000 * t['p10_s']:.0f}–{1000 * t['p90_s']:.0f})"
+
+
+def original_setup_estimate(record: dict) -> dict | None:
+    """The original setup's Stage 2 on CUB-200, estimated from this record: ResNet-18's measured online-teacher fp32
+    step × 300 epochs × ⌈5,994 / 128⌉ steps ÷ 4 GPUs (a perfect split of each batch; data loading, evaluation and
+    Stage 1 left out). None without that measurement."""
+    t = record["parts"]["step"].get("students", {}).get("resnet18", {}).get("fp32", {}).get("pand_online")
+    if t is None:
+        return None
+    steps = math.ceil(CUB_TRAIN_IMAGES / PAPER_BATCH)
+    s = t["median_s"] * PAPER_EPOCHS * steps / ORIGINAL_GPUS
+    return {"stage2_s": s, "formula": f"{1000 * t['median_s']:.1f} ms × {PAPER_EPOCHS} epochs × {steps} steps ÷ "
+                                      f"{ORIGINAL_GPUS} GPUs", "estimate": True}
+
+
+def _part_body(name: str, p: dict, record: dict) -> list[str]:
+    if name == "step":
+        rows = ["| student | precision | CE ms (p10–p90) | PAND, bank ms (× CE) | PAND, online ms (× CE) |",
+                "|---|---|---|---|---|"]
+        for student, by_precision in p["students"].items():
+            for precision, t in by_precision.items():
+                q = p["ratios_to_ce"][student][precision]
+                rows.append(f"| {student} | {precision} | {_ms(t['ce'])} | {_ms(t['pand_bank'])} ({q['pand_bank']:.2f}×) | "
+                            f"{_ms(t['pand_online'])} ({q['pand_online']:.2f}×) |")
+        return rows + ["", f"{p['image']} px, batch {p['batch']}, {p['classes']} classes; the trainer's own step on "
+                           "synthetic batches (data loading excluded)."]
+    if name == "memory":
+        rows = ["| student | precision | mode | peak GiB | fits a 16 GB Colab GPU |", "|---|---|---|---|---|"]
+        for student, by_precision in p["modes"].items():
+            for precision, modes in by_precision.items():
+                for mode, m in modes.items():
+                    gib = "n/a" if m["peak_gib"] is None else f"{m['peak_gib']:.1f}"
+                    fits = "n/a" if m["fits_16gb_colab"] is None else ("yes" if m["fits_16gb_colab"] else "no")
+                    rows.append(f"| {student} | {precision} | {mode} | {gib} | {fits} |")
+        return rows + ["", f"Usable on a 16 GB Colab GPU: {p['colab_usable_gib']} GiB; the teacher's weights stay "
+                           "resident in every mode."]
+    if name == "data_path":
+        lines = [f"CPU loader ({p['workers']} workers): {p['cpu_path_images_per_s']:.0f} images/s; device path from the "
+                 f"uint8 cache: {p['device_path_images_per_s']:.0f} images/s ({p['source_px']} px sources)."]
+        for key, f in (record.get("summary", {}).get("can_feed") or {}).items():
+            lines.append(f"- {key} step consumes {f['step_images_per_s']:.0f} images/s: CPU path "
+                         f"{'feeds it' if f['cpu_path'] else 'cannot feed it'}, device path "
+                         f"{'feeds it' if f['device_path'] else 'cannot feed it'}")
+        return lines
+    if name == "bank_build":
+        return [f"Teacher image tower in bf16: {p['images_per_s']:.0f} images/s (input {p['teacher_input_px']} px). "
+                f"An {p['bank_images'] // CUB_TRAIN_IMAGES}-view bank of {CUB_TRAIN_IMAGES:,} images: "
+                f"{p['bank_build_s_projected']:.0f} s, **projected** (teacher forward only)."]
+    if name == "stage1":
+        return [f"{p['classes']} classes, batch {p['batch']}: truncated text tower ({p['truncated']['sequence_length']} "
+                f"tokens) {p['truncated']['step_s']:.3f} s per step, {p['truncated']['cub_epoch_s_estimate']:.1f} s per "
+                f"epoch; full ({p['full']['sequence_length']} tokens) {p['full']['step_s']:.3f} s per step, "
+                f"{p['full']['cub_epoch_s_estimate']:.1f} s per epoch ({p['speedup']:.2f}× speed-up)."]
+    times = ", ".join(f"{t:.1f}" for t in p["epoch_time_s"])
+    lines = [f"`distill()` with `pand` and the bank ({p['config']['bank_views']} views) on a synthetic world of CUB's sizes "
+             f"({p['train_images']:,} training images): {p['epochs_run']} epochs of {times} s (training + test "
+             f"evaluation), setup {p['setup_s']:.0f} s."]
+    proj = record.get("summary", {}).get("projection")
+    if proj:
+        lines += ["", f"**Projected** whole CUB reproduction on this GPU: **{proj['total_min']:.1f} min** "
+                      f"({proj['total_s']:.0f} s) = Stage 1 {proj['stage1_epochs']} × {proj['stage1_epoch_s']:.1f} s "
+                      f"+ features {proj['stage1_features_s']:.0f} s + bank {proj['bank_build_s']:.0f} s + "
+                      f"{proj['stage2_epochs']} × {proj['stage2_epoch_s']:.1f} s + teacher loads "
+                      f"{2 * proj['teacher_load_s']:.0f} s.", "", f"Formula: `{proj['formula']}`"]
+    orig = original_setup_estimate(record)
+    if orig:
+        lines += ["", f"The original setup ({ORIGINAL_GPUS} GPUs, teacher online in fp32 at every step), **estimated**: "
+                      f"Stage 2 alone {orig['stage2_s'] / 3600:.1f} h ({orig['formula']})"
+                      + (f", {orig['stage2_s'] / proj['total_s']:.1f}× this GPU's projected whole reproduction."
+                         if proj else ".")]
+    return lines
+
+
+def gpu_suite_markdown(record: dict) -> str:
+    """One GPU-suite record as markdown: the hardware, each part (its numbers, or pending / skipped / failed with the
+    reason), the projection against the original setup, and the issue's targets."""
+    gpu = record.get("gpu") or {}
+    lines = [f"**GPU suite on {gpu.get('name', record['device'])}** ({bench_hardware(record)}; "
+             f"{record['elapsed_s']:.0f} s of a {record['budget_s']:.0f} s budget"
+             + ("" if record.get("finished") else "; did not finish") + ")"]
+    for name, n, title in GPU_SUITE_PARTS:
+        p = record["parts"][name]
+        status = p["status"]
+        lines += ["", f"**Part {n}: {title}**" + ("" if status == "measured" else f" — {status}"), ""]
+        if status == "pending":
+            lines.append("pending (not reached in this run)")
+        elif status in ("skipped", "failed"):
+            lines.append(f"{status}: {p.get('reason')}")
+        else:
+            lines += _part_body(name, p, record)
+    t = record.get("targets") or {}
+
+    def verdict(v) -> str:
+        return "not measured" if v is None else ("met" if v else "NOT met")
+
+    lines += ["", "**Targets**", "",
+              f"- PAND + bank step ≤ 1.15× the CE step with bf16: {verdict(t.get('pand_bank_le_1.15x_ce_bf16'))}",
+              f"- whole CUB reproduction ≤ 15 min on one GPU (projected): {verdict(t.get('cub_reproduction_le_15_min'))}",
+              f"- device data path feeds the step: {verdict(t.get('device_data_path_feeds_step'))}"]
+    return "\n".join(lines)
