@@ -572,8 +572,9 @@ def _part_body(name: str, p: dict, record: dict) -> list[str]:
                 q = p["ratios_to_ce"][student][precision]
                 rows.append(f"| {student} | {precision} | {_ms(t['ce'])} | {_ms(t['pand_bank'])} ({q['pand_bank']:.2f}×) | "
                             f"{_ms(t['pand_online'])} ({q['pand_online']:.2f}×) |")
+        missing = [f"- not measured: {g}" for g in p.get("skipped_groups", []) + p.get("failed_groups", [])]
         return rows + ["", f"{p['image']} px, batch {p['batch']}, {p['classes']} classes; the trainer's own step on "
-                           "synthetic batches (data loading excluded)."]
+                           "synthetic batches (data loading excluded)."] + missing
     if name == "memory":
         rows = ["| student | precision | mode | peak GiB | fits a 16 GB Colab GPU |", "|---|---|---|---|---|"]
         for student, by_precision in p["modes"].items():
@@ -604,7 +605,9 @@ def _part_body(name: str, p: dict, record: dict) -> list[str]:
     times = ", ".join(f"{t:.1f}" for t in p["epoch_time_s"])
     lines = [f"`distill()` with `pand` and the bank ({p['config']['bank_views']} views) on a synthetic world of CUB's sizes "
              f"({p['train_images']:,} training images): {p['epochs_run']} epochs of {times} s (training + test "
-             f"evaluation), setup {p['setup_s']:.0f} s."]
+             f"evaluation)" + (f"; between epoch ends (checkpoint writes included): "
+                               f"{', '.join(f'{t:.1f}' for t in p['epoch_wall_s'])} s" if p.get("epoch_wall_s") else "")
+             + f"; setup {p['setup_s']:.0f} s."]
     proj = record.get("summary", {}).get("projection")
     if proj:
         lines += ["", f"**Projected** whole CUB reproduction on this GPU: **{proj['total_min']:.1f} min** "

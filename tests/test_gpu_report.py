@@ -34,7 +34,8 @@ def _record(e2e: bool = True, dry: bool = False) -> dict:
                "projection": None}
     if e2e:
         parts["end_to_end"] = {"part": 6, "status": "measured", "config": {"bank_views": 2}, "train_images": 5994,
-                               "epochs_run": 3, "epoch_time_s": [4.0, 2.5, 2.5], "setup_s": 40.0}
+                               "epochs_run": 3, "epoch_time_s": [4.0, 2.5, 2.5], "epoch_wall_s": [2.75, 2.75],
+                               "setup_s": 40.0}
         summary["projection"] = {"formula": "total_s = ...", "total_s": 1200.0, "total_min": 20.0, "stage1_epochs": 200,
                                  "stage1_epoch_s": 1.0, "stage1_features_s": 15.0, "bank_build_s": 60.0,
                                  "stage2_epochs": 300, "stage2_epoch_s": 2.5, "teacher_load_s": 20.0}
@@ -77,7 +78,17 @@ def test_markdown_renders_measured_skipped_and_pending_parts():
     assert "≤ 1.15× the CE step with bf16: met" in text and "(projected): NOT met" in text
 
 
+def test_markdown_names_step_groups_left_out():
+    r = _record()
+    r["parts"]["step"].update(status="partial", failed_groups=["mobilenet_v2 fp32: out of memory (...)"])
+    text = gpu_suite_markdown(r)
+    assert "Part 1: Stage 2 step at the paper's sizes** — partial" in text
+    assert "- not measured: mobilenet_v2 fp32: out of memory (...)" in text
+
+
 def test_markdown_compares_the_projection_with_the_original_setup():
     text = gpu_suite_markdown(_record())
+    assert "3 epochs of 4.0, 2.5, 2.5 s (training + test evaluation); between epoch ends (checkpoint writes " \
+           "included): 2.8, 2.8 s; setup 40 s." in text
     assert "**20.0 min** (1200 s)" in text and "Formula: `total_s = ...`" in text
     assert "**estimated**: Stage 2 alone 0.5 h (500.0 ms × 300 epochs × 47 steps ÷ 4 GPUs), 1.5× this GPU's" in text
