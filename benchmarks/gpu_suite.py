@@ -191,19 +191,21 @@ class Suite:
         code = ("import sys; from pand_core.data.synthetic import SyntheticSpec, make_synthetic_cub; "
                 f"make_synthetic_cub(sys.argv[1], SyntheticSpec(**{w!r}), progress=False)")
         self.world_t0 = time.perf_counter()
-        self.world_proc = subprocess.Popen([sys.executable, "-c", code, str(self.world_root)],
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.world_log = self.tmp / "world.log"
+        with open(self.world_log, "w") as log:  # a file, not a pipe: a chatty child can never block on it
+            self.world_proc = subprocess.Popen([sys.executable, "-c", code, str(self.world_root)],
+                                               stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1])
 
     def wait_world(self) -> Path:
         """The world's root once drawn (waits for the background process, at most what the budget leaves)."""
         if self.world_proc is None:
             self.start_world()
         try:
-            _, err = self.world_proc.communicate(timeout=max(1.0, self.left()))
+            self.world_proc.wait(timeout=max(1.0, self.left()))
         except subprocess.TimeoutExpired:
             raise TimeoutError("the synthetic world was not drawn within the budget") from None
         if self.world_proc.returncode != 0:
-            raise RuntimeError(f"drawing the synthetic world failed: {err[-2000:]}")
+            raise RuntimeError(f"drawing the synthetic world failed: {self.world_log.read_text()[-2000:]}")
         if "world" not in self.result:
             self.result["world"] = dict(self.size["world"], drawn_in_background_s=time.perf_counter() - self.world_t0)
         return self.world_root
