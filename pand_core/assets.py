@@ -8,7 +8,7 @@ from pathlib import Path
 from .data.synthetic import SYNTHETIC_VERSION, SyntheticSpec, make_synthetic_cub
 from .errors import ConfigError
 from .files import atomic_torch_save
-from .mininet import MINI_STUDENT
+from .config import MINI_STUDENT
 from .models import MINI_TEACHER, TINY_TEACHER, build_tiny_teacher
 from .paths import default_cache
 

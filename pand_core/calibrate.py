@@ -15,7 +15,7 @@ import torch
 from .assets import resolve_data_root, resolve_teacher_weights
 from .config import CalibrateConfig, to_dict
 from .data import load_dataset
-from .data.base import drop_unreadable
+from .data.base import skip_unreadable
 from .data.splits import OFFICIAL_VAL, TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
 from .devices import resolve_device
 from .environment import environment
@@ -45,13 +45,9 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
     device = resolve_device(cfg.device)
     run = RunDir(cfg.out, to_dict(cfg), resume=resume)
     try:
-        skipped: list[str] = []
-        if cfg.skip_bad_images:  # the explicit opt-in: unreadable images are left out and listed
-            cleaned, skipped = drop_unreadable(*[s for s in (train, test, val) if s is not None], progress=progress)
-            train, test = cleaned[0], cleaned[1]
-            val = cleaned[2] if val is not None else None
-            for entry in skipped:
-                run.log(f"skipped unreadable image {entry}")
+        cleaned, skipped = skip_unreadable(cfg.skip_bad_images, *[s for s in (train, test, val) if s is not None],
+                                           log=run.log, progress=progress)
+        train, test, val = cleaned[0], cleaned[1], (cleaned[2] if val is not None else None)
         run.keep_metrics_through(-1)  # Stage 1 is minutes long: a resumed run simply starts over
         t_start = time.perf_counter()
         teacher = load_teacher(cfg.teacher, resolve_teacher_weights(cfg.profile, cfg.teacher, cfg.teacher_weights), device)

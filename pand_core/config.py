@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .constants import CLIP_SCALE, KD_TEMPERATURE, NLRD_GROUP_SIZE, NLRD_K
 from .errors import ConfigError
 
 
@@ -115,10 +116,10 @@ class DistillConfig:
     cosine_eta_min: float = 1e-5
     step_size: int = 30  # the original recipe (vl2lite-original, ce-original): StepLR(30, 0.5)
     step_gamma: float = 0.5
-    temperature: float = 2.0
-    scale: float = 1 / 0.07
-    nlrd_k: int = 3
-    nlrd_group_size: int | None = 32
+    temperature: float = KD_TEMPERATURE
+    scale: float = CLIP_SCALE
+    nlrd_k: int = NLRD_K
+    nlrd_group_size: int | None = NLRD_GROUP_SIZE
     beta: float = 1.0
     image_size: int = 224
     resize: int = 256

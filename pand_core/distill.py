@@ -439,7 +439,7 @@ def distill(
         with main_process_first(d):  # rank 0 builds and caches the views and the bank; the others read them
             views = _training_views(cfg, train, keep, progress)
             targets = make_targets(cfg.teacher_mode, teacher, views, device, cfg.teacher_precision, default_cache(),
-                                   cfg.batch_size, progress)
+                                   cfg.batch_size, cfg.num_workers, progress)
         run.log(f"training views: {views.views or 'a new one every epoch'}{', held' if views.held is not None else ''}; "
                 f"teacher targets: {targets.mode if targets else 'none'}; ready in {time.perf_counter() - t0:.1f} s")
         batches = _batch_source(cfg, views, device, d, progress)

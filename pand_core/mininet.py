@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
-MINI_STUDENT = "pand-mini-resnet"
+from .config import MINI_STUDENT
 
 
 class MiniResNet(nn.Module):
@@ -56,10 +56,3 @@ def get_student_network(name: str, num_classes: int | None = None) -> nn.Module:
     if name == MINI_STUDENT:
         return MiniResNet(**extra)
     return torchvision.models.get_model(name, weights=None, **extra)
-
-
-def is_known_student(name: str) -> bool:
-    """`pand-mini-resnet` or a torchvision classifier name."""
-    import torchvision
-
-    return name == MINI_STUDENT or name in torchvision.models.list_models(module=torchvision.models)

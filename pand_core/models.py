@@ -15,14 +15,14 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from .config import MINI_STUDENT, MODEL_CONFIG_DIR, check_student_weights, is_known_student, is_known_teacher
 from .errors import ConfigError, TeacherUnavailableError
 from .files import safe_load
 from .logs import quiet_root_logger
-from .mininet import MINI_STUDENT, get_student_network, is_known_student
+from .mininet import get_student_network
 
 log = logging.getLogger(__name__)
 
-MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"
 open_clip.add_model_config(MODEL_CONFIG_DIR)  # registers `pand-tiny-clip` beside open_clip's own configs
 
 TINY_TEACHER = "pand-tiny-clip"  # random-weights test model: 32 px ViT, 64-d
@@ -93,11 +93,6 @@ class Teacher:
     def describe(self) -> dict:
         """Identity of the teacher for metadata and mismatch checks."""
         return {"name": self.name, "pretrained": self.pretrained, "source": self.source, "embed_dim": self.embed_dim}
-
-
-def is_known_teacher(name: str) -> bool:
-    """An open_clip model name (built in or registered here), or an `hf-hub:` / `local-dir:` reference."""
-    return name.startswith(("hf-hub:", "local-dir:")) or name in open_clip.list_models()
 
 
 def _resolve_weights(name: str, pretrained: str | None) -> tuple[str, str | None, str]:
@@ -239,17 +234,6 @@ def _load_backbone(net: nn.Module, state: dict, path: Path) -> None:
                           f"{len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} of another shape "
                           f"(e.g. {(missing + unexpected + wrong)[:3]}); pass a state dict of the same torchvision architecture.")
     net.load_state_dict(state, strict=False)
-
-
-def check_student_weights(name: str, weights: str) -> None:
-    """Refuse a weights tag that torchvision does not have for student `name` (works offline: tags are an enum).
-    `pand-mini-resnet` has no tags: its "pretrained" weights are its upstream pretraining (`ministudent`)."""
-    if name == MINI_STUDENT:
-        return
-    tags = list(torchvision.models.get_model_weights(name).__members__)
-    if weights != "DEFAULT" and weights not in tags:
-        raise ConfigError(f"student {name} has no ImageNet weights {weights!r}; expected one of {tags} or DEFAULT "
-                          "(IMAGENET1K_V1 is what the original code's pretrained=True loaded).")
 
 
 def build_student(name: str, num_classes: int, pretrained: bool | str = True, weights: str = "IMAGENET1K_V1",

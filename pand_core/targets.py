@@ -52,10 +52,12 @@ class BankTargets:
 
     @classmethod
     def build(cls, teacher: Teacher, views: AugmentedViews, device: torch.device, precision: str = "fp32",
-              cache_dir: str | Path | None = None, batch_size: int = 128, progress: bool | None = None) -> "BankTargets":
-        """The bank of `views` (`features.build_bank`, cached under `cache_dir/banks/`), ready for lookups."""
-        bank = build_bank(teacher, views, cache_dir=cache_dir, batch_size=batch_size, progress=progress,
-                          precision=precision)
+              cache_dir: str | Path | None = None, batch_size: int = 128, num_workers: int = 0,
+              progress: bool | None = None) -> "BankTargets":
+        """The bank of `views` (`features.build_bank`, cached under `cache_dir/banks/`; the views made in
+        `num_workers` loader processes), ready for lookups."""
+        bank = build_bank(teacher, views, cache_dir=cache_dir, batch_size=batch_size, num_workers=num_workers,
+                          progress=progress, precision=precision)
         return cls(bank, views.indices, device, precision)
 
     def features(self, x: torch.Tensor, index: torch.Tensor, view: torch.Tensor) -> torch.Tensor:
@@ -65,7 +67,7 @@ class BankTargets:
 
 def make_targets(teacher_mode: str, teacher: Teacher | None, views: AugmentedViews, device: torch.device,
                  precision: str = "fp32", cache_dir: str | Path | None = None, batch_size: int = 128,
-                 progress: bool | None = None) -> TeacherTargets | None:
+                 num_workers: int = 0, progress: bool | None = None) -> TeacherTargets | None:
     """The teacher targets of a run: None without a teacher, the online teacher, or the bank of `views`' stored
     views (`teacher_mode="bank"`)."""
     if teacher is None:
@@ -73,5 +75,5 @@ def make_targets(teacher_mode: str, teacher: Teacher | None, views: AugmentedVie
     if teacher_mode == "online":
         return OnlineTeacher(teacher, precision)
     if teacher_mode == "bank":
-        return BankTargets.build(teacher, views, device, precision, cache_dir, batch_size, progress)
+        return BankTargets.build(teacher, views, device, precision, cache_dir, batch_size, num_workers, progress)
     raise ValueError(f"teacher_mode must be 'online' or 'bank', got {teacher_mode!r}")
