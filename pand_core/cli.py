@@ -1,4 +1,5 @@
-"""Command line: `python -m pand_core {calibrate,distill} …` (also installed as `pand`).
+"""Command line: `python -m pand_core {calibrate,distill} …` and `python -m pand_core data download NAME --root PATH`
+(also installed as `pand`).
 
 Every field of the stage's config is a flag; a profile fills the defaults (`--profile smoke` runs offline on
 the synthetic world). Bad input stops with one `error:` line and exit code 2.
@@ -8,14 +9,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 from .config import METHODS, PROFILES, CalibrateConfig, DistillConfig, make_config
 from .data import DATASETS
-from .errors import exit_status
+from .data.download import DOWNLOADABLE
+from .errors import ConfigError, exit_status
 
 HELP = {
     "profile": "named defaults: 'smoke' (offline miniature) or 'paper' (the authors' recipe)",
@@ -84,12 +88,44 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--profile", choices=PROFILES, default="paper", help=HELP["profile"])
         sp.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
         add_config_flags(sp, cls)
+    dp = sub.add_parser("data", help="data sets: fetch the official archives", description="Data sets.")
+    dsub = dp.add_subparsers(dest="data_command", required=True)
+    text = ("fetch a data set's official archives, verify their checksums, extract them into the layout the loaders "
+            "read (a second call returns at once); $PAND_DOWNLOAD_MIRROR=URL fetches URL/<archive file name>")
+    dl = dsub.add_parser("download", help=text, description=text)
+    dl.add_argument("name", nargs="?", choices=list(DATASETS), help="data set (cars: only from --archive or a folder)")
+    dl.add_argument("--all", action="store_true", help="every data set with an official download: " + ", ".join(DOWNLOADABLE))
+    dl.add_argument("--root", default=None, help="data root, the folder --data-root then names "
+                                                 "(default: $PAND_DATA, else $PAND_CACHE/data)")
+    dl.add_argument("--archive", default=None, help="Stanford Cars: a local .tgz/.tar/.zip or folder holding stanford_cars/")
+    dl.add_argument("--keep-archives", action="store_true", help="keep the archives after extraction (default: deleted)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
+    if args["command"] == "data":
+        return exit_status(lambda: _data(args))
     return exit_status(lambda: _run(args.pop("command"), args.pop("profile"), args.pop("resume"), args))
+
+
+def default_data_root() -> Path:
+    """Where `data download` puts data sets without `--root`: `$PAND_DATA`, else `$PAND_CACHE/data`."""
+    from .paths import default_cache
+
+    return Path(os.environ["PAND_DATA"]).expanduser() if os.environ.get("PAND_DATA") else default_cache() / "data"
+
+
+def _data(args: dict) -> None:
+    """`data download`: fetch one data set (or `--all`) and print where each one is."""
+    from .data.download import download
+
+    if args["all"] == bool(args["name"]):
+        raise ConfigError("name one data set (" + ", ".join(DATASETS) + ") or pass --all, not both.")
+    root = Path(args["root"]).expanduser() if args["root"] else default_data_root()
+    for name in DOWNLOADABLE if args["all"] else [args["name"]]:
+        download(name, root, archive=args["archive"], keep_archives=args["keep_archives"])
+        print(f"{name}: ready in {root} (pass --data-root {root}, or load_dataset({name!r}, {str(root)!r}, split))")
 
 
 def _run(command: str, profile: str, resume: bool, args: dict) -> None:

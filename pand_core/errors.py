@@ -47,6 +47,15 @@ class PipelineError(PandError, RuntimeError):
     """A pipeline stage (a notebook, or the book build) failed; the message names it and the cell."""
 
 
+class DownloadError(PandError, OSError):
+    """A data set archive could not be fetched or extracted (network, truncated transfer, damaged archive, or a data set
+    with no download); nothing partial is left behind."""
+
+
+class ChecksumMismatchError(DownloadError):
+    """A downloaded archive's checksum differs from the one recorded in the project; the file was deleted."""
+
+
 def user_message(error: BaseException) -> str:
     """The one-line-per-fact message for a user: the error's own text, without the traceback that PyTorch's
     DataLoader puts around errors raised in its worker processes."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DatasetNotFoundError
 from .aircraft import load_aircraft
 from .base import FGVCDataset, load_image
 from .cars import load_cars
@@ -23,10 +23,22 @@ DATASETS: dict[str, Callable[..., FGVCDataset]] = {
 }
 
 
-def load_dataset(name: str, root: str | Path, split: str, transform: Callable | None = None) -> FGVCDataset:
-    """Load split `split` of data set `name` (one of `DATASETS`) from `root`; items are `(image, label)`."""
+def load_dataset(name: str, root: str | Path, split: str, transform: Callable | None = None,
+                 download: bool = False) -> FGVCDataset:
+    """Load split `split` of data set `name` (one of `DATASETS`) from `root`; items are `(image, label)`.
+
+    `download=True`: when `root` holds no finished download of `name` and the loader cannot read it, fetch the
+    official archives into `root` first (`pand_core.data.download.download`)."""
     if name not in DATASETS:
         raise ConfigError(f"unknown data set {name!r}; expected one of {sorted(DATASETS)}.")
+    if download:
+        from .download import download as fetch, is_downloaded
+
+        if not is_downloaded(name, root):
+            try:
+                return DATASETS[name](root, split, transform)
+            except DatasetNotFoundError:
+                fetch(name, root)
     return DATASETS[name](root, split, transform)
 
 
