@@ -1,6 +1,9 @@
-"""Which torch device a run's `device` setting means."""
+"""Which torch device a run's `device` setting means, and what this machine's GPU can run (`describe_accelerator`)."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import torch
 
@@ -14,3 +17,65 @@ def resolve_device(device: str) -> torch.device:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device {device!r} requested but CUDA is not available; use --device cpu.")
     return torch.device(device)
+
+
+# What the paper recipe needs on one GPU (Stage 2, ResNet-18 student, batch 128, ConvNeXt-XXL CLIP teacher in fp32).
+# No GPU run has measured it yet (benchmarks/gpu_suite.py part 2 writes benchmarks/results/gpu-<name>.json); until one
+# has, these are estimates from what is known exactly: the teacher has 1,200,576,385 parameters (846,543,744 in the
+# image tower; counted from open_clip's convnext_xxlarge config), 4.47 GiB in fp32, and stays on the GPU in both modes
+# (distill() keeps it after the bank is built). Online, its no-grad forward at batch 128 and 256 px holds at least a
+# stage-1 MLP hidden tensor of 128 x 1536 x 64 x 64 fp32 values (3 GiB) and its 0.75 GiB input, on top of the student's
+# own training step (ResNet-18, 224 px, batch 128; not measured here). So online is estimated to need more than a
+# 16 GB card's 15 GiB usable and is recommended from 22 GiB (what a 24 GB card shows); bank mode (student step +
+# resident teacher weights) from 12 GiB.
+TEACHER_PARAMS = 1_200_576_385
+ONLINE_MIN_GIB_ESTIMATE = 22.0
+BANK_MIN_GIB_ESTIMATE = 12.0
+
+
+def measured_recipe_peaks(results_dir: str | Path | None = None) -> dict[str, float]:
+    """Peak GiB of the fp32 `pand_online` / `pand_bank` steps measured by the GPU suite (largest over its students and
+    result files); {} when no `gpu-*.json` with part 2 measured is there (default: the repository's benchmarks/results)."""
+    folder = Path(results_dir) if results_dir is not None else Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    peaks: dict[str, float] = {}
+    for path in sorted(folder.glob("gpu-*.json")) if folder.is_dir() else []:
+        try:
+            modes = json.loads(path.read_text())["parts"]["memory"]["modes"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        for by_precision in modes.values():
+            for mode, m in (by_precision.get("fp32") or {}).items():
+                if mode in ("pand_online", "pand_bank") and m.get("peak_gib") is not None:
+                    peaks[mode] = max(peaks.get(mode, 0.0), float(m["peak_gib"]))
+    return peaks
+
+
+def recipe_fit(total_gib: float, peaks: dict[str, float] | None = None) -> tuple[bool, bool, str]:
+    """(online fits, bank fits, the basis) for a GPU with `total_gib`: measured peaks (plus 0.5 GiB for the CUDA context)
+    when given, else the estimated minimums above."""
+    peaks = peaks or {}
+    if "pand_online" in peaks and "pand_bank" in peaks:
+        return (peaks["pand_online"] + 0.5 <= total_gib, peaks["pand_bank"] + 0.5 <= total_gib,
+                f"measured peaks: online {peaks['pand_online']:.1f} GiB, bank {peaks['pand_bank']:.1f} GiB")
+    return (total_gib >= ONLINE_MIN_GIB_ESTIMATE, total_gib >= BANK_MIN_GIB_ESTIMATE,
+            f"estimate, not yet measured on a GPU: online from {ONLINE_MIN_GIB_ESTIMATE:.0f} GiB (a 24 GB "
+            f"card), bank from {BANK_MIN_GIB_ESTIMATE:.0f} GiB (teacher weights {TEACHER_PARAMS * 4 / 2**30:.2f} GiB in fp32 in both modes)")
+
+
+def describe_accelerator(print_result: bool = True) -> str:
+    """One paragraph on this machine's GPU: its name and memory, whether the paper recipe fits it online (ConvNeXt-XXL
+    run on every batch of 128) or with the bank, and the `TEACHER_MODE` to use; on a CPU, that there is no GPU."""
+    if not torch.cuda.is_available():
+        text = ("No GPU: this runtime has only a CPU. The smoke profile runs here; the paper profile needs a GPU "
+                "(on Colab: Runtime > Change runtime type > GPU).")
+    else:
+        p = torch.cuda.get_device_properties(0)
+        total = p.total_memory / 2**30
+        online, bank, basis = recipe_fit(total, measured_recipe_peaks())
+        advice = ('TEACHER_MODE = "online" (the paper\'s recipe) fits.' if online else
+                  'use TEACHER_MODE = "bank": the online teacher at batch 128 is not expected to fit.' if bank else
+                  "neither mode is expected to fit: use a larger GPU or a smaller batch (a deviation).")
+        text = f"GPU: {p.name}, {total:.1f} GiB. {advice} ({basis})"
+    if print_result:
+        print(text)
+    return text

@@ -1,0 +1,46 @@
+"""describe_accelerator: what it says on a CPU, and the fit rule on measured and estimated memory."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from pand_core import devices
+
+
+def test_cpu_runtime_says_there_is_no_gpu(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    text = devices.describe_accelerator()
+    assert text.startswith("No GPU") and capsys.readouterr().out.strip() == text
+
+
+def test_fit_on_estimates_labels_them_as_estimates():
+    online, bank, basis = devices.recipe_fit(14.7)  # a 16 GB T4 as PyTorch sees it
+    assert (online, bank) == (False, True) and "estimate" in basis
+    assert devices.recipe_fit(79.0)[:2] == (True, True)
+    assert devices.recipe_fit(8.0)[:2] == (False, False)
+
+
+def test_measured_peaks_take_precedence(tmp_path):
+    rec = {"parts": {"memory": {"modes": {"resnet18": {"fp32": {"pand_online": {"peak_gib": 20.0},
+                                                                "pand_bank": {"peak_gib": 9.0}, "ce": {"peak_gib": 4.0}},
+                                                       "bf16": {"pand_online": {"peak_gib": 99.0}}}}}}}
+    (tmp_path / "gpu-test.json").write_text(json.dumps(rec))
+    peaks = devices.measured_recipe_peaks(tmp_path)
+    assert peaks == {"pand_online": 20.0, "pand_bank": 9.0}
+    online, bank, basis = devices.recipe_fit(22.0, peaks)
+    assert (online, bank) == (True, True) and basis.startswith("measured")
+    assert devices.recipe_fit(15.0, peaks)[:2] == (False, True)
+    assert devices.measured_recipe_peaks(tmp_path / "missing") == {}
+
+
+def test_describe_a_gpu(monkeypatch):
+    class Props:
+        name, total_memory = "Tesla T4", int(14.7 * 2**30)
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: Props())
+    monkeypatch.setattr(devices, "measured_recipe_peaks", lambda: {})
+    text = devices.describe_accelerator(print_result=False)
+    assert "Tesla T4, 14.7 GiB" in text and 'TEACHER_MODE = "bank"' in text and "estimate" in text
