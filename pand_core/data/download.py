@@ -365,7 +365,12 @@ def download(name: str, root: str | Path, progress: bool | None = None, archive:
     spec = REGISTRY[name]
     log = progress is not False
     folder = root / DOWNLOADS_DIR
-    paths = [fetch_archive(a, folder, log=log) for a in spec.archives]
+    try:
+        paths = [fetch_archive(a, folder, log=log) for a in spec.archives]
+    except DownloadError:
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty: an archive verified earlier is kept for the rerun
+        raise
     target = root / spec.subdir if spec.subdir else root
     if log:
         print(f"extracting {spec.title} into {target}", file=sys.stderr, flush=True)
