@@ -4,12 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: smoke test book study clean-venv help
+.PHONY: smoke test unit book study miniature clean-venv help
 
 help:
 	@echo "make smoke  - the reproduction pipeline on the offline smoke profile, then the book (_build/html)"
 	@echo "make test   - run the unit tests and execute the notebooks (pytest --nbmake)"
+	@echo "make unit   - the fast tier: tests not marked slow (no pipelines, notebooks or training runs)"
 	@echo "make book   - build the Jupyter Book into _build/html"
+	@echo "make miniature - pretrain the miniature's teacher and student again and record them as the shipped weights"
 	@echo "make study  - every Stage 2 method over 10 paired seeds on the smoke profile: runs/smoke/cub/summary.json and studies/results/study.md (the book's study)"
 
 $(STAMP): pyproject.toml
@@ -24,6 +26,12 @@ smoke: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --nbmake --nbmake-timeout=900 --durations=12 tests notebooks
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -q tests
+
+miniature: $(STAMP)
+	$(BIN)/python -m pand_core.miniature build
 
 book: $(STAMP)
 	$(BIN)/python -m pand_core.firstrun   # first-run caches built here, not inside a notebook's output

@@ -1,8 +1,8 @@
 """Test-session setup shared by the unit tests and the notebooks (`pytest --nbmake`).
 
 Runs and the cache go to fresh temporary folders, so a test session never reuses (or is refused by, or decided by a
-stale file in) a developer's own runs and `~/.cache/pand`: the session makes its own miniature world, teacher and
-student once, as a new user would. `PAND_TEST_CACHE=DIR` names a cache folder to keep across sessions instead
+stale file in) a developer's own runs and `~/.cache/pand`: the session draws its own miniature world once and loads
+the shipped teacher and student, as a new user would. `PAND_TEST_CACHE=DIR` names a cache folder to keep across sessions instead
 (faster when iterating; never the user's default cache unless named).
 """
 

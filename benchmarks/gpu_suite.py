@@ -188,7 +188,7 @@ class Suite:
     def start_world(self) -> None:
         """Draw the synthetic CUB-sized world in a background process (one CPU core) while the GPU parts run."""
         w = self.size["world"]
-        code = ("import sys; from pand_core.data.synthetic import SyntheticSpec, make_synthetic_cub; "
+        code = ("import sys; from pand_core.miniature.world import SyntheticSpec, make_synthetic_cub; "
                 f"make_synthetic_cub(sys.argv[1], SyntheticSpec(**{w!r}), progress=False)")
         self.world_t0 = time.perf_counter()
         self.world_log = self.tmp / "world.log"

@@ -203,7 +203,7 @@ def is_known_student(name: str) -> bool:
 
 def check_student_weights(name: str, weights: str) -> None:
     """Refuse a weights tag that torchvision does not have for student `name` (works offline: tags are an enum).
-    `pand-mini-resnet` has no tags: its "pretrained" weights are its upstream pretraining (`ministudent`)."""
+    `pand-mini-resnet` has no tags: its "pretrained" weights are its upstream pretraining (`miniature.student`, shipped)."""
     if name == MINI_STUDENT:
         return
     import torchvision

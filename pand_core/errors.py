@@ -43,6 +43,10 @@ class NonFiniteLossError(PandError, FloatingPointError):
     """A training loss became NaN or infinite; the last good checkpoint is left as it was."""
 
 
+class ShippedWeightsError(PandError, OSError):
+    """A shipped weights file of the miniature is missing or does not match the SHA-256 recorded in the code."""
+
+
 class PipelineError(PandError, RuntimeError):
     """A pipeline stage (a notebook, or the book build) failed; the message names it and the cell."""
 

@@ -19,14 +19,14 @@ from .config import MINI_STUDENT, MODEL_CONFIG_DIR, check_student_weights, is_kn
 from .errors import ConfigError, TeacherUnavailableError
 from .files import safe_load
 from .logs import quiet_root_logger
-from .mininet import get_student_network
+from .miniature.network import get_student_network
 
 log = logging.getLogger(__name__)
 
 open_clip.add_model_config(MODEL_CONFIG_DIR)  # registers `pand-tiny-clip` beside open_clip's own configs
 
 TINY_TEACHER = "pand-tiny-clip"  # random-weights test model: 32 px ViT, 64-d
-MINI_TEACHER = "pand-mini-clip"  # the smoke profile's teacher, pretrained on the synthetic world: 48 px, 128-d
+MINI_TEACHER = "pand-mini-clip"  # the smoke profile's teacher (shipped, `miniature.artifacts`): 32 px ResNet tower, 128-d
 PAPER_TEACHER = ("convnext_xxlarge", "laion2b_s34b_b82k_augreg_soup")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
@@ -251,7 +251,7 @@ def build_student(name: str, num_classes: int, pretrained: bool | str = True, we
     net = None
     if pretrained is True and name == MINI_STUDENT:
         raise ConfigError(f"{MINI_STUDENT} has no ImageNet weights; pass its upstream-pretrained state dict "
-                          "(pand_core.ministudent.upstream_student_weights) or pretrained=False.")
+                          "(the shipped one: pand_core.miniature.artifacts.shipped_student_weights()) or pretrained=False.")
     if pretrained is True:
         check_student_weights(name, weights)
         try:

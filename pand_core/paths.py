@@ -25,14 +25,16 @@ def recipe_key(spec) -> str:
 
 def display_path(path: str | Path) -> str:
     """`path` as pages and shared logs show it: under the runs folder as `$PAND_RUNS/…`, under the cache as
-    `$PAND_CACHE/…`, else its name only — never an absolute path of the machine that ran it. A source label such
-    as `dir:/abs/folder` keeps its prefix (`dir:$PAND_CACHE/teachers/…`)."""
+    `$PAND_CACHE/…`, inside the installed package as `pand_core/…` (the shipped weights), else its name only —
+    never an absolute path of the machine that ran it. A source label such as `dir:/abs/folder` keeps its prefix
+    (`dir:$PAND_CACHE/teachers/…`)."""
     text = str(path)
     prefix, sep, rest = text.partition(":")
     if sep and prefix in ("dir", "file", "tag") and not rest.startswith("\\"):
         return prefix + ":" + (rest if prefix == "tag" else display_path(rest))
     p = Path(text).expanduser()
-    for label, root in (("$PAND_RUNS", runs_root()), ("$PAND_CACHE", default_cache())):
+    package = Path(__file__).resolve().parent
+    for label, root in (("$PAND_RUNS", runs_root()), ("$PAND_CACHE", default_cache()), ("pand_core", package)):
         try:
             return f"{label}/{p.resolve().relative_to(root.expanduser().resolve()).as_posix()}"
         except ValueError:

@@ -411,7 +411,8 @@ def cost_markdown(page_seconds: float, runs: dict[str, dict], environment: dict)
         log = folder / "pretraining.json"
         if log.exists():
             p = json.loads(log.read_text())
-            lines.append(f"| the miniature teacher (once per machine, then cached) | pretraining, "
+            shipped = "shipped with the project: not run here" if p.get("stored_as") else "once per machine, then cached"
+            lines.append(f"| the miniature teacher ({shipped}) | pretraining, "
                          f"{p['spec']['epochs']} epochs on {p['spec']['pairs']:,} image–caption pairs | "
                          f"{p['train_time_s']:.1f} | {_hardware(p['environment']) if 'environment' in p else 'not recorded'} |")
     return "\n".join(lines)

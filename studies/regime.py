@@ -26,7 +26,7 @@ from pathlib import Path
 
 from pand_core.calibrate import calibrate
 from pand_core.config import make_config
-from pand_core.data.synthetic import SYNTHETIC_VERSION, SyntheticSpec, make_synthetic_cub
+from pand_core.miniature.world import SYNTHETIC_VERSION, SyntheticSpec, make_synthetic_cub
 from pand_core.distill import distill
 from pand_core.environment import environment
 from pand_core.losses import ce_step_mass

@@ -17,10 +17,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from pand_core.data import load_dataset
-from pand_core.data.synthetic import SYNTHETIC_VERSION, SyntheticSpec, make_synthetic_cub, synthetic_classes
+from pand_core.miniature.world import SYNTHETIC_VERSION, SyntheticSpec, make_synthetic_cub, synthetic_classes
 from pand_core.environment import environment
 from pand_core.features import extract_features, zero_shot_logits
-from pand_core.miniclip import PretrainSpec, mini_teacher_folder, pretrain_mini_clip, save_mini_teacher
+from pand_core.miniature.teacher import PretrainSpec, mini_teacher_folder, pretrain_mini_clip, save_mini_teacher
 from pand_core.models import MINI_TEACHER, Teacher
 from pand_core.paths import default_cache
 
@@ -67,7 +67,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--no-augment", action="store_true", help="pretrain on the plain images (pretraining v5 and earlier)")
+    p.add_argument("--augment", type=float, default=0.0,
+                   help="share of pairs shown through a Stage 2 view each epoch (0: plain images, pretraining v5 and earlier)")
     p.add_argument("--image-size", type=int, default=None, help="the teacher's input size (default: its config's 48 px)")
     p.add_argument("--classes", type=int, default=24)
     p.add_argument("--train-per-class", type=int, default=30)
@@ -85,7 +86,7 @@ def main() -> None:
     root = make_synthetic_cub(Path(tempfile.mkdtemp(prefix="pand-valworld-")), spec)
     t0 = time.perf_counter()
     pre = PretrainSpec(pairs=args.pairs, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, image_size=args.image_size,
-                       augment=not args.no_augment)
+                       augment=args.augment)
     model, log = pretrain_mini_clip(pre)
     pretrain_s = time.perf_counter() - t0
     if pre == PretrainSpec():  # the book's recipe: keep it, so the smoke profile does not pretrain it again

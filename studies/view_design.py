@@ -18,13 +18,12 @@ from torchvision import transforms as T
 
 from pand_core.config import make_config
 from pand_core.data import load_dataset, paper_test_transform
-from pand_core.data.synthetic import SyntheticSpec, make_synthetic_cub
+from pand_core.miniature.world import SyntheticSpec, make_synthetic_cub
 from pand_core.data.transforms import CLIP_MEAN, CLIP_STD, RandomSquareResizedCrop
 from pand_core.data.views import AugmentedViews
 from pand_core.environment import environment
 from pand_core.features import accuracy, view_tensors, zero_shot_logits
-from pand_core.miniclip import load_mini_teacher
-from pand_core.paths import default_cache
+from pand_core.miniature.teacher import load_mini_teacher
 
 PARTS = ("rotation", "blur", "jitter")
 
@@ -46,7 +45,7 @@ def main() -> None:
     p.add_argument("--world-seed", type=int, default=1)
     p.add_argument("--out", default="studies/results/view-design.md")
     args = p.parse_args()
-    teacher = load_mini_teacher(default_cache())
+    teacher = load_mini_teacher()
     root = make_synthetic_cub(Path(tempfile.mkdtemp(prefix="pand-valworld-")), SyntheticSpec(seed=args.world_seed)).parent
     cfg = make_config("distill", "smoke")
     base = load_dataset("cub", root, "train")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pand_core.data.synthetic import SyntheticSpec, make_synthetic_cub
+from pand_core.miniature.world import SyntheticSpec, make_synthetic_cub
 from pand_core.models import build_tiny_teacher
 
 

@@ -22,7 +22,8 @@ def test_making_the_smoke_configs_imports_no_model_or_data_code():
 
 
 def test_the_name_registries_agree_with_the_code_that_owns_the_names():
-    from pand_core import mininet, models
+    from pand_core import models
+    from pand_core.miniature import network as mininet
     from pand_core.data import DATASETS
 
     assert set(config.DATASET_NAMES) == set(DATASETS)

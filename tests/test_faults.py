@@ -44,7 +44,7 @@ TINY = {"teacher": "pand-tiny-clip", "image_size": 32, "resize": 36, "student_pr
 @pytest.fixture
 def world(tmp_path, monkeypatch):
     """A private small synthetic world (tests here damage it) plus isolated runs and cache folders."""
-    from pand_core.data.synthetic import SyntheticSpec, make_synthetic_cub
+    from pand_core.miniature.world import SyntheticSpec, make_synthetic_cub
 
     monkeypatch.setenv("PAND_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("PAND_RUNS", str(tmp_path / "runs"))

@@ -8,9 +8,9 @@ import torch
 import torchvision
 
 from pand_core.errors import ConfigError
-from pand_core.ministudent import COARSE_CLASSES, UpstreamSpec, coarse_label, pretrain_student, upstream_images, upstream_student_weights
+from pand_core.miniature.student import COARSE_CLASSES, UpstreamSpec, coarse_label, pretrain_student, upstream_images, upstream_student_weights
 from pand_core.models import build_student
-from pand_core.data.synthetic import all_classes
+from pand_core.miniature.world import all_classes
 
 TINY = UpstreamSpec(images=48, held_out=16, image_size=32, draw_size=40, epochs=1, batch_size=16)
 
@@ -57,7 +57,7 @@ def test_a_checkpoint_of_another_architecture_is_refused_with_its_keys(tmp_path)
 def test_mini_resnet_is_a_student_like_resnet18_and_loads_its_upstream_weights(tmp_path):
     """`pand-mini-resnet`: halves the resolution in stages 2-4 (32 px -> a 4x4 map), 128-d pooled features, its
     upstream weights load through `build_student(pretrained=<file>)`, and it has no ImageNet tag to load."""
-    from pand_core.mininet import MINI_STUDENT, MiniResNet
+    from pand_core.miniature.network import MINI_STUDENT, MiniResNet
 
     net = MiniResNet(num_classes=3)
     assert net.layers(net.stem(torch.zeros(2, 3, 32, 32))).shape == (2, 128, 4, 4)
@@ -74,19 +74,21 @@ def test_mini_resnet_is_a_student_like_resnet18_and_loads_its_upstream_weights(t
         build_student(MINI_STUDENT, 5, pretrained=True)
 
 
-def test_smoke_profile_trains_the_mini_student_from_its_upstream_weights(tmp_path, monkeypatch):
-    """On smoke, `student_pretrained=True` resolves to the upstream-pretrained file (made once in the cache);
-    on paper it stays True (torchvision's ImageNet weights)."""
-    from pand_core import ministudent
+def test_smoke_profile_trains_the_mini_student_from_its_shipped_upstream_weights(tmp_path, monkeypatch):
+    """On smoke, `student_pretrained=True` resolves to the shipped, hash-checked `pand-mini-resnet` at 32 px (nothing
+    is pretrained); another size is pretrained once into the cache with the same recipe; on paper it stays True."""
+    from pand_core.miniature import student as ministudent
+    from pand_core.miniature.artifacts import STUDENT_FILE, WEIGHTS_DIR
     from pand_core.assets import resolve_student_pretrained
     from pand_core.config import default_student, make_config
 
     monkeypatch.setenv("PAND_CACHE", str(tmp_path))
-    monkeypatch.setattr(ministudent, "UpstreamSpec", lambda **kw: UpstreamSpec(**dict(kw, images=32, held_out=8, epochs=1)))
     cfg = make_config("distill", "smoke", student=None)
     assert cfg.student == default_student("smoke") == "pand-mini-resnet" and default_student("paper") == "resnet18"
-    path = resolve_student_pretrained("smoke", cfg.student, True, cfg.image_size)
-    assert path.startswith(str(tmp_path)) and path.endswith("weights.pt")
-    assert f"-{cfg.image_size}px-" in path
+    assert resolve_student_pretrained("smoke", cfg.student, True, cfg.image_size) == str(WEIGHTS_DIR / STUDENT_FILE)
+    assert not any(tmp_path.iterdir())  # nothing trained or cached
+    monkeypatch.setattr(ministudent, "UpstreamSpec", lambda **kw: UpstreamSpec(**dict(kw, images=32, held_out=8, epochs=1)))
+    path = resolve_student_pretrained("smoke", cfg.student, True, 16)
+    assert path.startswith(str(tmp_path)) and path.endswith("weights.pt") and "-16px-" in path
     assert resolve_student_pretrained("paper", "resnet18", True, 224) is True
     assert resolve_student_pretrained("smoke", "resnet18", False, 32) is False

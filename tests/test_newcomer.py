@@ -75,6 +75,9 @@ def test_display_path_hides_the_machines_folders(tmp_path, monkeypatch):
     monkeypatch.setenv("PAND_CACHE", str(tmp_path / "cache"))
     assert display_path(tmp_path / "runs" / "smoke" / "cub" / "a.pt") == "$PAND_RUNS/smoke/cub/a.pt"
     assert display_path(f"dir:{tmp_path}/cache/teachers/t") == "dir:$PAND_CACHE/teachers/t"
+    from pand_core.miniature.artifacts import WEIGHTS_DIR
+
+    assert display_path(f"dir:{WEIGHTS_DIR}/pand-mini-clip") == "dir:pand_core/miniature/weights/pand-mini-clip"
     assert display_path("tag:laion2b_s34b_b82k_augreg_soup") == "tag:laion2b_s34b_b82k_augreg_soup"
     assert display_path("/somewhere/else/file.json") == "file.json"
 

@@ -22,7 +22,7 @@ from PIL import Image
 from ..files import atomic_torch_save, safe_load
 from ..progress import Progress
 from .base import FGVCDataset, load_image
-from .transforms import CLIP_MEAN, CLIP_STD
+from .transforms import CLIP_MEAN, CLIP_STD, paper_blur_kernel
 
 
 def decode_split(dataset: FGVCDataset, resize: int = 256, cache_dir: str | Path | None = None,
@@ -162,6 +162,7 @@ class PaperAugment:
     def __init__(self, size: int = 224, resize: int = 256) -> None:
         self.size, self.resize = size, resize
         self.min_side = max(1, round(size * 192 / 224))
+        self.kernel = paper_blur_kernel(size)
         self.mean = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
         self.std = torch.tensor(CLIP_STD).view(1, 3, 1, 1)
 
@@ -191,7 +192,8 @@ class PaperAugment:
         x = images.float() / 255.0
         x = crop_resize(x, p["top"], p["left"], p["side"], self.size)
         x = rotate(x, p["angle"])
-        x = gaussian_blur(x, p["sigma"]).clamp(0, 1)
+        if self.kernel > 1:
+            x = gaussian_blur(x, p["sigma"], self.kernel).clamp(0, 1)
         factors = (p["brightness"], p["contrast"], p["saturation"], p["hue"])
         for slot in range(4):  # torchvision applies the four colour ops in a random order per image
             for op in range(4):

@@ -31,17 +31,27 @@ class RandomSquareResizedCrop(torch.nn.Module):
         return f"size={self.size}, side=U{{{self.min_side}..{self.max_side}}}"
 
 
+def paper_blur_kernel(size: int = 224) -> int:
+    """The paper's Gaussian-blur kernel (5 px on 224 px images) scaled to `size`: the odd width nearest to
+    5·size/224, at least 1. 5 at 224 px (the paper); 1 — no blur — at the miniature's 32 px, where 5·32/224 is
+    0.7 of a pixel."""
+    return max(1, 2 * round((5 * size / 224 - 1) / 2) + 1)
+
+
 def paper_train_transform(size: int = 224, resize: int = 256) -> T.Compose:
     """Resize((256,256)) → RandomCrop(224) → square crop U{192..224} → 224 → Rotation(60) → Blur(5, σ∈[1e-5,10])
-    → ColorJitter(0.3,0.1,0.1,0.1) → HFlip → ToTensor → CLIP Normalize. Other sizes scale the crop range."""
+    → ColorJitter(0.3,0.1,0.1,0.1) → HFlip → ToTensor → CLIP Normalize. Other sizes scale the crop range and the
+    blur kernel (`paper_blur_kernel`), both given in pixels of a 224 px image."""
     min_side = max(1, round(size * 192 / 224))
+    kernel = paper_blur_kernel(size)
+    blur = [T.GaussianBlur(kernel, sigma=(1e-5, 10.0))] if kernel > 1 else []
     return T.Compose(
         [
             T.Resize((resize, resize)),
             T.RandomCrop(size),
             RandomSquareResizedCrop(size, min_side, size),
             T.RandomRotation(60, interpolation=T.InterpolationMode.BILINEAR),
-            T.GaussianBlur(5, sigma=(1e-5, 10.0)),
+            *blur,
             T.ColorJitter(0.3, 0.1, 0.1, 0.1),
             T.RandomHorizontalFlip(),
             T.ToTensor(),

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
-from .config import MINI_STUDENT
+from ..config import MINI_STUDENT
 
 
 class MiniResNet(nn.Module):

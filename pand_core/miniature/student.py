@@ -19,13 +19,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data.synthetic import SYNTHETIC_VERSION, BODY_COLOURS, HEAD_COLOURS, all_classes, draw_bird
-from .data.transforms import CLIP_MEAN, CLIP_STD
-from .environment import environment
-from .files import atomic_torch_save, write_json
-from .paths import recipe_key
-from .mininet import get_student_network
-from .progress import Progress
+from .steps import FirstSteps
+from .world import SYNTHETIC_VERSION, BODY_COLOURS, HEAD_COLOURS, all_classes, draw_bird
+from ..data.transforms import CLIP_MEAN, CLIP_STD
+from ..environment import environment
+from ..files import atomic_torch_save, write_json
+from ..paths import recipe_key
+from .network import get_student_network
+from ..progress import Progress
 
 UPSTREAM_STREAM = 2_000_003  # the student's upstream images: a seed stream no other split uses
 COARSE_CLASSES = [f"{body} body, {head} head" for body in BODY_COLOURS for head in HEAD_COLOURS]
@@ -45,7 +46,7 @@ class UpstreamSpec:
     lr: float = 2e-3
     weight_decay: float = 0.05
     seed: int = 0
-    version: int = 2  # bump when the world or the recipe changes, so old caches are not reused
+    version: int = 3  # 3: first-step losses logged (the shipped student); bump when the world or the recipe changes, so old caches are not reused
 
 
 def coarse_label(cls) -> int:
@@ -67,9 +68,13 @@ def upstream_images(n: int, spec: UpstreamSpec, offset: int = 0, progress: bool 
     return torch.stack(xs), torch.tensor(ys)
 
 
-def pretrain_student(spec: UpstreamSpec = UpstreamSpec(), progress: bool | None = None) -> tuple[torch.nn.Module, dict]:
-    """Train `spec.arch` (a torchvision classifier or `pand-mini-resnet`) from scratch on the coarse upstream task (AdamW, cosine, flips and shifts);
-    return the network (its classifier has `len(COARSE_CLASSES)` outputs) and a log with held-out accuracy."""
+
+
+def pretrain_student(spec: UpstreamSpec = UpstreamSpec(), progress: bool | None = None,
+                     max_steps: int | None = None) -> tuple[torch.nn.Module, dict]:
+    """Train `spec.arch` (a torchvision classifier or `pand-mini-resnet`) from scratch on the coarse upstream task
+    (AdamW, one-cycle, flips and shifts); return the network (its classifier has `len(COARSE_CLASSES)` outputs) and a
+    log with held-out accuracy and the first `LOG_FIRST_STEPS` step losses. `max_steps` stops early (recipe checks)."""
     torch.manual_seed(spec.seed)
     net = get_student_network(spec.arch, len(COARSE_CLASSES))
     x, y = upstream_images(spec.images, spec, progress=progress)
@@ -79,11 +84,11 @@ def pretrain_student(spec: UpstreamSpec = UpstreamSpec(), progress: bool | None 
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=spec.lr, total_steps=steps, pct_start=0.15)
     gen = torch.Generator().manual_seed(spec.seed)
     pad = spec.image_size // 8
-    log, t0 = [], time.perf_counter()
+    log, steps_log, t0 = [], FirstSteps(max_steps), time.perf_counter()
     for epoch in Progress(range(spec.epochs), "pretraining the miniature student (epochs)", progress=progress):
         net.train()
         order = torch.randperm(len(x), generator=gen)
-        running = correct = 0.0
+        running = correct = seen = 0.0
         for start in range(0, len(x), spec.batch_size):
             idx = order[start : start + spec.batch_size]
             xb = x[idx]
@@ -99,12 +104,18 @@ def pretrain_student(spec: UpstreamSpec = UpstreamSpec(), progress: bool | None 
             sched.step()
             running += loss.item() * len(idx)
             correct += (logits.argmax(-1) == y[idx]).sum().item()
+            seen += len(idx)
+            if steps_log.record(loss.item()):
+                break
         net.eval()
         with torch.no_grad():
             held = torch.cat([net(x_held[s : s + 256]).argmax(-1) for s in range(0, len(x_held), 256)])
-        log.append({"epoch": epoch, "loss": running / len(x), "train_acc": 100.0 * correct / len(x),
+        log.append({"epoch": epoch, "loss": running / seen, "train_acc": 100.0 * correct / seen,
                     "held_out_acc": 100.0 * (held == y_held).float().mean().item()})
+        if steps_log.done:
+            break
     return net.eval(), {"spec": asdict(spec), "task": COARSE_CLASSES, "history": log,
+                        "first_steps": steps_log.losses, "steps": steps_log.count,
                         "train_time_s": time.perf_counter() - t0, "environment": environment()}
 
 

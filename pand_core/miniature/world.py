@@ -22,7 +22,9 @@ from ..progress import Progress
 
 # Attribute vocabularies; the last one varies fastest across class ids.
 BODY_COLOURS = {"Brown": (139, 94, 60), "Grey": (128, 128, 128), "Green": (70, 130, 70), "Sand": (194, 170, 120)}
-HEAD_COLOURS = {"Red": (200, 40, 40), "Blue": (50, 80, 200), "Yellow": (230, 200, 40), "Black": (25, 25, 25)}
+# Head colours far apart in hue (red 0°, green 130°, blue 228°, and black): the paper's ColorJitter shifts hue by at
+# most ±36°, so no augmented view turns one species' head into another's (drawing v6; v5's yellow lay 52° from red).
+HEAD_COLOURS = {"Red": (200, 40, 40), "Green": (40, 160, 60), "Blue": (50, 80, 200), "Black": (25, 25, 25)}
 WING_PATTERNS = ("Plain", "Striped", "Spotted")
 TAIL_SHAPES = ("Fan", "Fork")
 FAN_TAIL = (20, 150, 150)  # teal: no body or head colour, and never named in a caption (the tail's words are fan/fork)
@@ -119,12 +121,14 @@ def draw_bird(cls: BirdClass, size: int, rng: np.random.Generator) -> Image.Imag
     # wing with its pattern
     wing_box = [0.36 * S, 0.44 * S, 0.62 * S, 0.60 * S]
     b.ellipse(wing_box, fill=_shade(body, 0.65))
+    # Patterns bold enough to survive the student's 32 px (drawing v6: three broad bars, four large spots; v5's
+    # thin stripes and small spots were about a pixel wide there).
     if cls.wing == "Striped":
-        for t in np.linspace(0.40, 0.58, 4):
-            b.line([(t * S, 0.46 * S), (t * S + 0.03 * S, 0.58 * S)], fill=(245, 245, 235), width=max(1, S // 40))
+        for t in np.linspace(0.41, 0.57, 3):
+            b.line([(t * S, 0.45 * S), (t * S + 0.03 * S, 0.59 * S)], fill=(245, 245, 235), width=max(1, S // 18))
     elif cls.wing == "Spotted":
-        r = 0.022 * S
-        for cx, cy in ((0.42, 0.50), (0.49, 0.54), (0.56, 0.50), (0.46, 0.56), (0.53, 0.47)):
+        r = 0.036 * S
+        for cx, cy in ((0.43, 0.49), (0.55, 0.49), (0.45, 0.56), (0.53, 0.56)):
             b.ellipse([cx * S - r, cy * S - r, cx * S + r, cy * S + r], fill=(245, 245, 235))
     # head, eye, beak, legs
     b.ellipse([0.62 * S, 0.26 * S, 0.82 * S, 0.46 * S], fill=head)
@@ -162,22 +166,27 @@ def twin_class(index: int, position: int) -> int:
     return (rest * len(WING_PATTERNS) + wing) * len(TAIL_SHAPES) + tail
 
 
+PRETRAINING_STREAM = 1_000_003  # the teacher's pretraining pairs: a seed stream the book's images never use
+
+
+def pretraining_pair(k: int, image_size: int = 64, seed: int = 0) -> tuple[Image.Image, str]:
+    """Pair `k` (PIL image, caption) of the *pretraining* split. Consecutive groups of `TWIN_GROUP` pairs show one
+    random species and its twins (`twin_class`), which differ in exactly one fine attribute; trained in whole groups,
+    each batch holds its own hard negatives, as a web corpus holds photos of similar species with captions that
+    differ in one word."""
+    group = np.random.default_rng([seed, PRETRAINING_STREAM, k // TWIN_GROUP, 0])
+    cls = all_classes()[twin_class(int(group.integers(len(all_classes()))), k % TWIN_GROUP)]
+    rng = np.random.default_rng([seed, PRETRAINING_STREAM, k])
+    return draw_bird(cls, image_size, rng), caption_for(cls, rng)
+
+
 def pretraining_pairs(n: int, image_size: int = 64, seed: int = 0, progress: bool | None = None):
-    """`n` (PIL image, caption) pairs of the *pretraining* split, from a seed stream that the book's train/test
-    images never use. Consecutive groups of `TWIN_GROUP` pairs show one random species and its twins (`twin_class`),
-    which differ in exactly one fine attribute; trained in whole groups, each batch holds its own hard negatives,
-    as a web corpus holds photos of similar species with captions that differ in one word."""
-    combos = all_classes()
-    out = []
-    for k in Progress(range(n), "drawing pretraining pairs", progress=progress, leave=False):
-        group = np.random.default_rng([seed, 1_000_003, k // TWIN_GROUP, 0])  # 1_000_003: the pretraining stream
-        cls = combos[twin_class(int(group.integers(len(combos))), k % TWIN_GROUP)]
-        rng = np.random.default_rng([seed, 1_000_003, k])
-        out.append((draw_bird(cls, image_size, rng), caption_for(cls, rng)))
-    return out
+    """The first `n` pairs of the pretraining split (`pretraining_pair`)."""
+    return [pretraining_pair(k, image_size, seed)
+            for k in Progress(range(n), "drawing pretraining pairs", progress=progress, leave=False)]
 
 
-SYNTHETIC_VERSION = 5  # 2: captions.txt; 3-5: tails redrawn (see draw_bird); bump when the drawing or the files change
+SYNTHETIC_VERSION = 6  # 2: captions.txt; 3-5: tails redrawn; 6: hue-separated heads, bold wings (draw_bird); bump when the drawing or the files change
 
 
 @dataclass(frozen=True)
@@ -185,7 +194,7 @@ class SyntheticSpec:
     """Size of the synthetic world; `seed` fixes every pixel."""
 
     n_classes: int = 24
-    train_per_class: int = 30
+    train_per_class: int = 8  # few labelled images: the premise (book chapter "The miniature"); CUB has about 30
     test_per_class: int = 20
     image_size: int = 64
     seed: int = 0

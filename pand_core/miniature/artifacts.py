@@ -1,0 +1,185 @@
+"""The miniature's shipped weights: one teacher and one upstream student for every reader, checked by SHA-256.
+
+Real CLIP weights are pretrained once by someone and downloaded; the miniature's are pretrained once by
+`python -m pand_core.miniature build` and committed under `pand_core/miniature/weights/`:
+
+- `pand-mini-clip/`: an open_clip folder (`open_clip_config.json`, `open_clip_pytorch_model.bin`), loaded by
+  `load_teacher("pand-mini-clip", <folder>)` as any local open_clip checkpoint is;
+- `pand-mini-resnet/weights.pt`: a plain state dict, loaded by `build_student(..., pretrained=<file>)`.
+
+Each folder holds `pretraining.json`: the recipe, the training log (with the first steps' losses that the tests
+rerun), the machine and the time it took. Floating-point tensors are stored as fp16 (half the bytes; the stated
+accuracies are measured on these fp16 weights). The SHA-256 of each weights file is recorded in `shipped.py`,
+which the build writes; a file whose hash does not match is refused (`ShippedWeightsError`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from ..errors import ShippedWeightsError
+from ..files import atomic_torch_save, write_json
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+TEACHER_FILE = "pand-mini-clip/open_clip_pytorch_model.bin"
+STUDENT_FILE = "pand-mini-resnet/weights.pt"
+RECORD_FILE = Path(__file__).resolve().parent / "shipped.py"
+
+_verified: dict[tuple[str, int, int], str] = {}
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _record() -> dict:
+    from .shipped import SHIPPED
+
+    return SHIPPED
+
+
+def shipped_record(name: str) -> dict:
+    """The code's record of shipped file `name` (TEACHER_FILE or STUDENT_FILE): sha256, bytes, spec."""
+    record = _record()
+    if name not in record:
+        raise ShippedWeightsError(f"no shipped weights are recorded for {name!r} in {RECORD_FILE}; build them with "
+                                  "`python -m pand_core.miniature build`.")
+    return record[name]
+
+
+def verified_path(name: str, root: Path = WEIGHTS_DIR) -> Path:
+    """`root/name` after checking its SHA-256 against the code's record; one clear error if missing or changed."""
+    path = root / name
+    expected = shipped_record(name)["sha256"]
+    fix = (f"restore it (`git checkout -- {path}` in a clone, or reinstall pand_core), or rebuild the miniature's "
+           "weights with `python -m pand_core.miniature build`, which records the new hash")
+    if not path.is_file():
+        raise ShippedWeightsError(f"the miniature's shipped weights {path} are missing: {fix}.")
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _verified:
+        _verified[key] = sha256_file(path)
+    if _verified[key] != expected:
+        raise ShippedWeightsError(f"{path} does not match the SHA-256 recorded in the code (expected {expected[:16]}…, "
+                                  f"found {_verified[key][:16]}…): {fix}.")
+    return path
+
+
+def shipped_teacher_dir() -> Path:
+    """The verified open_clip folder of the shipped `pand-mini-clip`."""
+    return verified_path(TEACHER_FILE).parent
+
+
+def shipped_student_weights() -> Path:
+    """The verified state-dict file of the shipped upstream-pretrained `pand-mini-resnet`."""
+    return verified_path(STUDENT_FILE)
+
+
+def shipped_log(name: str, root: Path = WEIGHTS_DIR) -> dict:
+    """The `pretraining.json` beside shipped file `name` (recipe, log, machine, time)."""
+    return json.loads(((root / name).parent / "pretraining.json").read_text())
+
+
+def shipped_markdown(root: Path = WEIGHTS_DIR) -> str:
+    """A Markdown table of the shipped files: size, hash, recipe, and where and how long their pretraining took."""
+    lines = ["| shipped file | size | SHA-256 (first 16) | recipe | pretraining | where |", "|---|---|---|---|---|---|"]
+    for name in (TEACHER_FILE, STUDENT_FILE):
+        entry, log = shipped_record(name), shipped_log(name, root)
+        spec, env = entry["spec"], log.get("environment", {})
+        if name == TEACHER_FILE:
+            recipe = (f"v{spec['version']}: {spec['pairs']:,} pairs × {spec['epochs']} epochs, batch {spec['batch_size']}, "
+                      f"{spec['augment']:g} augmented, seed {spec['seed']}")
+        else:
+            recipe = (f"v{spec['version']}: {spec['images']:,} upstream images × {spec['epochs']} epochs at "
+                      f"{spec['image_size']} px, seed {spec['seed']}; held-out accuracy "
+                      f"{log['history'][-1]['held_out_acc']:.1f} %")
+        lines.append(f"| `{name}` | {entry['bytes'] / 2**20:.1f} MiB | `{entry['sha256'][:16]}` | {recipe} "
+                     f"| {log['train_time_s'] / 60:.1f} min, {log['steps']:,} steps | {env.get('cpu_count')} CPU cores "
+                     f"({env.get('torch_threads')} threads), {env.get('device')}, torch {env.get('torch')}, "
+                     f"{str(env.get('time_utc', ''))[:10]} |")
+    return "\n".join(lines) + "\n"
+
+
+def half_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Floating-point tensors as fp16 (contiguous clones), every other tensor unchanged."""
+    return {k: (v.detach().to(torch.float16) if v.is_floating_point() else v.detach()).contiguous().clone()
+            for k, v in state.items()}
+
+
+def write_teacher(model: torch.nn.Module, log: dict, spec, root: Path = WEIGHTS_DIR) -> tuple[Path, str]:
+    """Write the teacher as an fp16 open_clip folder under `root`; return the weights path and its SHA-256."""
+    from .teacher import save_mini_teacher
+
+    folder = save_mini_teacher(model, log, root / Path(TEACHER_FILE).parent, spec, half=True)
+    path = folder / Path(TEACHER_FILE).name
+    return path, sha256_file(path)
+
+
+def write_student(net: torch.nn.Module, log: dict, root: Path = WEIGHTS_DIR) -> tuple[Path, str]:
+    """Write the upstream student as an fp16 state dict under `root`; return the path and its SHA-256."""
+    folder = root / Path(STUDENT_FILE).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "pretraining.json", {**log, "stored_as": "fp16"})
+    path = folder / Path(STUDENT_FILE).name
+    atomic_torch_save(half_state_dict(net.state_dict()), path)
+    return path, sha256_file(path)
+
+
+def write_record(entries: dict[str, dict], path: Path = RECORD_FILE) -> None:
+    """Rewrite `shipped.py`, the code's record of the shipped files' hashes, sizes and recipes."""
+    import pprint
+
+    body = pprint.pformat(entries, indent=1, width=110, sort_dicts=True)
+    path.write_text('"""SHA-256, size and recipe of each shipped weights file of the miniature.\n\nWritten by '
+                    '`python -m pand_core.miniature build`; a weights file that does not match is refused\n'
+                    '(`artifacts.verified_path`). Do not edit by hand.\n"""\n\nSHIPPED = ' + body + "\n")
+
+
+def build(cache: Path, root: Path = WEIGHTS_DIR, what: tuple[str, ...] = ("teacher", "student"),
+          progress: bool | None = None) -> dict[str, dict]:
+    """Pretrain (or reuse from `cache`) the shipped recipes, write them under `root` as fp16, and, when `root` is
+    the package's own folder, record their hashes in `shipped.py`. Returns the record."""
+    from ..config import MINI_STUDENT
+    from .student import UpstreamSpec, pretrain_student
+    from .teacher import PretrainSpec, mini_teacher_dir
+    from ..models import MINI_TEACHER
+
+    entries = dict(_record()) if root == WEIGHTS_DIR and RECORD_FILE.exists() else {}
+    command = "python -m pand_core.miniature build"
+    if "teacher" in what:
+        spec = PretrainSpec()
+        folder = mini_teacher_dir(cache, spec, progress=progress)  # pretrained here unless the cache has it
+        import open_clip
+
+        from ..logs import quiet_root_logger
+
+        with quiet_root_logger():
+            model = open_clip.create_model(MINI_TEACHER, pretrained=str(folder / "open_clip_pytorch_model.bin"))
+        log = json.loads((folder / "pretraining.json").read_text())
+        path, digest = write_teacher(model, {**log, "command": command}, spec, root)
+        entries[TEACHER_FILE] = {"sha256": digest, "bytes": path.stat().st_size, "spec": asdict(spec)}
+    if "student" in what:
+        spec = UpstreamSpec(arch=MINI_STUDENT, image_size=SHIPPED_STUDENT_SIZE)
+        net, log = pretrain_student(spec, progress=progress)
+        path, digest = write_student(net, {**log, "command": command}, root)
+        entries[STUDENT_FILE] = {"sha256": digest, "bytes": path.stat().st_size, "spec": asdict(spec)}
+    if root == WEIGHTS_DIR:
+        write_record(entries)
+    return entries
+
+
+SHIPPED_STUDENT_SIZE = 32  # the smoke profile's Stage 2 resolution: the shipped student's upstream input size
+
+__all__ = ["shipped_markdown", "SHIPPED_STUDENT_SIZE", "STUDENT_FILE", "TEACHER_FILE", "WEIGHTS_DIR", "build", "half_state_dict",
+           "sha256_file", "shipped_log", "shipped_record", "shipped_student_weights", "shipped_teacher_dir",
+           "verified_path", "write_record", "write_student", "write_teacher"]
