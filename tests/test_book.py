@@ -236,10 +236,11 @@ def test_plan_runs_each_study_then_each_notebook_once(tmp_path):
         make_plan("smoke", tmp_path, ["cub"], ["pandas"], None, [0])
 
 
+@pytest.mark.slow
 def test_pipeline_end_to_end_with_failure_recovery_and_book(tmp_path, monkeypatch, synthetic_root):
     """Smoke pipeline on the small world: a failing stage stops with its name and cell and keeps earlier work;
     the rerun continues; the book is built from the executed notebooks with warnings as errors."""
-    out = tmp_path / "runs"  # the cache is shared: the pretrained miniature teacher is computed once per machine
+    out = tmp_path / "runs"  # the teacher and student are the shipped ones: nothing is pretrained here
     bad = make_plan("smoke", out, ["cub"], ["ce", "pand"], None, [0], data_root=str(synthetic_root))
     bad.jobs[1].params["DATASET"] = "aircraft"  # the quickstart succeeds, then Stage 1 finds no FGVC-Aircraft files
     log = []
@@ -376,6 +377,7 @@ def test_claims_are_read_from_the_intervals():
     assert "It contradicts: PSC improves the teacher's zero-shot accuracy." in text
 
 
+@pytest.mark.slow
 def test_a_study_runs_every_method_and_seed_once_and_summarises_them(tmp_path, monkeypatch, synthetic_root):
     """Two seeds × two methods on the small world: one Stage 1 per seed, learned anchors passed on, finished runs
     read (not retrained) when the study is extended, and summary.json pairs the seeds."""

@@ -324,6 +324,7 @@ def res_out(env, method, student="pand-mini-resnet", seed=0):
     return env["tmp"] / "runs" / "smoke" / "cub" / f"{method}-{student}-s{seed}"
 
 
+@pytest.mark.slow
 def test_resume_gives_the_same_numbers_as_an_uninterrupted_run(env, anchors):
     from pand_core.distill import distill
 
@@ -444,6 +445,7 @@ def test_cli_exit_codes_and_messages(env, capsys):
     assert "Stage 2 pand done" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes(env, tmp_path):
     """torchrun --nproc_per_node=2 on gloo: one result, the full test set scored once, ranks in step."""
     out = tmp_path / "ddp"

@@ -83,6 +83,7 @@ def test_corrupt_image_stops_with_its_name_or_is_skipped_on_request(world, capsy
     assert bad.name in (world / "skip" / "run.log").read_text()
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_gives_the_uninterrupted_numbers(world):
     from pand_core.distill import distill
 

@@ -40,6 +40,7 @@ def dry(tmp_path_factory):
     return _run(tmp_path_factory.mktemp("gpu_suite") / "dry.json")
 
 
+@pytest.mark.slow
 def test_dry_run_measures_every_part_quickly(dry):
     r, wall = dry
     assert wall < 120, f"the dry run took {wall:.0f} s (must stay under two minutes)"
@@ -96,6 +97,7 @@ def test_targets_are_booleans_from_a_gpu_record(dry):
     assert summary["projection"] is None and targets["cub_reproduction_le_15_min"] is None
 
 
+@pytest.mark.slow
 def test_zero_budget_skips_every_part_and_says_why(tmp_path):
     r, _ = _run(tmp_path / "zero.json", "--budget-s", "0")
     assert r["skipped"] == list(_suite_module().PART_ORDER) and r["finished"] is True

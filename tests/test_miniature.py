@@ -50,6 +50,7 @@ def test_pretraining_pairs_come_in_twin_groups_that_differ_in_one_fine_attribute
             assert diff == [differs], (group[a].name, group[b].name)
 
 
+@pytest.mark.slow
 def test_teacher_pretraining_is_deterministic_from_its_seed():
     m1, log1 = pretrain_mini_clip(TINY_RUN, progress=False)
     m2, log2 = pretrain_mini_clip(TINY_RUN, progress=False)
@@ -59,6 +60,7 @@ def test_teacher_pretraining_is_deterministic_from_its_seed():
     assert not torch.equal(s1["visual.conv1.weight"], m3.state_dict()["visual.conv1.weight"])
 
 
+@pytest.mark.slow
 def test_miniature_teacher_loads_through_the_real_loader(tmp_path):
     folder = mini_teacher_dir(tmp_path, TINY_RUN)
     assert {"open_clip_config.json", "open_clip_pytorch_model.bin", "pretraining.json"} <= {p.name for p in folder.iterdir()}

@@ -30,6 +30,7 @@ def test_upstream_images_are_their_own_stream():
     assert a.shape == (4, 3, 32, 32)
 
 
+@pytest.mark.slow
 def test_pretraining_is_deterministic_and_loads_like_a_users_checkpoint(tmp_path):
     net_a, log = pretrain_student(TINY, progress=False)
     net_b, _ = pretrain_student(TINY, progress=False)

@@ -86,6 +86,7 @@ def test_teacher_bad_sources_fail_clearly(tmp_path):
         load_teacher("ViT-B-32", str(tmp_path / "empty"))
 
 
+@pytest.mark.slow
 def test_teacher_tag_offline_says_how_to_fix(tmp_path):
     """A real tag with no network and an empty cache: the message says how to pre-download or pass a file."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), XDG_CACHE_HOME=str(tmp_path / "cache"))
@@ -151,6 +152,7 @@ def test_align_head_architecture_and_outputs():
     assert torch.allclose(a.norm(dim=-1), torch.ones(4), atol=1e-5) and torch.allclose(u.norm(dim=-1), torch.ones(10), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_student_exports_give_the_same_logits(tmp_path):
     from pand_core.export import export_student
 

@@ -154,9 +154,11 @@ def _stranger_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_smoke_pipeline_and_book_on_a_machine_that_never_ran_the_project(tmp_path):
-    """`make smoke`'s command with an empty home, caches, matplotlib folder and $PAND_CACHE (the miniature world and
-    teacher are generated from nothing); then a rerun after deleting one executed notebook."""
+    """`make smoke`'s command with an empty home, caches, matplotlib folder and $PAND_CACHE (the miniature world is
+    drawn from nothing; the teacher and student are the shipped ones, and nothing is pretrained: no teacher or
+    student folder appears in the cache); then a rerun after deleting one executed notebook."""
     env = _stranger_env(tmp_path)
     work = tmp_path / "work"
     work.mkdir()
@@ -164,6 +166,8 @@ def test_smoke_pipeline_and_book_on_a_machine_that_never_ran_the_project(tmp_pat
     first = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=3600)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
     assert list(Path(env["MPLCONFIGDIR"]).glob("fontlist-*.json"))  # warmed by the pipeline, before any kernel
+    cache = Path(env["PAND_CACHE"])
+    assert not (cache / "students").exists() and not list((cache / "teachers").glob("pand-mini-clip*"))
     executed = sorted((work / "runs" / "notebooks").glob("*.ipynb"))
     assert len(executed) == 6 and not [p for p in executed if ".rejected" in p.name or ".failed" in p.name]
     summary = json.loads((work / "runs" / "smoke" / "cub" / "summary.json").read_text())  # the 3-seed study

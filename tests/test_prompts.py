@@ -70,6 +70,7 @@ def test_prompt_learner_errors(tiny_teacher):
         PromptLearner(t, t.tokenizer, NAMES, n_ctx=0)
 
 
+@pytest.mark.slow
 def test_exact_on_a_full_size_open_clip_text_tower():
     """The same equivalence on ViT-B-32's real 12-layer, 512-wide text tower (random weights, built offline)."""
     import open_clip

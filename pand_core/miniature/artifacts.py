@@ -105,7 +105,7 @@ def shipped_markdown(root: Path = WEIGHTS_DIR) -> str:
                       f"{log['history'][-1]['held_out_acc']:.1f} %")
         lines.append(f"| `{name}` | {entry['bytes'] / 2**20:.1f} MiB | `{entry['sha256'][:16]}` | {recipe} "
                      f"| {log['train_time_s'] / 60:.1f} min, {log['steps']:,} steps | {env.get('cpu_count')} CPU cores "
-                     f"({env.get('torch_threads')} threads), {env.get('device')}, torch {env.get('torch')}, "
+                     f"({env.get('torch_threads')} thread{'s' if env.get('torch_threads') != 1 else ''}), {env.get('device')}, torch {env.get('torch')}, "
                      f"{str(env.get('time_utc', ''))[:10]} |")
     return "\n".join(lines) + "\n"
 

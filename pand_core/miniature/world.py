@@ -55,6 +55,8 @@ CAPTION_FORMS = (
     "this bird has a {tail} tail, {wing} wings and a {head} head",
     "a {body} finch with a {head} head",
     "a bird with {wing} wings and a {tail} tail",
+    # the species' name in the frame web alt-text and field guides put it in (world v7): the hand prompt's frame
+    "a photo of a {head} headed {wing} {body} {tail} tailed finch, a type of bird",
 )
 
 
@@ -186,7 +188,8 @@ def pretraining_pairs(n: int, image_size: int = 64, seed: int = 0, progress: boo
             for k in Progress(range(n), "drawing pretraining pairs", progress=progress, leave=False)]
 
 
-SYNTHETIC_VERSION = 6  # 2: captions.txt; 3-5: tails redrawn; 6: hue-separated heads, bold wings (draw_bird); bump when the drawing or the files change
+SYNTHETIC_VERSION = 7  # 2: captions.txt; 3-5: tails redrawn; 6: hue-separated heads, bold wings (draw_bird); 7: a
+# seventh caption wording (same images); bump when the drawing or the files change
 
 
 @dataclass(frozen=True)
