@@ -66,15 +66,15 @@ def measure_teacher(folder: Path, root: Path, runs: Path, seed: int) -> dict:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| teacher seed | recipe | training images / class | final loss | clean test (hand) | clean test (calibrated) | Stage 2 views (hand) "
+    lines = ["| teacher seed | world / teacher: pairs × epochs | training images / class | final loss | clean test (hand) | clean test (calibrated) | Stage 2 views (hand) "
              "| `ce` student, test (every seed) | teacher − `ce` | targets met | pretraining time |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (r["pretrain"]["version"], r["pretrain"]["seed"])):
         p = r["pretrain"]
         ce = r["ce_test"]
         gap = r["teacher"]["clean_test"] - statistics.fmean(ce)
-        lines.append(f"| {p['seed']} | world v{r['world_version']}, teacher v{p['version']}: {p['pairs']} × {p['epochs']}, batch {p['batch_size']}, augment "
-                     f"{p['augment']:g} | {r['world']['train_per_class']} | {r['final_loss']:.2f} | {r['teacher']['clean_test']:.1f} % "
+        lines.append(f"| {p['seed']} | v{r['world_version']} / v{p['version']}: {p['pairs']:,} × {p['epochs']} "
+                     f"| {r['world']['train_per_class']} | {r['final_loss']:.2f} | {r['teacher']['clean_test']:.1f} % "
                      f"| {r['teacher']['calibrated_test']:.1f} % | {r['teacher']['views']:.1f} % "
                      f"| {statistics.fmean(ce):.1f} ({', '.join(f'{v:.1f}' for v in ce)}) | {gap:+.1f} "
                      f"| {'yes' if r['met'] else 'no'} | {r['pretrain_s'] / 60:.1f} min |")
@@ -82,7 +82,8 @@ def markdown(rows: list[dict]) -> str:
         w, env = rows[-1]["world"], rows[-1]["environment"]
         lines += ["", f"Validation world (seed {w['seed']}): {w['n_classes']} "
                   f"classes, the training images per class of each row and {w['test_per_class']} test images per class "
-                  f"(the book's world is seed 0). Clean: the test images at the student's 32 px, as the students are "
+                  f"(the book's world is seed 0). Every teacher: batch {rows[-1]['pretrain']['batch_size']}, "
+                  f"{rows[-1]['pretrain']['augment']:g} of the pairs through a Stage 2 view each epoch. Clean: the test images at the student's 32 px, as the students are "
                   f"tested; calibrated: Stage 1's prompts (smoke recipe) on the same images, as Stage 1 reads them. Targets: clean hand-prompt zero-shot {TARGETS['clean'][0]:.0f}–"
                   f"{TARGETS['clean'][1]:.0f} %, on one Stage 2 training view of every training image (the paper "
                   f"transform at the student's 32 px) at least {TARGETS['views']:.0f} %, and `ce` (upstream start, the "

@@ -57,8 +57,9 @@ def shipped_record(name: str) -> dict:
     return record[name]
 
 
-def verified_path(name: str, root: Path = WEIGHTS_DIR) -> Path:
+def verified_path(name: str, root: Path | None = None) -> Path:
     """`root/name` after checking its SHA-256 against the code's record; one clear error if missing or changed."""
+    root = WEIGHTS_DIR if root is None else root
     path = root / name
     expected = shipped_record(name)["sha256"]
     fix = (f"restore it (`git checkout -- {path}` in a clone, or reinstall pand_core), or rebuild the miniature's "
@@ -85,13 +86,15 @@ def shipped_student_weights() -> Path:
     return verified_path(STUDENT_FILE)
 
 
-def shipped_log(name: str, root: Path = WEIGHTS_DIR) -> dict:
+def shipped_log(name: str, root: Path | None = None) -> dict:
     """The `pretraining.json` beside shipped file `name` (recipe, log, machine, time)."""
+    root = WEIGHTS_DIR if root is None else root
     return json.loads(((root / name).parent / "pretraining.json").read_text())
 
 
-def shipped_markdown(root: Path = WEIGHTS_DIR) -> str:
+def shipped_markdown(root: Path | None = None) -> str:
     """A Markdown table of the shipped files: size, hash, recipe, and where and how long their pretraining took."""
+    root = WEIGHTS_DIR if root is None else root
     lines = ["| shipped file | size | SHA-256 (first 16) | recipe | pretraining | where |", "|---|---|---|---|---|---|"]
     for name in (TEACHER_FILE, STUDENT_FILE):
         entry, log = shipped_record(name), shipped_log(name, root)
@@ -116,8 +119,9 @@ def half_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             for k, v in state.items()}
 
 
-def write_teacher(model: torch.nn.Module, log: dict, spec, root: Path = WEIGHTS_DIR) -> tuple[Path, str]:
+def write_teacher(model: torch.nn.Module, log: dict, spec, root: Path | None = None) -> tuple[Path, str]:
     """Write the teacher as an fp16 open_clip folder under `root`; return the weights path and its SHA-256."""
+    root = WEIGHTS_DIR if root is None else root
     from .teacher import save_mini_teacher
 
     folder = save_mini_teacher(model, log, root / Path(TEACHER_FILE).parent, spec, half=True)
@@ -125,8 +129,9 @@ def write_teacher(model: torch.nn.Module, log: dict, spec, root: Path = WEIGHTS_
     return path, sha256_file(path)
 
 
-def write_student(net: torch.nn.Module, log: dict, root: Path = WEIGHTS_DIR) -> tuple[Path, str]:
+def write_student(net: torch.nn.Module, log: dict, root: Path | None = None) -> tuple[Path, str]:
     """Write the upstream student as an fp16 state dict under `root`; return the path and its SHA-256."""
+    root = WEIGHTS_DIR if root is None else root
     folder = root / Path(STUDENT_FILE).parent
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / "pretraining.json", {**log, "stored_as": "fp16"})
@@ -135,8 +140,9 @@ def write_student(net: torch.nn.Module, log: dict, root: Path = WEIGHTS_DIR) -> 
     return path, sha256_file(path)
 
 
-def write_record(entries: dict[str, dict], path: Path = RECORD_FILE) -> None:
+def write_record(entries: dict[str, dict], path: Path | None = None) -> None:
     """Rewrite `shipped.py`, the code's record of the shipped files' hashes, sizes and recipes."""
+    path = RECORD_FILE if path is None else path
     import pprint
 
     body = pprint.pformat(entries, indent=1, width=110, sort_dicts=True)
@@ -145,7 +151,7 @@ def write_record(entries: dict[str, dict], path: Path = RECORD_FILE) -> None:
                     '(`artifacts.verified_path`). Do not edit by hand.\n"""\n\nSHIPPED = ' + body + "\n")
 
 
-def build(cache: Path, root: Path = WEIGHTS_DIR, what: tuple[str, ...] = ("teacher", "student"),
+def build(cache: Path, root: Path | None = None, what: tuple[str, ...] = ("teacher", "student"),
           progress: bool | None = None) -> dict[str, dict]:
     """Pretrain (or reuse from `cache`) the shipped recipes, write them under `root` as fp16, and, when `root` is
     the package's own folder, record their hashes in `shipped.py`. Returns the record."""
@@ -154,6 +160,7 @@ def build(cache: Path, root: Path = WEIGHTS_DIR, what: tuple[str, ...] = ("teach
     from .teacher import PretrainSpec, mini_teacher_dir
     from ..models import MINI_TEACHER
 
+    root = WEIGHTS_DIR if root is None else root
     entries = dict(_record()) if root == WEIGHTS_DIR and RECORD_FILE.exists() else {}
     command = "python -m pand_core.miniature build"
     if "teacher" in what:
