@@ -7,7 +7,7 @@
     python benchmarks/data_path.py --device cuda                 # the device path on a GPU
 
 Uses a synthetic CUB-layout set drawn at --image-size px (CUB's photos are about 500×375). Writes JSON to
-benchmarks/results/.
+pand_core/measured/.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from pand_core.paths import MEASURED_DIR
 from pand_core.data import load_dataset, paper_train_transform
 from pand_core.data.gpu_augment import PaperAugment, batch_generator, decode_split
 from pand_core.miniature.world import SyntheticSpec, make_synthetic_cub
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     result = dict(measure_data_path(device, args.workers, args.batch, args.image_size, args.images),
                   environment=environment())
-    out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"data_path-{device.type}.json"
+    out = Path(args.out) if args.out else MEASURED_DIR / f"data_path-{device.type}.json"
     write_json(out, result)
     print(f"wrote {out}")
     return 0

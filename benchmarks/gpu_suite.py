@@ -1,6 +1,6 @@
 """The GPU suite: everything the CPU cannot measure, in one process on one GPU, inside a wall-clock budget.
 
-    python benchmarks/gpu_suite.py                 # on a GPU: writes benchmarks/results/gpu-<gpu name>.json
+    python benchmarks/gpu_suite.py                 # on a GPU: writes pand_core/measured/gpu-<gpu name>.json
     python benchmarks/gpu_suite.py --dry-run       # every part at tiny sizes on the CPU (a test runs it)
 
 Parts (in the order they run; the JSON keys them by name and number):
@@ -48,6 +48,7 @@ from data_path import measure_data_path  # noqa: E402
 from stage1_epoch import measure_stage1  # noqa: E402
 from step_time import measure_modes, sync  # noqa: E402
 
+from pand_core.paths import MEASURED_DIR  # noqa: E402
 from pand_core.config import CalibrateConfig, make_config  # noqa: E402
 from pand_core.environment import environment  # noqa: E402
 from pand_core.features import teacher_autocast  # noqa: E402
@@ -465,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dry-run", action="store_true", help="every part at tiny sizes on the CPU (under two minutes)")
     p.add_argument("--budget-s", type=float, default=540.0, help="wall-clock budget checked before each part (s)")
-    p.add_argument("--out", default=None, help="JSON path (default: benchmarks/results/gpu-<gpu name>.json; dry run: "
+    p.add_argument("--out", default=None, help="JSON path (default: pand_core/measured/gpu-<gpu name>.json; dry run: "
                                                "pand-gpu-suite-dry-run.json in the temporary folder)")
     args = p.parse_args(argv)
     if args.dry_run:
@@ -478,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         device = torch.device("cuda")
         name = slug(torch.cuda.get_device_name(0))
-        out = Path(args.out) if args.out else Path(__file__).resolve().parent / "results" / f"gpu-{name}.json"
+        out = Path(args.out) if args.out else MEASURED_DIR / f"gpu-{name}.json"
 
     def log(msg: str) -> None:
         print(f"[{time.perf_counter() - suite.t0:6.1f} s] {msg}", flush=True)

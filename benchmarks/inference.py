@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from pand_core.paths import MEASURED_DIR
 from pand_core.environment import environment
 from pand_core.export import export_student
 from pand_core.files import write_json
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
               "export_check": {k: v for k, v in export.items() if not k in ("torchscript", "onnx")},
               "note": "random weights (cost does not depend on them); latency = median of timed repetitions",
               "environment": environment()}
-    out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"inference-{device.type}.json"
+    out = Path(args.out) if args.out else MEASURED_DIR / f"inference-{device.type}.json"
     write_json(out, result)
     print(f"wrote {out}")
     return 0

@@ -6,7 +6,7 @@ Each step is the trainer's own `prompts.train_one_epoch` over one batch, with th
     python benchmarks/stage1_epoch.py --classes 200 --device cuda
 
 Class names are made of CUB-like words so that prompt lengths match the real data set. Writes JSON to
-benchmarks/results/; the epoch time assumes CUB-200's 5,994 training images and batch 128.
+pand_core/measured/; the epoch time assumes CUB-200's 5,994 training images and batch 128.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from pand_core.paths import MEASURED_DIR
 from pand_core.config import CalibrateConfig
 from pand_core.environment import environment
 from pand_core.files import write_json
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = {"benchmark": "stage1_step", "teacher": args.teacher, "classes": args.classes, "batch": args.batch,
                "device": str(device), **result, "speedup": ratio, "environment": environment(),
                "note": "random weights; per-epoch figure = step time x 47 steps (CUB-200 train, batch 128)"}
-    out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"stage1-{args.classes}c-{device.type}.json"
+    out = Path(args.out) if args.out else MEASURED_DIR / f"stage1-{args.classes}c-{device.type}.json"
     write_json(out, payload)
     print(f"wrote {out}")
     return 0

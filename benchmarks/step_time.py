@@ -2,11 +2,11 @@
 The step timed is the trainer's own (`distill.train_step`), with its teacher targets (`targets.OnlineTeacher`,
 `targets.BankTargets`) and its device-side loss accounting.
 
-    python benchmarks/step_time.py --size smoke            # tiny teacher, ResNet-18, 32 px, batch 32 (CPU: minutes)
+    python benchmarks/step_time.py --size smoke            # the smoke profile's models and sizes (CPU: a minute)
     python benchmarks/step_time.py --size full --device cuda  # ConvNeXt-XXL CLIP (random weights), 224 px, batch 128
 
 All three are measured in one process on the same device, on synthetic batches (data loading excluded), so
-their ratios are comparable; absolute times depend on the machine. Writes one JSON to benchmarks/results/.
+their ratios are comparable; absolute times depend on the machine. Writes one JSON to pand_core/measured/.
 """
 
 from __future__ import annotations
@@ -21,16 +21,20 @@ from pathlib import Path
 
 import torch
 
+from pand_core.paths import MEASURED_DIR
 from pand_core.config import make_config
 from pand_core.distill import EpochMeter, build_stage2, train_step
 from pand_core.environment import environment
 from pand_core.files import write_json
-from pand_core.models import build_tiny_teacher, load_teacher
+from pand_core.miniature.world import SyntheticSpec
+from pand_core.models import load_teacher
 from pand_core.targets import BankTargets, OnlineTeacher
 
-SIZES = {  # NLRD's group size is the profile's ("smoke" or "paper")
-    "smoke": dict(teacher="pand-tiny-clip", image=32, batch=32, classes=12, profile="smoke"),
-    "full": dict(teacher="convnext_xxlarge", image=224, batch=128, classes=200, profile="paper"),
+_SMOKE = make_config("distill", "smoke")
+SIZES = {  # each size is a profile's own: teacher, student, image size, batch, NLRD group; the data set's classes
+    "smoke": dict(teacher=_SMOKE.teacher, student=_SMOKE.student, image=_SMOKE.image_size, batch=_SMOKE.batch_size,
+                  classes=SyntheticSpec().n_classes, profile="smoke"),
+    "full": dict(teacher="convnext_xxlarge", student="resnet18", image=224, batch=128, classes=200, profile="paper"),
 }
 
 
@@ -116,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=None, help="override the size's batch (e.g. a quick CPU check of --size full)")
     p.add_argument("--bank-views", type=int, default=8)
     p.add_argument("--bank-images", type=int, default=1000)
-    p.add_argument("--out", default=None, help="JSON path (default: benchmarks/results/step_time-<size>-<device>.json)")
+    p.add_argument("--out", default=None, help="JSON path (default: pand_core/measured/step_time-<size>-<device>.json)")
     args = p.parse_args(argv)
     size = dict(SIZES[args.size])
     size["group"] = make_config("distill", size.pop("profile")).nlrd_group_size
@@ -127,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        teacher = build_tiny_teacher(device=device) if args.size == "smoke" else load_teacher(size["teacher"], None, device)
+        teacher = load_teacher(size["teacher"], None, device)  # random weights: the architecture's cost, not its accuracy
     D = teacher.embed_dim
-    times = measure_modes(teacher, student="resnet18", image=size["image"], batch=size["batch"], classes=size["classes"],
+    times = measure_modes(teacher, student=size["student"], image=size["image"], batch=size["batch"], classes=size["classes"],
                           group=size["group"], amp=args.amp, steps=args.steps, warmup=args.warmup, device=device,
                           bank_images=args.bank_images, bank_views=args.bank_views, log=lambda m: print(m, flush=True))
     ce = times["ce"]["median_s"]
@@ -138,14 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "stage2_step_time",
         "size": args.size,
-        "sizes": dict(size, embed_dim=D, student="resnet18", bank_views=args.bank_views),
+        "sizes": dict(size, embed_dim=D, bank_views=args.bank_views),
         "amp": args.amp,
         "times": times,
         "ratios_to_ce": ratios,
         "note": "synthetic batches, data loading excluded; teacher with random weights (timing only)",
         "environment": environment(),
     }
-    out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"step_time-{args.size}-{device.type}.json"
+    out = Path(args.out) if args.out else MEASURED_DIR / f"step_time-{args.size}-{device.type}.json"
     write_json(out, result)
     print(f"wrote {out}")
     return 0

@@ -7,20 +7,25 @@ import os
 from pathlib import Path
 
 from .config import MINI_STUDENT
-from .errors import ConfigError
+
+
+def data_home() -> Path:
+    """The one default home of the data sets: `$PAND_DATA`, else `$PAND_CACHE/data` (`paths.default_cache`).
+    `data download` puts a data set there and every stage looks there when no data root is given."""
+    from .paths import default_cache
+
+    return Path(os.environ["PAND_DATA"]).expanduser() if os.environ.get("PAND_DATA") else default_cache() / "data"
 
 
 def resolve_data_root(profile: str, dataset: str, data_root: str | None) -> Path:
-    """`data_root` if given; else the book's world (smoke profile, cub) or `$PAND_DATA`; else a clear error."""
+    """`data_root` if given; else the book's world on the smoke profile's `cub`; else `data_home()`."""
     if data_root is not None:
         return Path(data_root).expanduser()
     if profile == "smoke" and dataset == "cub":
         from .miniature.inputs import world_root
 
         return world_root()
-    if os.environ.get("PAND_DATA"):
-        return Path(os.environ["PAND_DATA"]).expanduser()
-    raise ConfigError(f"no data root for {dataset!r}: pass --data-root PATH (or set PAND_DATA).")
+    return data_home()
 
 
 def resolve_teacher_weights(profile: str, teacher: str, weights: str | None) -> str | None:

@@ -1,4 +1,4 @@
-"""Stage 1 run — Prompt-aware Semantic Calibration (method doc §3), from data to an anchors file.
+"""Stage 1 run — Prompt-aware Semantic Calibration (the method page, Stage 1), from data to an anchors file.
 
     python -m pand_core calibrate --profile smoke
 

@@ -1,8 +1,10 @@
 """Command line: `python -m pand_core {calibrate,distill} …` and `python -m pand_core data download NAME --root PATH`
 (also installed as `pand`).
 
-Every field of the stage's config is a flag; a profile fills the defaults (`--profile smoke` runs offline on
-the synthetic world). Bad input stops with one `error:` line and exit code 2.
+Every field of the stage's config is a flag; a profile fills the defaults. The rule of every entry point (this
+command line, `pand_core.study`, `pand_core.pipeline`, the notebooks): the profile is `smoke` (offline, the
+miniature) unless `paper` is named. Without `--data-root` a stage reads `$PAND_DATA`, else `$PAND_CACHE/data`, the
+folder `data download` fills. Bad input stops with one `error:` line and exit code 2.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from .data.download import DOWNLOADABLE
 from .errors import ConfigError, exit_status
 
 HELP = {
-    "profile": "named defaults: 'smoke' (offline miniature) or 'paper' (the authors' recipe)",
+    "profile": "named defaults: 'smoke' (offline miniature, the default of every entry point) or 'paper' (the authors' recipe: pass it explicitly)",
     "method": " | ".join(METHODS),
     "student_weights": "torchvision weights tag of the student: IMAGENET1K_V1 (the original's pretrained=True) or DEFAULT (newest)",
     "dataset": " | ".join(DATASETS),
-    "data_root": "folder holding the data set (default: the smoke world, or $PAND_DATA)",
+    "data_root": "folder holding the data set (default: on smoke/cub the book's world; else $PAND_DATA, else $PAND_CACHE/data, where `data download` puts it)",
     "teacher": "open_clip model name",
     "teacher_weights": "open_clip pretrained tag, local weights file or directory; 'none' for random weights",
     "teacher_mode": "online (teacher runs on every batch, faithful) | bank (precomputed augmented views, fast)",
@@ -70,7 +72,7 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
             continue
         kind, optional = _base_type(f.type)
         flag = "--" + f.name.replace("_", "-")
-        help_text = HELP.get(f.name, "") + f" (paper default: {f.default!r})"
+        help_text = HELP.get(f.name, "") + f" (paper profile: {f.default!r})"
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
         else:
@@ -85,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("distill", DistillConfig, "Stage 2: distil the teacher into a student with one of the methods"),
     ):
         sp = sub.add_parser(name, help=text, description=text)
-        sp.add_argument("--profile", choices=PROFILES, default="paper", help=HELP["profile"])
+        sp.add_argument("--profile", choices=PROFILES, default="smoke", help=HELP["profile"])
         sp.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
         add_config_flags(sp, cls)
     dp = sub.add_parser("data", help="data sets: fetch the official archives", description="Data sets.")
@@ -109,23 +111,18 @@ def main(argv: list[str] | None = None) -> int:
     return exit_status(lambda: _run(args.pop("command"), args.pop("profile"), args.pop("resume"), args))
 
 
-def default_data_root() -> Path:
-    """Where `data download` puts data sets without `--root`: `$PAND_DATA`, else `$PAND_CACHE/data`."""
-    from .paths import default_cache
-
-    return Path(os.environ["PAND_DATA"]).expanduser() if os.environ.get("PAND_DATA") else default_cache() / "data"
-
-
 def _data(args: dict) -> None:
     """`data download`: fetch one data set (or `--all`) and print where each one is."""
+    from .assets import data_home
     from .data.download import download
 
     if args["all"] == bool(args["name"]):
         raise ConfigError("name one data set (" + ", ".join(DATASETS) + ") or pass --all, not both.")
-    root = Path(args["root"]).expanduser() if args["root"] else default_data_root()
+    root = Path(args["root"]).expanduser() if args["root"] else data_home()
     for name in DOWNLOADABLE if args["all"] else [args["name"]]:
         download(name, root, archive=args["archive"], keep_archives=args["keep_archives"])
-        print(f"{name}: ready in {root} (pass --data-root {root}, or load_dataset({name!r}, {str(root)!r}, split))")
+        where = ("the stages read it there without --data-root" if root == data_home() else f"pass --data-root {root}")
+        print(f"{name}: ready in {root} ({where}; in Python: load_dataset({name!r}, {str(root)!r}, split))")
 
 
 def _run(command: str, profile: str, resume: bool, args: dict) -> None:

@@ -1,6 +1,6 @@
 """Run configurations for Stage 1 (calibrate) and Stage 2 (distill), the method switches, and named profiles.
 
-`paper` holds the authors' recipe (method doc §3–§4); `smoke` runs the same code on the synthetic world with the
+`paper` holds the authors' recipe (the method page, Stages 1 and 2); `smoke` runs the same code on the synthetic world with the
 miniature teacher (`pand-mini-clip`), offline on a CPU. A profile fills the defaults; command-line flags override single fields.
 """
 
@@ -53,7 +53,7 @@ MINI_STUDENT = "pand-mini-resnet"
 
 @dataclass
 class CalibrateConfig:
-    """Stage 1 run: data, teacher, prompt learner and the SGD recipe of method doc §3 (the recipe's one home:
+    """Stage 1 run: data, teacher, prompt learner and the SGD recipe of the method page's Stage 1 (the recipe's one home:
     `prompts.train_prompts` reads epochs, lr, momentum, weight_decay, batch_size, grad_clip, early_stop_patience, seed).
 
     `early_stop_patience` > 0 stops after that many epochs without a new best held-out accuracy (the original: 50,
@@ -94,7 +94,7 @@ class CalibrateConfig:
 
 @dataclass
 class DistillConfig:
-    """Stage 2 run: method switch, data, models, losses and the AdamW recipe of method doc §4."""
+    """Stage 2 run: method switch, data, models, losses and the AdamW recipe of the method page's Stage 2 (`make_optimizer`)."""
 
     method: str = "pand"
     dataset: str = "cub"
@@ -105,7 +105,7 @@ class DistillConfig:
     teacher: str = "convnext_xxlarge"
     teacher_weights: str | None = "laion2b_s34b_b82k_augreg_soup"
     teacher_mode: str = "online"  # "online" (faithful) | "bank" (precomputed views)
-    teacher_precision: str = "fp32"  # the teacher's forward in both modes: fp32 | bf16 | fp16 (the original: fp16 AMP)
+    teacher_precision: str = "fp32"  # the teacher's forward in both modes: fp32 (the original's Stage 2) | bf16 | fp16
     bank_views: int = 8
     anchors: str | None = None  # Stage 1 output; required by methods with learned anchors
     epochs: int = 300
@@ -172,7 +172,7 @@ class DistillConfig:
 
 
 def check_schedule(cfg: CalibrateConfig | DistillConfig) -> None:
-    """Refuse a training schedule that cannot run (§3, §4): epochs, batch_size and lr positive, patience >= 0."""
+    """Refuse a training schedule that cannot run (Stage 1 and Stage 2 recipes): epochs, batch_size and lr positive, patience >= 0."""
     for name in ("epochs", "batch_size"):
         if getattr(cfg, name) <= 0:
             raise ConfigError(f"{name} must be positive, got {getattr(cfg, name)}")

@@ -1,4 +1,4 @@
-"""The method's fixed numbers (method doc §4), written once: the loss functions' defaults and `DistillConfig`'s."""
+"""The method's fixed numbers (the method page, Stage 2), written once: the loss functions' defaults and `DistillConfig`'s."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from .config import DistillConfig
 from .errors import ConfigError
 
 
@@ -20,7 +21,8 @@ def resolve_device(device: str) -> torch.device:
 
 
 # What the paper recipe needs on one GPU (Stage 2, ResNet-18 student, batch 128, ConvNeXt-XXL CLIP teacher in fp32).
-# No GPU run has measured it yet (benchmarks/gpu_suite.py part 2 writes benchmarks/results/gpu-<name>.json); until one
+# No GPU run has measured it yet (benchmarks/gpu_suite.py part 2 writes pand_core/measured/gpu-<name>.json, shipped
+# with the package); until one
 # has, these are estimates from what is known exactly: the teacher has 1,200,576,385 parameters (846,543,744 in the
 # image tower; counted from open_clip's convnext_xxlarge config), 4.47 GiB in fp32, and stays on the GPU in both modes
 # (distill() keeps it after the bank is built). Online, its no-grad forward at batch 128 and 256 px holds at least a
@@ -35,8 +37,10 @@ BANK_MIN_GIB_ESTIMATE = 12.0
 
 def measured_recipe_peaks(results_dir: str | Path | None = None) -> dict[str, float]:
     """Peak GiB of the fp32 `pand_online` / `pand_bank` steps measured by the GPU suite (largest over its students and
-    result files); {} when no `gpu-*.json` with part 2 measured is there (default: the repository's benchmarks/results)."""
-    folder = Path(results_dir) if results_dir is not None else Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    result files); {} when no `gpu-*.json` with part 2 measured is there (default: `paths.MEASURED_DIR`, package data)."""
+    from .paths import MEASURED_DIR
+
+    folder = Path(results_dir) if results_dir is not None else MEASURED_DIR
     peaks: dict[str, float] = {}
     for path in sorted(folder.glob("gpu-*.json")) if folder.is_dir() else []:
         try:
@@ -62,20 +66,46 @@ def recipe_fit(total_gib: float, peaks: dict[str, float] | None = None) -> tuple
             f"card), bank from {BANK_MIN_GIB_ESTIMATE:.0f} GiB (teacher weights {TEACHER_PARAMS * 4 / 2**30:.2f} GiB in fp32 in both modes)")
 
 
+CHEAP_TEACHER = ("ViT-B-32", "openai")  # the cheap open_clip teacher for a small GPU (not the paper's)
+CHEAP_TEACHER_MIN_GIB = 4.0  # ViT-B-32: 151 M parameters (0.6 GiB fp32) beside a ResNet-18 step at batch 128
+
+
+def recommend(total_gib: float | None, peaks: dict[str, float] | None = None) -> dict:
+    """The teacher, its weights and the teacher mode to use on a GPU with `total_gib` (None: no GPU), with the reason:
+    the paper's ConvNeXt-XXL online where it fits, else with the bank, else the cheap ViT-B-32 teacher online."""
+    paper = {"TEACHER": DistillConfig.teacher, "TEACHER_WEIGHTS": DistillConfig.teacher_weights}
+    cheap = {"TEACHER": CHEAP_TEACHER[0], "TEACHER_WEIGHTS": CHEAP_TEACHER[1], "TEACHER_MODE": "online"}
+    if total_gib is None:
+        return {"PROFILE": "smoke", "why": "The smoke profile (the miniature) runs on a CPU; the paper profile needs a "
+                                           "GPU (on Colab: Runtime > Change runtime type > GPU)."}
+    online, bank, basis = recipe_fit(total_gib, peaks)
+    if online:
+        return {**paper, "TEACHER_MODE": "online", "why": f"the paper's recipe fits ({basis})."}
+    if bank:
+        return {**paper, "TEACHER_MODE": "bank",
+                "why": f"the online ConvNeXt-XXL at batch 128 is not expected to fit, the bank is ({basis}); building "
+                       "the bank runs the teacher over every training image 8 times, hours on a small GPU. Cheaper, "
+                       f"and a deviation from the paper: TEACHER = {CHEAP_TEACHER[0]!r}, TEACHER_WEIGHTS = "
+                       f"{CHEAP_TEACHER[1]!r}, online."}
+    if total_gib >= CHEAP_TEACHER_MIN_GIB:
+        return {**cheap, "why": f"ConvNeXt-XXL is not expected to fit in either mode ({basis}); the cheap teacher "
+                                "ViT-B-32 (openai) fits online; its numbers are not the paper's."}
+    return {**cheap, "why": f"under {CHEAP_TEACHER_MIN_GIB:.0f} GiB even the cheap teacher may not fit at batch 128; "
+                            "use a larger GPU."}
+
+
 def describe_accelerator(print_result: bool = True) -> str:
-    """One paragraph on this machine's GPU: its name and memory, whether the paper recipe fits it online (ConvNeXt-XXL
-    run on every batch of 128) or with the bank, and the `TEACHER_MODE` to use; on a CPU, that there is no GPU."""
+    """One paragraph on this machine's GPU: its name and memory, and the parameters that fit it (`recommend`): the
+    paper's teacher online or with the bank, or the cheap ViT-B-32 teacher; on a CPU, that there is no GPU."""
     if not torch.cuda.is_available():
-        text = ("No GPU: this runtime has only a CPU. The smoke profile runs here; the paper profile needs a GPU "
-                "(on Colab: Runtime > Change runtime type > GPU).")
+        rec = recommend(None)
+        text = "No GPU: this runtime has only a CPU. " + rec["why"]
     else:
         p = torch.cuda.get_device_properties(0)
         total = p.total_memory / 2**30
-        online, bank, basis = recipe_fit(total, measured_recipe_peaks())
-        advice = ('TEACHER_MODE = "online" (the paper\'s recipe) fits.' if online else
-                  'use TEACHER_MODE = "bank": the online teacher at batch 128 is not expected to fit.' if bank else
-                  "neither mode is expected to fit: use a larger GPU or a smaller batch (a deviation).")
-        text = f"GPU: {p.name}, {total:.1f} GiB. {advice} ({basis})"
+        rec = recommend(total, measured_recipe_peaks())
+        settings = ", ".join(f"{k} = {v!r}" for k, v in rec.items() if k != "why")
+        text = f"GPU: {p.name}, {total:.1f} GiB. Set {settings} in the parameters cell: {rec['why']}"
     if print_result:
         print(text)
     return text

@@ -1,4 +1,4 @@
-"""Stage 2 — Neighborhood-aware Structural Distillation (method doc §4): one plain PyTorch training loop.
+"""Stage 2 — Neighborhood-aware Structural Distillation (the method page, Stage 2): one plain PyTorch training loop.
 
     python -m pand_core distill --profile smoke --method pand --anchors runs/calibrate/anchors.pt
 
@@ -34,7 +34,7 @@ from .distributed import Dist, barrier, init_distributed, main_process_first, sh
 from .environment import environment
 from .errors import ConfigError, NonFiniteLossError
 from .features import view_tensors
-from .losses import feature_alignment_loss, hinton_kd_loss, loss_weights, nlrd_loss, pand_total_loss, text_kd_loss
+from .losses import ce_weight, feature_alignment_loss, hinton_kd_loss, loss_weights, nlrd_loss, pand_total_loss, text_kd_loss
 from .models import AlignHead, Teacher, build_student, load_teacher
 from .paths import default_cache
 from .progress import Progress, progress_enabled
@@ -176,7 +176,7 @@ class EpochMeter:
 
 def train_step(model: nn.Module, opt: torch.optim.Optimizer, cfg: DistillConfig, targets: TeacherTargets | None,
                anchors: torch.Tensor | None, batch, epoch: int, meter: EpochMeter) -> None:
-    """One Stage 2 step on `batch = (x, y, index, view)` (method doc §4): the teacher's features for the batch, the
+    """One Stage 2 step on `batch = (x, y, index, view)` (the method page, Stage 2): the teacher's features for the batch, the
     loss of `cfg.method` under autocast, backward and the optimiser step; the losses go to `meter`, on the device."""
     x, y, index, view = batch
     device = meter.device
@@ -466,7 +466,7 @@ def distill(
             train_time += time.perf_counter() - t_epoch
             test_acc, scored = evaluate(trainable.student, test_eval, cfg, device, d)
             val_acc = evaluate(trainable.student, val_eval, cfg, device, d)[0] if val_eval is not None else None
-            record = {"epoch": epoch, "lr": lr, "alpha": loss_weights(epoch, cfg.epochs)[0] if cfg.method != "ce" else 1.0,
+            record = {"epoch": epoch, "lr": lr, "alpha": ce_weight(cfg.spec.teacher, epoch, cfg.epochs),
                       **train_stats, "test_acc": test_acc, "val_acc": val_acc, "epoch_time_s": time.perf_counter() - t_epoch}
             is_best = _track_best(best, epoch, test_acc, val_acc)
             if d.main:

@@ -1,4 +1,4 @@
-"""Teacher image features of a data set split, batched, without gradients (method doc §3 "Inputs")."""
+"""Teacher image features of a data set split, batched, without gradients (the method page's Stage 1: features precomputed once, the teacher's own preprocessing)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PAND's loss terms as pure functions (method doc §4). Teacher-side inputs are targets: never differentiated."""
+"""PAND's loss terms as pure functions (the method page, Stage 2). Teacher-side inputs are targets: never differentiated."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .constants import CLIP_SCALE, KD_TEMPERATURE, NLRD_GROUP_SIZE, NLRD_K
 
 
 def feature_alignment_loss(student_feat: torch.Tensor, aligned_teacher_feat: torch.Tensor) -> torch.Tensor:
-    """L_img = mean over batch and dims of `abs(ĥ_i − a_i)` (§4 loss 1); both inputs `[B, D_s]`, gradients to both."""
+    """L_img = mean over batch and dims of `abs(ĥ_i − a_i)` (the method page, Stage 2: feature alignment); both inputs `[B, D_s]`, gradients to both."""
     if student_feat.shape != aligned_teacher_feat.shape:
         raise ValueError(f"shape mismatch: student {tuple(student_feat.shape)} vs teacher {tuple(aligned_teacher_feat.shape)}")
     return (student_feat - aligned_teacher_feat).abs().mean()
@@ -31,7 +31,7 @@ def text_kd_loss(
     scale: float = CLIP_SCALE,
     temperature: float = KD_TEMPERATURE,
 ) -> torch.Tensor:
-    """L_kd = T² · (1/B) Σ_i KL(softmax(p_i) ‖ softmax(q_i)) (§4 loss 2), with
+    """L_kd = T² · (1/B) Σ_i KL(softmax(p_i) ‖ softmax(q_i)) (Stage 2: text-logit distillation), with
     q = s·ĥ uᵀ/T (student `[B, D_s]` × aligned anchors `[C, D_s]`) and p = s·f Θᵀ/T (teacher `[B, D]` × anchors `[C, D]`)."""
     q = scale * student_feat @ aligned_anchors.t() / temperature
     p = (scale * teacher_feat @ anchors.t() / temperature).detach()
@@ -81,7 +81,7 @@ def nlrd_loss(
     group_size: int | None = NLRD_GROUP_SIZE,
     weight: float = 1.0,
 ) -> torch.Tensor:
-    """L_nlrd = λ·(1/(B·k)) Σ_i Σ_{j∈N_k(i)} JS(softmax(Z^s_i − Z^s_j), softmax(Z^t_i − Z^t_j)) (§4 loss 3).
+    """L_nlrd = λ·(1/(B·k)) Σ_i Σ_{j∈N_k(i)} JS(softmax(Z^s_i − Z^s_j), softmax(Z^t_i − Z^t_j)) (Stage 2: NLRD).
 
     Neighbours N_k(i) come from cosine similarity of teacher-logit rows. The batch is split into consecutive
     groups of `group_size` (None: one group) and the group losses are averaged; a group with fewer than
@@ -104,11 +104,17 @@ def nlrd_loss(
 
 
 def loss_weights(epoch: int, max_epochs: int) -> tuple[float, float]:
-    """(ce_weight, distill_weight) = (α, 1−α) with α = clip(e / (8E), 0, 1), e the 0-based epoch (§4 total)."""
+    """(ce_weight, distill_weight) = (α, 1−α) with α = clip(e / (8E), 0, 1), e the 0-based epoch (Stage 2: the total loss)."""
     if max_epochs <= 0:
         raise ValueError(f"max_epochs must be positive, got {max_epochs}")
     alpha = min(max(epoch / (8 * max_epochs), 0.0), 1.0)
     return alpha, 1.0 - alpha
+
+
+def ce_weight(distils: bool, epoch: int, max_epochs: int) -> float:
+    """The weight of cross-entropy in a method's loss at `epoch`: α of `loss_weights` for a method that distils
+    (`MethodSpec.teacher`), 1 for one without a teacher (`ce`, `ce-original`: CE alone)."""
+    return loss_weights(epoch, max_epochs)[0] if distils else 1.0
 
 
 def ce_step_mass(epochs: int, steps_per_epoch: int) -> float:

@@ -1,4 +1,4 @@
-"""Teacher (frozen open_clip model), student (torchvision CNN) and the align head of method doc §2 and §4."""
+"""Teacher (frozen open_clip model), student (torchvision CNN) and the align head of the method page (Teacher, Stage 2)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
 
 import open_clip
+from open_clip import timm_model
 import torch
 import torch.nn.functional as F
 import torchvision
@@ -68,16 +69,30 @@ class Teacher:
         size = getattr(self.model.visual, "image_size", 224)
         return int(size[0] if isinstance(size, (tuple, list)) else size)
 
+    @property
+    def accepts_any_size(self) -> bool:
+        """True when the image tower pools globally and so takes a batch at any size as it is: open_clip's timm
+        towers (ConvNeXt) without attention pooling. A ViT (position embedding), CLIP's ResNets (attention pooling
+        over a fixed grid) and the miniature's towers need their own input size."""
+        visual = self.model.visual
+        if not isinstance(visual, timm_model.TimmModel):
+            return False
+        pool = getattr(visual.head, "pool", None)
+        return not isinstance(pool, getattr(timm_model, "AbsAttentionPool2d", ()))  # absent without timm
+
+    def tower_view(self, images: torch.Tensor) -> torch.Tensor:
+        """The tensor the image tower receives for a batch `images`: the batch itself when the tower accepts it
+        (the paper: the student's augmented 224 px view straight into ConvNeXt-XXL, whose native size is 256), else
+        the batch resized bilinearly to the tower's own square size (the method page, Teacher)."""
+        size = self.image_size
+        if self.accepts_any_size or images.shape[-2:] == (size, size):
+            return images
+        return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
+
     @torch.no_grad()
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
-        """L2-normalised image features `[B, D]`, float32. A batch at another square size than the teacher's input
-        (a student's view at the student's resolution) is resized to it bilinearly first: the teacher sees the same
-        view, at its own resolution. At equal sizes (the paper: 224 px both) nothing is resized."""
-        images = images.to(self.device)
-        size = self.image_size
-        if images.shape[-2:] != (size, size):
-            images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
-        feats = self.model.encode_image(images)
+        """L2-normalised image features `[B, D]`, float32, of `tower_view(images)`."""
+        feats = self.model.encode_image(self.tower_view(images.to(self.device)))
         return F.normalize(feats.float(), dim=-1)
 
     @torch.no_grad()
@@ -201,7 +216,7 @@ def _strip_classifier(net: nn.Module) -> tuple[int, float]:
 
 
 class Student(nn.Module):
-    """A torchvision backbone with its classifier removed plus a new linear classifier (method doc §4); with
+    """A torchvision backbone with its classifier removed plus a new linear classifier (the method page, Stage 2); with
     `dropout > 0` the logits see the pooled feature through Dropout(dropout), as torchvision's own head did
     (the distillation features never do)."""
 
@@ -280,7 +295,7 @@ def _mlp(d_in: int, d_out: int) -> nn.Sequential:
 
 
 class AlignHead(nn.Module):
-    """φ_v, φ_t: Linear(D_t→D_s) → ReLU → Linear(D_s→D_s); outputs L2-normalised (method doc §4)."""
+    """φ_v, φ_t: Linear(D_t→D_s) → ReLU → Linear(D_s→D_s); outputs L2-normalised (the method page, Stage 2)."""
 
     def __init__(self, teacher_dim: int, student_dim: int) -> None:
         super().__init__()

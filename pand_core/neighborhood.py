@@ -35,6 +35,24 @@ def neighbour_label_purity(logits: torch.Tensor, labels: torch.Tensor, ks: Itera
     return result
 
 
+def purity_upper_bound(labels: torch.Tensor, ks: Iterable[int], group_size: int | None = None) -> dict[int, float]:
+    """For each k, the highest `neighbour_label_purity` any logits could reach on `labels` in this grouping: a sample
+    whose group holds m other samples of its class has at most min(k', m) same-label neighbours among its k'."""
+    result = {}
+    for k in ks:
+        same = total = 0
+        for g in nlrd_groups(labels.shape[0], group_size):
+            y = labels[g]
+            kk = min(int(k), len(y) - 1)
+            if kk < 1:
+                continue
+            others = (y[:, None] == y[None, :]).sum(1) - 1  # same-class samples besides itself, per sample
+            same += others.clamp(max=kk).sum().item()
+            total += kk * len(y)
+        result[int(k)] = same / max(total, 1)
+    return result
+
+
 def knn_overlap(logits_a: torch.Tensor, logits_b: torch.Tensor, k: int, group_size: int | None = None) -> float:
     """Mean fraction `len(N_a(i) ∩ N_b(i)) / k` of shared neighbours between two models' kNN graphs (1 = same graph)."""
     a, b = knn_graph(logits_a, k, group_size), knn_graph(logits_b, k, group_size)

@@ -10,6 +10,10 @@ from pathlib import Path
 
 from .config import runs_root
 
+# Measured figures the code and the costs page read (benchmark JSON written by benchmarks/*.py), shipped with the package
+# so that `describe_accelerator()` and the costs page see them after a pip install too.
+MEASURED_DIR = Path(__file__).resolve().parent / "measured"
+
 
 def default_cache() -> Path:
     """Cache folder for generated data and small models: `$PAND_CACHE`, else `~/.cache/pand`."""

@@ -33,6 +33,7 @@ from .config import METHODS, PROFILES, default_student
 from .errors import PandError, PipelineError, exit_status
 from .files import atomic_write
 from .firstrun import scrub_first_run_noise, warm_caches
+from .params import RunParams
 from .progress import PROGRESS_FILE_ENV, format_status, progress_enabled, read_status
 from .report import METHOD_ORDER
 from .study import STUDY_METHODS, run_study
@@ -75,16 +76,23 @@ class Plan:
 
 
 def make_plan(profile: str, out: Path, datasets: list[str], methods: list[str], students: list[str] | None,
-              seeds: list[int], data_root: str | None = None, teacher_mode: str | None = None) -> Plan:
+              seeds: list[int], data_root: str | None = None, teacher_mode: str | None = None,
+              run: RunParams | None = None) -> Plan:
     """The study of each (data set, student) — every method over every seed — and the notebooks, once each:
     quickstart, Stage 1 and Stage 2 (`pand`, first seed) per data set, the neighbourhood analysis, results, costs.
-    `students=None`: the profile's student."""
+    `students=None`: the profile's student. `run` carries the teacher, its weights and the schedule lengths, given
+    alike to the studies and to every notebook that runs a stage."""
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise PandError(f"unknown method(s) {unknown}; expected some of {list(METHODS)}")
     students = students or [default_student(profile)]
     out = out.resolve()
+    run = run or RunParams(profile)
+    if run.profile != profile:
+        raise PandError(f"the run parameters are for profile {run.profile!r}, the plan for {profile!r}")
+    overrides = run.study_overrides()  # also refuses a teacher without weights before anything runs
     base = {"PROFILE": profile, "RUNS": str(out)}
+    stages = run.notebook_parameters()  # for the notebooks that run Stage 1 or 2
     if data_root:
         base["DATA_ROOT"] = str(Path(data_root).resolve())
     plan = Plan(profile, out)
@@ -93,24 +101,24 @@ def make_plan(profile: str, out: Path, datasets: list[str], methods: list[str], 
         plan.jobs.append(job)
         plan.book_copies.setdefault(job.notebook, job)
 
-    add(Job("00_quickstart", profile, dict(base)))
+    add(Job("00_quickstart", profile, dict(base, **stages)))
     shown = "pand" if "pand" in methods else methods[-1]
     for ds in datasets:
         for student in students:
             plan.studies.append(dict(profile=profile, dataset=ds, methods=list(methods), seeds=list(seeds),
-                                     student=student, runs=out, teacher_mode=teacher_mode,
+                                     student=student, runs=out, teacher_mode=teacher_mode, overrides=overrides,
                                      data_root=str(Path(data_root).resolve()) if data_root else None))
         seed = seeds[0]
-        add(Job("01_prompt_calibration", f"{ds}-s{seed}", dict(base, DATASET=ds, SEED=seed),
+        add(Job("01_prompt_calibration", f"{ds}-s{seed}", dict(base, **stages, DATASET=ds, SEED=seed),
                 out / profile / ds / f"calibrate-s{seed}" / "result.json"))
-        params = dict(base, DATASET=ds, STUDENT=students[0], METHOD=shown, SEED=seed)
+        params = dict(base, **stages, DATASET=ds, STUDENT=students[0], METHOD=shown, SEED=seed)
         if teacher_mode:
             params["TEACHER_MODE"] = teacher_mode
         add(Job("03_distillation", f"{ds}-{students[0]}-{shown}-s{seed}", params,
                 out / profile / ds / f"{shown}-{students[0]}-s{seed}" / "result.json"))
-        add(Job("02_neighborhood_graph", f"{ds}-{students[0]}", dict(base, DATASET=ds, STUDENT=students[0], SEED=seed)))
+        add(Job("02_neighborhood_graph", f"{ds}-{students[0]}", dict(base, **stages, DATASET=ds, STUDENT=students[0], SEED=seed)))
     add(Job("04_results", profile, dict(base), always=True))
-    add(Job("05_costs", "", {"BENCH_DIR": str(NOTEBOOK_DIR.parent / "benchmarks" / "results")}, always=True))
+    add(Job("05_costs", "", {}, always=True))
     return plan
 
 
@@ -379,6 +387,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="paired seeds (default: smoke 0 1 2, paper 0)")
     p.add_argument("--data-root", default=None, help="folder holding the data sets (paper profile)")
     p.add_argument("--teacher-mode", choices=["online", "bank"], default=None)
+    p.add_argument("--teacher", default=None, help="open_clip model name (default: the profile's)")
+    p.add_argument("--teacher-weights", default=None, help="its open_clip tag, a local weights file or folder, or 'none'")
+    p.add_argument("--stage1-epochs", type=int, default=None, help="shorten Stage 1 (default: the profile's)")
+    p.add_argument("--stage2-epochs", type=int, default=None, help="shorten Stage 2 (default: the profile's)")
     p.add_argument("--out", default="runs", help="runs folder: run folders go to <out>/<profile>/<dataset>/ (default: runs)")
     p.add_argument("--force", action="store_true", help="rerun stages whose outputs exist")
     p.add_argument("--book", action="store_true", help="then build the book from the executed notebooks")
@@ -392,8 +404,10 @@ def main(argv: list[str] | None = None) -> int:
         if not NOTEBOOK_DIR.is_dir():
             raise PandError(f"notebooks not found at {NOTEBOOK_DIR}: the pipeline runs from a clone of the repository "
                             "(pip install -e . inside it).")
+        run = RunParams(args.profile, teacher=args.teacher, teacher_weights=args.teacher_weights,
+                        stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs)
         plan = make_plan(args.profile, out, args.datasets, args.methods or DEFAULT_METHODS[args.profile],
-                         args.students, args.seeds or DEFAULT_SEEDS[args.profile], args.data_root, args.teacher_mode)
+                         args.students, args.seeds or DEFAULT_SEEDS[args.profile], args.data_root, args.teacher_mode, run)
         warm_caches(log=print)  # before any kernel starts: first-run work must not print inside a notebook
         studies = run_studies(plan)
         summary = run_plan(plan, force=args.force, strict=args.book)

@@ -1,4 +1,4 @@
-"""Stage 1 building block (method doc §3): CoOp context vectors in front of each class prompt, on a frozen CLIP."""
+"""Stage 1 building block (the method page, Stage 1): CoOp context vectors in front of each class prompt, on a frozen CLIP."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def encode_text_truncated(clip_model: nn.Module, tokens: torch.Tensor) -> torch.
 class PromptLearner(nn.Module):
     """Learned context `[SOS] v_1…v_n <template(class)> [EOS]`, shared by all classes; `.ctx` is the only parameter.
 
-    Calling it returns the L2-normalised class text features `[C, D]` (the Stage 1 anchors, §3).
+    Calling it returns the L2-normalised class text features `[C, D]` (the Stage 1 anchors).
     With `truncate=True` the sequence is cut after the longest EOT position, which is exact:
     the mask is causal and only the EOT state is read. As in CoOp, the text tower it runs is frozen here
     (`requires_grad=False` on its weights), whatever state the model came in: no gradient reaches the teacher.
@@ -175,7 +175,7 @@ class Step(NamedTuple):
 
 
 def stage1_optimizer(learner: PromptLearner, cfg: CalibrateConfig) -> tuple[torch.optim.SGD, CosineAnnealingLR]:
-    """The §3 optimiser: SGD(lr, momentum, weight_decay) on `learner.ctx` alone, cosine to 0 over `cfg.epochs`."""
+    """Stage 1's optimiser: SGD(lr, momentum, weight_decay) on `learner.ctx` alone, cosine to 0 over `cfg.epochs`."""
     opt = torch.optim.SGD([learner.ctx], lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     return opt, CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=0.0)
 
@@ -190,7 +190,7 @@ def train_one_epoch(
     batch_size: int,
     grad_clip: float,
 ) -> list[Step]:
-    """One Stage 1 epoch (§3): a step of CE(s1 · f · t_cᵀ), gradient norm clipped at `grad_clip`, per batch of
+    """One Stage 1 epoch: a step of CE(s1 · f · t_cᵀ), gradient norm clipped at `grad_clip`, per batch of
     `order`; all tensors on the learner's device, which is read once, after the last step (no per-step sync)."""
     use_amp = learner.ctx.device.type == "cuda"
     losses, hits, sizes = [], [], []
@@ -232,7 +232,7 @@ def train_prompts(
     on_epoch: Callable[[dict], None] | None = None,
 ) -> list[dict]:
     """Fit `learner.ctx` by cross-entropy of `logit_scale · f · t_cᵀ` on precomputed image features with the
-    recipe fields of `cfg` (§3): one record per epoch (epoch, lr, loss, train_acc, eval_acc if eval data, in %).
+    recipe fields of `cfg` (the method page, Stage 1): one record per epoch (epoch, lr, loss, train_acc, eval_acc if eval data, in %).
 
     With `cfg.early_stop_patience` > 0 it returns early, `patience` epochs after the best eval accuracy."""
     check_schedule(cfg)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .config import METHODS
 
-# What the paper states (method doc §6), shown beside our measured numbers. PAPER_SOURCE says for each entry
+# What the paper states, shown beside our measured numbers. PAPER_SOURCE says for each entry
 # whether it is quoted or derived from a quoted statement; PAPER_DERIVED marks the derived ones in tables.
 # The paper's VL2Lite number comes from VL2Lite's own recipe (the original code's `kda` model), so it is attached to
 # `vl2lite-original`, not to the controlled `vl2lite` row (PAND's optimiser).
@@ -315,7 +315,13 @@ def paper_markdown() -> str:
     lines = [f"| {d} | {s} | {m} | {v:.2f} | {PAPER_SOURCE[(d, s, m)]} |" for (d, s, m), v in PAPER.items()]
     lines += [f"| {d} | (unconfirmed) | pand, best listed | {v:.2f} | quoted from the public listing |"
               for d, v in PAPER_BEST_PAND.items()]
-    return "| data set | student | method | paper's top-1 (%) | source |\n|---|---|---|---|---|\n" + "\n".join(lines)
+    best = PAPER_BEST_PAND.get("cub")
+    note = (f"\n\nTwo numbers for PAND on CUB-200: {PAPER[('cub', 'resnet18', 'pand')]:.2f} is the paper's own statement "
+            "for the ResNet-18 student, the number this book's `paper` runs are compared with; "
+            f"{best:.2f} is the best PAND entry for CUB in the public listing of results, which does not say which "
+            "student or run it belongs to, so it is shown for reference only and compared with nothing.")
+    return ("| data set | student | method | paper's top-1 (%) | source |\n|---|---|---|---|---|\n" + "\n".join(lines)
+            + note)
 
 
 def collect_calibrations(runs_root: str | Path) -> list[dict]:
@@ -411,10 +417,14 @@ def cost_markdown(page_seconds: float, runs: dict[str, dict], environment: dict)
         log = folder / "pretraining.json"
         if log.exists():
             p = json.loads(log.read_text())
-            shipped = "shipped with the project: not run here" if p.get("stored_as") else "once per machine, then cached"
-            lines.append(f"| the miniature teacher ({shipped}) | pretraining, "
-                         f"{p['spec']['epochs']} epochs on {p['spec']['pairs']:,} image–caption pairs | "
-                         f"{p['train_time_s']:.1f} | {_hardware(p['environment']) if 'environment' in p else 'not recorded'} |")
+            what = f"pretraining, {p['spec']['epochs']} epochs on {p['spec']['pairs']:,} image–caption pairs"
+            hardware = _hardware(p["environment"]) if "environment" in p else "not recorded"
+            if p.get("stored_as"):  # shipped: it did not run for this page
+                lines += ["", f"Not part of this cost: the miniature teacher's {what} ({p['train_time_s']:.0f} s, "
+                              f"{hardware}), done once for the project; its weights are shipped and only loaded here."]
+            else:
+                lines.append(f"| the miniature teacher (once per machine, then cached) | {what} | "
+                             f"{p['train_time_s']:.1f} | {hardware} |")
     return "\n".join(lines)
 
 
@@ -449,7 +459,8 @@ def step_time_markdown(bench: list[dict]) -> str:
     rows = []
     for r in benchmarks_of(bench, "stage2_step_time"):
         t, q, s = r["times"], r["ratios_to_ce"], r["sizes"]
-        rows.append(f"| {bench_hardware(r)} | {r['size']} ({s['image']} px, batch {s['batch']}, {s['classes']} classes) | "
+        models = f", {s['teacher']} → {s['student']}" if "teacher" in s and "student" in s else ""
+        rows.append(f"| {bench_hardware(r)} | {r['size']} ({s['image']} px, batch {s['batch']}, {s['classes']} classes{models}) | "
                     f"{'bf16' if r['amp'] else 'fp32'} | {1000 * t['ce']['median_s']:.1f} | "
                     f"{1000 * t['pand_bank']['median_s']:.1f} ({q['pand_bank']:.2f}×) | "
                     f"{1000 * t['pand_online']['median_s']:.1f} ({q['pand_online']:.2f}×) |")
@@ -520,8 +531,11 @@ def cub_estimate_markdown(bench: list[dict]) -> str:
             continue
         hours = cub_estimate(r)
         rows.append(f"| {bench_hardware(r)} | {'bf16' if r['amp'] else 'fp32'} | {hours['online']:.1f} | {hours['bank']:.1f} |")
+    if not rows:
+        return ("_No estimate yet: it needs a step measured at the paper's size (224 px, batch 128), which only a GPU "
+                "can run; the GPU suite below measures it._")
     return ("| hardware | precision | Stage 2 online, estimated hours | Stage 2 bank, estimated hours |\n|---|---|---|---|\n"
-            + ("\n".join(rows) or "| no full-size step-time benchmark yet (needs a GPU) | | | |"))
+            + "\n".join(rows))
 
 
 # ------------------------------------------------------------------------------------ the GPU suite (costs page)
@@ -533,7 +547,7 @@ ORIGINAL_GPUS = 4  # the original: 4 GPUs, the teacher online in fp32 at every s
 
 
 def gpu_suite_records(bench: list[dict]) -> list[dict]:
-    """The GPU suite's records measured on a GPU (`benchmarks/results/gpu-*.json`); dry runs are never shown."""
+    """The GPU suite's records measured on a GPU (`pand_core/measured/gpu-*.json`); dry runs are never shown."""
     return [r for r in benchmarks_of(bench, "gpu_suite") if not r.get("dry_run")]
 
 
@@ -541,7 +555,7 @@ def gpu_suite_pending() -> str:
     """What the costs page says before the GPU suite has run: every part pending, and the command to run."""
     lines = ["**The GPU suite has not run yet.** On a machine with one GPU, run", "",
              f"    {GPU_SUITE_COMMAND}", "",
-             "(under 10 minutes; it writes `benchmarks/results/gpu-<gpu name>.json`; commit it and this page renders "
+             "(under 10 minutes; it writes `pand_core/measured/gpu-<gpu name>.json`; commit it and this page renders "
              f"it). Check it first on the CPU with `{GPU_SUITE_COMMAND} --dry-run`.", ""]
     lines += [f"- part {n}, {title}: pending (no GPU run yet)" for _, n, title in GPU_SUITE_PARTS]
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Stage 2's teacher targets: the teacher's image features `f` of a training batch (method doc §4), from the
+"""Stage 2's teacher targets: the teacher's image features `f` of a training batch (the method page, Stage 2), from the
 teacher run online on the batch or from the bank of stored views. `teacher_mode` is decided once, in
 `make_targets`; the training step only asks for features."""
 

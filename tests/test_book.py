@@ -12,7 +12,7 @@ import torch
 
 from pand_core.config import make_config
 from pand_core.errors import ConfigError, PipelineError
-from pand_core.neighborhood import knn_graph, knn_overlap, neighbour_label_purity, pair_divergences
+from pand_core.neighborhood import knn_graph, knn_overlap, neighbour_label_purity, pair_divergences, purity_upper_bound
 from pand_core.pipeline import build_book, make_plan, run_plan, run_studies, stderr_cells
 from pand_core.report import ablation_markdown, collect_results, results_markdown, summarise
 
@@ -77,6 +77,11 @@ def test_cost_markdown_reports_only_measured_times(tmp_path):
     assert "| Stage 2, ce | Stage 2: 8 epochs of training and evaluation | 11.0 |" in text
     assert "pretraining, 8 epochs on 5,000 image–caption pairs | 118.8 | cpu, 2 CPU cores" in text
     assert str(tmp_path) not in text  # times, never paths
+    log = json.loads((teacher / "pretraining.json").read_text())
+    (teacher / "pretraining.json").write_text(json.dumps(dict(log, stored_as="fp16")))  # the shipped teacher
+    text = cost_markdown(191.2, {"Stage 1": cal}, env)
+    assert "| the miniature teacher" not in text  # it did not run for this page: no row of the cost table
+    assert "Not part of this cost: the miniature teacher's pretraining, 8 epochs on 5,000 image–caption pairs (119 s" in text
 
 
 def test_method_order_is_the_registrys_with_each_original_recipe_first():
@@ -97,6 +102,7 @@ def test_results_page_tables_of_the_paper_and_of_stage1(tmp_path):
     assert "| cub | resnet18 | pand | 76.09 | quoted |" in paper
     assert "| cub | resnet18 | vl2lite-original | 72.69 | derived: 76.09 − 3.4" in paper
     assert "| pets | (unconfirmed) | pand, best listed | 88.97 | quoted from the public listing |" in paper
+    assert "76.09 is the paper's own statement" in paper and "76.52 is the best PAND entry for CUB" in paper
     for seed, cal in ((1, 41.25), (0, 40.0)):
         path = tmp_path / "smoke" / "cub" / f"calibrate-s{seed}" / "result.json"
         path.parent.mkdir(parents=True)
@@ -130,7 +136,7 @@ def test_costs_page_estimates_cub_from_the_measured_steps():
     bench = [_step_time(), _step_time(batch=4, device="cpu", amp=False), _step_time(size="smoke", batch=32)]
     rows = cub_estimate_markdown(bench).splitlines()[2:]
     assert rows == ["| gpu (16 CPU cores, torch 2.x) | bf16 | 2.0 | 0.8 |"]  # only the paper's step size
-    assert "no full-size step-time benchmark yet" in cub_estimate_markdown(bench[1:])
+    assert cub_estimate_markdown(bench[1:]).startswith("_No estimate yet") and "|" not in cub_estimate_markdown(bench[1:])
     assert step_demand(_step_time()) == pytest.approx(1280.0)  # 128 images / 0.1 s
     assert step_demand_lines(bench) == ["gpu (16 CPU cores, torch 2.x): a student-only training step consumes 1280 "
                                         "images/s at full size", "cpu (16 CPU cores, torch 2.x): a student-only "
@@ -192,6 +198,17 @@ def test_purity_overlap_and_pair_divergences():
     assert (pair_divergences(flipped, z, k=1, group_size=None) > 0).all()
 
 
+def test_purity_upper_bound_counts_the_same_class_samples_a_group_holds():
+    """Labels [0,0,0,1 | 1,2,2,2]: in group 1 the three 0s each have 2 others, the 1 none; for k = 2 the best purity
+    is (2+2+2+0 + 0+2+2+2)/(2·8) = 12/16, for k = 1 it is 6/8; without groups the 1s pair up: k = 1 gives 8/8."""
+    labels = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2])
+    assert purity_upper_bound(labels, [1, 2], group_size=4) == {1: pytest.approx(6 / 8), 2: pytest.approx(12 / 16)}
+    assert purity_upper_bound(labels, [1], group_size=None) == {1: 1.0}
+    z = torch.nn.functional.one_hot(labels, 3).float() + 0.01 * torch.randn(8, 3, generator=torch.Generator().manual_seed(0))
+    for k in (1, 2, 3):  # logits that separate the classes perfectly reach the bound, none exceeds it
+        assert neighbour_label_purity(z, labels, [k], group_size=4)[k] == pytest.approx(purity_upper_bound(labels, [k], 4)[k])
+
+
 # --------------------------------------------------------------------------------------------- stages
 def test_stages_load_finished_runs_and_refuse_other_configs(tmp_path, monkeypatch, synthetic_root):
     from pand_core import calibrate as cal_mod
@@ -227,13 +244,89 @@ def test_plan_runs_each_study_then_each_notebook_once(tmp_path):
                      ("03_distillation", "cub-pand-mini-resnet-pand-s0"), ("02_neighborhood_graph", "cub-pand-mini-resnet"),
                      ("04_results", "smoke"), ("05_costs", "")]
     assert plan.studies == [dict(profile="smoke", dataset="cub", methods=["ce", "pand"], seeds=[0, 1],
-                                 student="pand-mini-resnet", runs=tmp_path.resolve(), teacher_mode=None, data_root=None)]
+                                 student="pand-mini-resnet", runs=tmp_path.resolve(), teacher_mode=None, data_root=None,
+                                 overrides={"calibrate": {}, "distill": {}})]
     job = plan.book_copies["03_distillation"]
     assert job.marker == tmp_path.resolve() / "smoke" / "cub" / "pand-pand-mini-resnet-s0" / "result.json"
     assert not job.done(plan.out)
     assert make_plan("paper", tmp_path, ["cub"], ["ce"], None, [0]).studies[0]["student"] == "resnet18"
     with pytest.raises(Exception, match="unknown method"):
         make_plan("smoke", tmp_path, ["cub"], ["pandas"], None, [0])
+
+
+def test_the_plan_gives_the_teacher_and_schedule_to_the_studies_and_every_stage_notebook(tmp_path):
+    from pand_core.params import RunParams
+
+    run = RunParams("paper", teacher="ViT-B-32", teacher_weights="openai", stage1_epochs=3, stage2_epochs=4)
+    plan = make_plan("paper", tmp_path, ["cub"], ["ce", "pand"], None, [0], run=run)
+    assert plan.studies[0]["overrides"] == {"calibrate": {"teacher": "ViT-B-32", "teacher_weights": "openai", "epochs": 3},
+                                            "distill": {"teacher": "ViT-B-32", "teacher_weights": "openai", "epochs": 4}}
+    stage_pages = {"00_quickstart", "01_prompt_calibration", "02_neighborhood_graph", "03_distillation"}
+    for job in plan.jobs:
+        given = {k: job.params.get(k) for k in ("TEACHER", "TEACHER_WEIGHTS", "STAGE1_EPOCHS", "STAGE2_EPOCHS")}
+        expected = {"TEACHER": "ViT-B-32", "TEACHER_WEIGHTS": "openai", "STAGE1_EPOCHS": 3, "STAGE2_EPOCHS": 4}
+        assert given == (expected if job.notebook in stage_pages else dict.fromkeys(expected)), job.notebook
+    with pytest.raises(ConfigError, match="TEACHER = 'ViT-B-32' needs TEACHER_WEIGHTS"):  # the paper tag is XXL's
+        make_plan("paper", tmp_path, ["cub"], ["ce"], None, [0], run=RunParams("paper", teacher="ViT-B-32"))
+
+
+def test_run_params_make_the_configs_a_page_runs(tmp_path, monkeypatch):
+    from pand_core.params import RunParams
+
+    monkeypatch.setenv("PAND_RUNS", str(tmp_path))
+    p = RunParams("paper", teacher="pand-tiny-clip", teacher_weights="none", student="mobilenet_v2", stage1_epochs=2,
+                  stage2_epochs=3, teacher_mode="bank")
+    cal, dis = p.calibrate(), p.distill("pand")
+    assert (cal.teacher, cal.teacher_weights, cal.epochs) == ("pand-tiny-clip", None, 2)
+    assert (dis.student, dis.epochs, dis.teacher_mode, dis.teacher_weights) == ("mobilenet_v2", 3, "bank", None)
+    assert dis.anchors == str(Path(cal.out) / "anchors.pt")  # learned anchors: this page's Stage 1 run
+    assert p.distill("ce").anchors is None
+    assert RunParams("smoke").distill("pand").epochs == make_config("distill", "smoke").epochs  # None: the profile's
+
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def test_every_parameters_cell_parses_in_papermill(caplog):
+    """papermill reads each assignment of a parameters cell (`papermill --help-notebook`, and no 'Unable to parse'
+    warning during `make smoke`); the stage pages all offer a teacher choice."""
+    from papermill.translators import PythonTranslator
+
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        caplog.clear()
+        names = {p.name for p in PythonTranslator.inspect(cell)}
+        assert "Unable to parse" not in caplog.text, (path.name, caplog.text)
+        assigned = {line.split("=")[0].strip() for line in cell.source.splitlines() if line[:1].isupper() and "=" in line}
+        assert names == assigned, (path.name, assigned - names)
+        if path.stem[:2] in ("00", "01", "02", "03"):
+            assert {"PROFILE", "DATA_ROOT", "TEACHER", "TEACHER_WEIGHTS", "STAGE1_EPOCHS"} <= names, path.name
+
+
+def test_the_repository_address_has_one_home():
+    """The Colab badges and install cells name the repository of `_config.yml` (its one home) and this notebook's
+    path on its branch; the install cell installs what the page needs, never the book tool chain."""
+    import re
+
+    import yaml
+
+    repo = yaml.safe_load((NOTEBOOKS.parent / "_config.yml").read_text())["repository"]
+    url, branch = repo["url"].rstrip("/"), repo["branch"]
+    slug = url.removeprefix("https://github.com/")
+    found = set()
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        text = "\n".join(c.source for c in nb.cells)
+        badges = re.findall(r"colab\.research\.google\.com/github/([^)\s]+)", text)
+        assert badges == [f"{slug}/blob/{branch}/notebooks/{path.name}"], (path.name, badges)
+        installs = re.findall(r'pip install -q "pand_core(\[[a-z]+\])? @ git\+([^"]+)"', text)
+        assert [u for _, u in installs] == [url], (path.name, installs)
+        assert all(extra in ("", "[notebooks]") for extra, _ in installs), path.name
+        found |= set(re.findall(r"https?://github\.com/[\w.-]+/[\w.-]+", text))
+    for other in ("README.md", "pyproject.toml", *map(str, Path("book").glob("*.md"))):
+        found |= set(re.findall(r"https?://github\.com/[\w.-]+/[\w.-]+", (NOTEBOOKS.parent / other).read_text()))
+    assert found <= {url}, found - {url}
 
 
 @pytest.mark.slow

@@ -43,4 +43,17 @@ def test_describe_a_gpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: Props())
     monkeypatch.setattr(devices, "measured_recipe_peaks", lambda: {})
     text = devices.describe_accelerator(print_result=False)
-    assert "Tesla T4, 14.7 GiB" in text and 'TEACHER_MODE = "bank"' in text and "estimate" in text
+    assert "Tesla T4, 14.7 GiB" in text and "TEACHER_MODE = 'bank'" in text and "estimate" in text
+    assert "TEACHER = 'convnext_xxlarge'" in text and "ViT-B-32" in text  # the cheap alternative is named
+
+
+def test_the_recommended_teacher_follows_the_memory_and_exists_in_open_clip():
+    import open_clip
+
+    assert devices.recommend(None)["PROFILE"] == "smoke"
+    big, t4, small = devices.recommend(79.0), devices.recommend(14.7), devices.recommend(8.0)
+    assert (big["TEACHER"], big["TEACHER_MODE"]) == ("convnext_xxlarge", "online")
+    assert (t4["TEACHER"], t4["TEACHER_MODE"]) == ("convnext_xxlarge", "bank")
+    assert (small["TEACHER"], small["TEACHER_WEIGHTS"], small["TEACHER_MODE"]) == ("ViT-B-32", "openai", "online")
+    for rec in (big, t4, small):  # every recommendation names a real open_clip model and one of its tags
+        assert rec["TEACHER_WEIGHTS"] in open_clip.list_pretrained_tags_by_model(rec["TEACHER"])

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from pand_core.config import METHODS
 from pand_core.losses import (
     CLIP_SCALE,
     feature_alignment_loss,
@@ -211,3 +212,32 @@ def test_pand_total_loss_combines_terms():
     a = 30 / 800
     expected = a * 2.0 + (1 - a) * (0.4 + 1.2) / 2 + 0.5 * 0.3
     assert pand_total_loss(ce, img, kd, nl, epoch=30, max_epochs=100, beta=0.5).item() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_the_logged_ce_weight_is_the_weight_cross_entropy_has_in_the_loss(method, monkeypatch):
+    """`ce_weight` (what metrics.jsonl logs as `alpha`) equals d total / d CE of `stage2_losses` for every method and
+    epoch: α = e/(8E) for the methods that distil, 1 for `ce` and `ce-original` (no teacher)."""
+    from pand_core import distill as distill_mod
+    from pand_core.config import make_config
+    from pand_core.losses import ce_weight
+    from pand_core.models import StudentOutput
+
+    gen = torch.Generator().manual_seed(0)
+    B, C, D, Ds = 6, 4, 8, 5
+    out = StudentOutput(F.normalize(torch.randn(B, Ds, generator=gen), dim=-1), torch.randn(B, C, generator=gen), None)
+    labels = torch.arange(B) % C
+    feat = F.normalize(torch.randn(B, D, generator=gen), dim=-1)
+    anchors = F.normalize(torch.randn(C, D, generator=gen), dim=-1)
+    aligned = (F.normalize(torch.randn(B, Ds, generator=gen), dim=-1), F.normalize(torch.randn(C, Ds, generator=gen), dim=-1))
+    cfg = make_config("distill", "smoke", method=method, epochs=10, nlrd_group_size=None)
+    real = F.cross_entropy
+    for epoch in (0, 7, 9):
+        shift = torch.zeros((), requires_grad=True)
+        monkeypatch.setattr(distill_mod.F, "cross_entropy", lambda *a, **k: real(*a, **k) + shift)
+        total, _ = distill_mod.stage2_losses(cfg, out, labels, feat, anchors, aligned, epoch)
+        monkeypatch.setattr(distill_mod.F, "cross_entropy", real)
+        total.backward()
+        expected = epoch / 80 if cfg.spec.teacher else 1.0
+        assert ce_weight(cfg.spec.teacher, epoch, cfg.epochs) == pytest.approx(expected)
+        assert shift.grad.item() == pytest.approx(expected, abs=1e-7), (method, epoch)

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 import torchvision
 
 from pand_core.errors import ConfigError, TeacherUnavailableError
-from pand_core.models import TINY_TEACHER, AlignHead, build_student, load_teacher
+from pand_core.models import MINI_TEACHER, TINY_TEACHER, AlignHead, Teacher, build_student, load_teacher
 
 
 def test_tiny_teacher_is_frozen_and_normalised(tiny_teacher):
@@ -46,6 +46,49 @@ def test_a_view_at_another_size_is_resized_to_the_teachers_input(tiny_teacher):
 
 def _save_tiny(tiny_teacher, path):
     torch.save(tiny_teacher.model.state_dict(), path)
+
+
+def _tower_inputs(teacher, images):
+    """Run `teacher.encode_image(images)` and return the tensor its image tower received."""
+    seen = []
+    hook = teacher.model.visual.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    try:
+        teacher.encode_image(images)
+    finally:
+        hook.remove()
+    assert len(seen) == 1
+    return seen[0]
+
+
+def test_the_paper_teacher_receives_the_students_224px_view_unchanged():
+    """ConvNeXt-XXL (native 256 px, pooled head) gets the student's augmented 224 px tensor itself, as in the
+    original (method doc §4); built on the meta device, so no weights or memory are needed."""
+    with torch.device("meta"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = open_clip.create_model("convnext_xxlarge", pretrained=None, device="meta")
+    teacher = Teacher(model, None, None, "convnext_xxlarge", None, "random")
+    assert teacher.image_size == 256 and teacher.accepts_any_size
+    view = torch.empty(2, 3, 224, 224, device="meta")
+    assert _tower_inputs(teacher, view) is view
+
+
+def test_a_convnext_tower_gets_any_size_and_a_vit_or_resnet_tower_its_own():
+    """The same rule on real forward passes: ConvNeXt-Tiny (native 224) takes a 160 px batch as it is; the 32 px ViT
+    (position embedding) and the miniature's ResNet tower (attention pooling over a fixed grid) get 48 px resized."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.manual_seed(0)
+        convnext = load_teacher("convnext_tiny", None)
+        vit = load_teacher(TINY_TEACHER, None)
+        resnet = load_teacher(MINI_TEACHER, None)
+    view = torch.randn(2, 3, 160, 160)
+    assert convnext.accepts_any_size and _tower_inputs(convnext, view) is view
+    small = torch.randn(2, 3, 48, 48)
+    for teacher in (vit, resnet):
+        assert not teacher.accepts_any_size
+        got = _tower_inputs(teacher, small)
+        assert got.shape[-2:] == (32, 32)
+        assert torch.equal(got, F.interpolate(small, size=(32, 32), mode="bilinear", align_corners=False))
 
 
 def test_teacher_from_local_file_and_directory(tiny_teacher, tmp_path):

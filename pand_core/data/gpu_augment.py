@@ -4,7 +4,7 @@ A 2-core Colab VM cannot feed a GPU with PIL rotation, blur and colour jitter. H
 into a uint8 tensor at the paper's 256×256 resize (`decode_split`), and `PaperAugment` applies RandomCrop(224) →
 square crop U{192..224} resized to 224 → rotation U(−60°, 60°) → Gaussian blur (5, σ ∼ U[1e-5, 10]) →
 colour jitter (0.3, 0.1, 0.1, 0.1; random order per sample) → horizontal flip → CLIP normalisation, with the
-same parameter distributions as `paper_train_transform` (method doc §4). Parameters come from a `torch.Generator`,
+same parameter distributions as `paper_train_transform` (the method page, Stage 2). Parameters come from a `torch.Generator`,
 so a batch is reproducible from its seed.
 """
 

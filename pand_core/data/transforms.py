@@ -1,4 +1,4 @@
-"""The paper's image transforms (method doc §4); student and teacher see the same augmented view."""
+"""The paper's image transforms (the method page, Stage 2); student and teacher see the same augmented view."""
 
 from __future__ import annotations
 
