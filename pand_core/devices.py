@@ -22,14 +22,13 @@ def resolve_device(device: str) -> torch.device:
 
 # What the paper recipe needs on one GPU (Stage 2, ResNet-18 student, batch 128, ConvNeXt-XXL CLIP teacher in fp32).
 # No GPU run has measured it yet (benchmarks/gpu_suite.py part 2 writes pand_core/measured/gpu-<name>.json, shipped
-# with the package); until one
-# has, these are estimates from what is known exactly: the teacher has 1,200,576,385 parameters (846,543,744 in the
-# image tower; counted from open_clip's convnext_xxlarge config), 4.47 GiB in fp32, and stays on the GPU in both modes
-# (distill() keeps it after the bank is built). Online, its no-grad forward at batch 128 and 256 px holds at least a
-# stage-1 MLP hidden tensor of 128 x 1536 x 64 x 64 fp32 values (3 GiB) and its 0.75 GiB input, on top of the student's
-# own training step (ResNet-18, 224 px, batch 128; not measured here). So online is estimated to need more than a
-# 16 GB card's 15 GiB usable and is recommended from 22 GiB (what a 24 GB card shows); bank mode (student step +
-# resident teacher weights) from 12 GiB.
+# with the package); until one has, these are estimates from what is known exactly: the teacher has 1,200,576,385
+# parameters (846,543,744 in the image tower; counted from open_clip's convnext_xxlarge config), 4.47 GiB in fp32, and
+# stays on the GPU in both modes (distill() keeps it after the bank is built). Online, its no-grad forward on the
+# student's 224 px view at batch 128 holds at least a stage-1 MLP hidden tensor of 128 x 1536 x 56 x 56 fp32 values
+# (2.3 GiB) and that block's 0.57 GiB input, on top of the student's own training step (ResNet-18, 224 px, batch 128;
+# not measured here). So online is estimated to need more than a 16 GB card's 15 GiB usable and is recommended from
+# 22 GiB (what a 24 GB card shows); bank mode (student step + resident teacher weights) from 12 GiB.
 TEACHER_PARAMS = 1_200_576_385
 ONLINE_MIN_GIB_ESTIMATE = 22.0
 BANK_MIN_GIB_ESTIMATE = 12.0

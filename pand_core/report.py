@@ -277,24 +277,28 @@ def _pm(mean: float, std: float, n: int) -> str:
 
 
 def results_markdown(rows: list[dict]) -> str:
-    """The main table as Markdown: clean (last epoch) and test-selected (best test epoch, optimistic) side by side."""
+    """The main table as Markdown, one table per (data set, student) under its own heading: clean (last epoch) and
+    test-selected (best test epoch, optimistic) side by side."""
     if not rows:
         return "_No Stage 2 runs found._"
-    head = ("| data set | student | method | teacher | seeds | test acc, last epoch (clean) | "
-            "best epoch chosen on test (as the paper; optimistic) | val-selected | paper |\n|---|---|---|---|---|---|---|---|---|\n")
-    lines = []
-    for r in rows:
-        n = len(r["seeds"])
-        val = "—" if r["val_selected_mean"] is None else f"{r['val_selected_mean']:.2f}"
-        key = (r["dataset"], r["student"], r["method"])
-        paper = "—" if r["paper"] is None else f"{r['paper']:.2f}" + (PAPER_DERIVED if PAPER_SOURCE[key] != "quoted" else "")
-        lines.append(f"| {r['dataset']} | {r['student']} | {r['method']} | {r['teacher_mode']} | {n} | "
-                     f"{_pm(r['last_mean'], r['last_std'], n)} | {_pm(r['best_mean'], r['best_std'], n)} | {val} | {paper} |")
+    head = ("| method | teacher | seeds | clean: last epoch | best epoch chosen on test (optimistic) | val-selected "
+            "| paper |\n|---|---|---|---|---|---|---|\n")
+    tables = []
+    for dataset, student in sorted({(r["dataset"], r["student"]) for r in rows}):
+        lines = []
+        for r in (r for r in rows if (r["dataset"], r["student"]) == (dataset, student)):
+            n = len(r["seeds"])
+            val = "—" if r["val_selected_mean"] is None else f"{r['val_selected_mean']:.2f}"
+            key = (r["dataset"], r["student"], r["method"])
+            paper = "—" if r["paper"] is None else f"{r['paper']:.2f}" + (PAPER_DERIVED if PAPER_SOURCE[key] != "quoted" else "")
+            lines.append(f"| {r['method']} | {r['teacher_mode']} | {n} | {_pm(r['last_mean'], r['last_std'], n)} | "
+                         f"{_pm(r['best_mean'], r['best_std'], n)} | {val} | {paper} |")
+        tables.append(f"**{dataset}, {student}**\n\n" + head + "\n".join(lines))
     notes = sorted({PAPER_SOURCE[(r["dataset"], r["student"], r["method"])] for r in rows if r["paper"] is not None}
                    - {"quoted"})
     rows_shown = {r["method"] for r in rows}
     methods = [METHOD_NOTES[m] for m in METHOD_ORDER if m in rows_shown and m in METHOD_NOTES]
-    return (head + "\n".join(lines) + "".join(f"\n\n{PAPER_DERIVED} {n}" for n in notes)
+    return ("\n\n".join(tables) + "".join(f"\n\n{PAPER_DERIVED} {n}" for n in notes)
             + "".join(f"\n\n{n}" for n in methods))
 
 

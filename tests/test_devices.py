@@ -57,3 +57,23 @@ def test_the_recommended_teacher_follows_the_memory_and_exists_in_open_clip():
     assert (small["TEACHER"], small["TEACHER_WEIGHTS"], small["TEACHER_MODE"]) == ("ViT-B-32", "openai", "online")
     for rec in (big, t4, small):  # every recommendation names a real open_clip model and one of its tags
         assert rec["TEACHER_WEIGHTS"] in open_clip.list_pretrained_tags_by_model(rec["TEACHER"])
+
+
+def test_the_measured_figures_ship_with_the_package():
+    """`describe_accelerator()` and the costs page read `paths.MEASURED_DIR`: a folder inside the package whose JSON files
+    the package data lists, so a pip install (Colab) carries them."""
+    from pathlib import Path
+
+    import pytest
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    import pand_core
+    from pand_core.paths import MEASURED_DIR
+    from pand_core.report import collect_benchmarks
+
+    package = Path(pand_core.__file__).resolve().parent
+    assert MEASURED_DIR.parent == package and collect_benchmarks(MEASURED_DIR)
+    globs = tomllib.loads((package.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["pand_core"]
+    for path in MEASURED_DIR.glob("*.json"):
+        assert any(path.relative_to(package).match(g) for g in globs), path.name
