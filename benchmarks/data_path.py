@@ -22,12 +22,10 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from pand_core.paths import MEASURED_DIR
 from pand_core.data import load_dataset, paper_train_transform
 from pand_core.data.gpu_augment import PaperAugment, batch_generator, decode_split
 from pand_core.miniature.world import SyntheticSpec, make_synthetic_cub
-from pand_core.environment import environment
-from pand_core.files import write_json
+from pand_core.environment import write_benchmark
 
 
 class _Images(torch.utils.data.Dataset):
@@ -93,11 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     device = torch.device(args.device)
-    result = dict(measure_data_path(device, args.workers, args.batch, args.image_size, args.images),
-                  environment=environment())
-    out = Path(args.out) if args.out else MEASURED_DIR / f"data_path-{device.type}.json"
-    write_json(out, result)
-    print(f"wrote {out}")
+    write_benchmark(measure_data_path(device, args.workers, args.batch, args.image_size, args.images),
+                    f"data_path-{device.type}", args.out)
     return 0
 
 

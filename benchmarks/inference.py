@@ -14,15 +14,12 @@ import sys
 import tempfile
 import time
 import warnings
-from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from pand_core.paths import MEASURED_DIR
-from pand_core.environment import environment
+from pand_core.environment import write_benchmark
 from pand_core.export import export_student
-from pand_core.files import write_json
 from pand_core.models import build_student, load_teacher
 
 
@@ -86,11 +83,8 @@ def main(argv: list[str] | None = None) -> int:
           f"ONNX {export['onnx_max_abs_err']:.1e}")
     result = {"benchmark": "inference", "image_size": args.image_size, "device": str(device), "models": rows,
               "export_check": {k: v for k, v in export.items() if not k in ("torchscript", "onnx")},
-              "note": "random weights (cost does not depend on them); latency = median of timed repetitions",
-              "environment": environment()}
-    out = Path(args.out) if args.out else MEASURED_DIR / f"inference-{device.type}.json"
-    write_json(out, result)
-    print(f"wrote {out}")
+              "note": "random weights (cost does not depend on them); latency = median of timed repetitions"}
+    write_benchmark(result, f"inference-{device.type}", args.out)
     return 0
 
 

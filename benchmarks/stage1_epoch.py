@@ -17,15 +17,12 @@ import statistics
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from pand_core.paths import MEASURED_DIR
 from pand_core.config import CalibrateConfig
-from pand_core.environment import environment
-from pand_core.files import write_json
+from pand_core.environment import write_benchmark
 from pand_core.models import load_teacher
 from pand_core.prompts import PromptLearner, stage1_optimizer, train_one_epoch
 
@@ -84,11 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     result = measure_stage1(teacher, args.classes, args.batch, args.steps, device, log=lambda m: print(m, flush=True))
     ratio = result.pop("speedup")
     payload = {"benchmark": "stage1_step", "teacher": args.teacher, "classes": args.classes, "batch": args.batch,
-               "device": str(device), **result, "speedup": ratio, "environment": environment(),
+               "device": str(device), **result, "speedup": ratio,
                "note": "random weights; per-epoch figure = step time x 47 steps (CUB-200 train, batch 128)"}
-    out = Path(args.out) if args.out else MEASURED_DIR / f"stage1-{args.classes}c-{device.type}.json"
-    write_json(out, payload)
-    print(f"wrote {out}")
+    write_benchmark(payload, f"stage1-{args.classes}c-{device.type}", args.out)
     return 0
 
 

@@ -12,20 +12,16 @@ their ratios are comparable; absolute times depend on the machine. Writes one JS
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import torch
 
-from pand_core.paths import MEASURED_DIR
 from pand_core.config import make_config
 from pand_core.distill import EpochMeter, build_stage2, train_step
-from pand_core.environment import environment
-from pand_core.files import write_json
+from pand_core.environment import write_benchmark
 from pand_core.miniature.world import SyntheticSpec
 from pand_core.models import load_teacher
 from pand_core.targets import BankTargets, OnlineTeacher
@@ -147,11 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         "times": times,
         "ratios_to_ce": ratios,
         "note": "synthetic batches, data loading excluded; teacher with random weights (timing only)",
-        "environment": environment(),
     }
-    out = Path(args.out) if args.out else MEASURED_DIR / f"step_time-{args.size}-{device.type}.json"
-    write_json(out, result)
-    print(f"wrote {out}")
+    write_benchmark(result, f"step_time-{args.size}-{device.type}", args.out)
     return 0
 
 

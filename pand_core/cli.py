@@ -11,23 +11,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 import types
 import typing
 from pathlib import Path
 from typing import Any
 
-from .config import METHODS, PROFILES, CalibrateConfig, DistillConfig, make_config
-from .data import DATASETS
-from .data.download import DOWNLOADABLE
+from .config import DATASET_NAMES, DOWNLOADABLE_NAMES, METHODS, PROFILES, CalibrateConfig, DistillConfig, make_config
 from .errors import ConfigError, exit_status
+
+# Plain registries only: importing the command line (and `--help`) loads no torch; a stage imports it when it runs.
 
 HELP = {
     "profile": "named defaults: 'smoke' (offline miniature, the default of every entry point) or 'paper' (the authors' recipe: pass it explicitly)",
     "method": " | ".join(METHODS),
     "student_weights": "torchvision weights tag of the student: IMAGENET1K_V1 (the original's pretrained=True) or DEFAULT (newest)",
-    "dataset": " | ".join(DATASETS),
+    "dataset": " | ".join(DATASET_NAMES),
     "data_root": "folder holding the data set (default: on smoke/cub the book's world; else $PAND_DATA, else $PAND_CACHE/data, where `data download` puts it)",
     "teacher": "open_clip model name",
     "teacher_weights": "open_clip pretrained tag, local weights file or directory; 'none' for random weights",
@@ -95,8 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     text = ("fetch a data set's official archives, verify their checksums, extract them into the layout the loaders "
             "read (a second call returns at once); $PAND_DOWNLOAD_MIRROR=URL fetches URL/<archive file name>")
     dl = dsub.add_parser("download", help=text, description=text)
-    dl.add_argument("name", nargs="?", choices=list(DATASETS), help="data set (cars: only from --archive or a folder)")
-    dl.add_argument("--all", action="store_true", help="every data set with an official download: " + ", ".join(DOWNLOADABLE))
+    dl.add_argument("name", nargs="?", choices=list(DATASET_NAMES), help="data set (cars: only from --archive or a folder)")
+    dl.add_argument("--all", action="store_true", help="every data set with an official download: " + ", ".join(DOWNLOADABLE_NAMES))
     dl.add_argument("--root", default=None, help="data root, the folder --data-root then names "
                                                  "(default: $PAND_DATA, else $PAND_CACHE/data)")
     dl.add_argument("--archive", default=None, help="Stanford Cars: a local .tgz/.tar/.zip or folder holding stanford_cars/")
@@ -117,9 +116,9 @@ def _data(args: dict) -> None:
     from .data.download import download
 
     if args["all"] == bool(args["name"]):
-        raise ConfigError("name one data set (" + ", ".join(DATASETS) + ") or pass --all, not both.")
+        raise ConfigError("name one data set (" + ", ".join(DATASET_NAMES) + ") or pass --all, not both.")
     root = Path(args["root"]).expanduser() if args["root"] else data_home()
-    for name in DOWNLOADABLE if args["all"] else [args["name"]]:
+    for name in DOWNLOADABLE_NAMES if args["all"] else [args["name"]]:
         download(name, root, archive=args["archive"], keep_archives=args["keep_archives"])
         where = ("the stages read it there without --data-root" if root == data_home() else f"pass --data-root {root}")
         print(f"{name}: ready in {root} ({where}; in Python: load_dataset({name!r}, {str(root)!r}, split))")

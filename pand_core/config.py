@@ -41,11 +41,19 @@ METHODS: dict[str, MethodSpec] = {
     "pand": MethodSpec(True, "learned", True, True, False, "pand"),
 }
 
+# Table order: the registry's, with each method's `-original` recipe just before the controlled method it reproduces.
+METHOD_ORDER = sorted(METHODS, key=lambda m: (list(METHODS).index(m.removesuffix("-original")), not m.endswith("-original")))
+# The PSC x NLRD ablation, read off the specs: the methods with PAND's feature terms and optimiser, keyed by
+# (learned anchors?, NLRD?) -> vl2lite, pand-no-psc, pand-no-nlrd, pand.
+ABLATION = {(spec.anchors == "learned", spec.nlrd): name for name, spec in METHODS.items()
+            if spec.feature_terms and spec.optimiser == "pand" and spec.kd_scale == 1.0}
+
 PROFILES = ("smoke", "paper")
 
 # Name registries, plain data so that checking a name imports no model code. `data.DATASETS` has one loader per
 # data set name; `models` registers MODEL_CONFIG_DIR's open_clip configs (pand-tiny-clip, pand-mini-clip).
 DATASET_NAMES = ("cub", "aircraft", "pets", "dogs", "cars")
+DOWNLOADABLE_NAMES = ("cub", "aircraft", "pets", "dogs")  # `data.download.REGISTRY`'s (Stanford Cars: no live archive)
 MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"
 TEACHER_REFERENCES = ("hf-hub:", "local-dir:")  # prefixes open_clip resolves itself
 MINI_STUDENT = "pand-mini-resnet"

@@ -13,34 +13,25 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Subset, TensorDataset
+from torch.utils.data import Subset
 
-from .assets import resolve_data_root, resolve_student_pretrained, resolve_teacher_weights
 from .batched import map_batches
 from .config import DistillConfig, to_dict
-from .data import load_dataset, paper_test_transform, paper_train_transform
-from .data.base import FGVCDataset, skip_unreadable
-from .data.gpu_augment import PaperAugment, batch_generator, decode_split
-from .data.splits import TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
-from .data.views import AugmentedViews, derive_seed
 from .devices import resolve_device
 from .distributed import Dist, barrier, init_distributed, main_process_first, shutdown, sum_across
 from .environment import environment
 from .errors import ConfigError, NonFiniteLossError
-from .features import view_tensors
+from .feeding import Stage2Data, load_inputs, prepare
 from .losses import ce_weight, feature_alignment_loss, hinton_kd_loss, loss_weights, nlrd_loss, pand_total_loss, text_kd_loss
-from .models import AlignHead, Teacher, build_student, load_teacher
-from .paths import default_cache
+from .models import AlignHead, build_student
 from .progress import Progress, progress_enabled
-from .prompts import load_anchors
 from .rundir import RunDir, load_checkpoint, save_checkpoint
-from .targets import TeacherTargets, make_targets
+from .targets import TeacherTargets
 
 CHECK_EVERY = 50  # steps between reads of the device-side finite-check (one host synchronisation each)
 
@@ -208,21 +199,6 @@ def train_one_epoch(model: nn.Module, opt: torch.optim.Optimizer, cfg: DistillCo
     return meter.read(d)
 
 
-@torch.no_grad()
-def in_memory(dataset, limit_bytes: int = 256 * 2**20):
-    """`dataset` (fixed transform: a test or validation split) decoded and transformed once into a `TensorDataset`,
-    when its tensors take at most `limit_bytes`; otherwise `dataset` itself. Evaluating every epoch then costs the
-    model only — on the miniature, the decoding would cost more than the model; CUB's test split at 224 px (3.5 GB)
-    stays on disk."""
-    if len(dataset) == 0:
-        return dataset
-    x0, _ = dataset[0]
-    if x0.numel() * x0.element_size() * len(dataset) > limit_bytes:
-        return dataset
-    xs, ys = zip(*(dataset[i] for i in range(len(dataset))))
-    return TensorDataset(torch.stack(xs), torch.tensor(ys))
-
-
 def evaluate(model: nn.Module, dataset, cfg: DistillConfig, device: torch.device, d: Dist = Dist()) -> tuple[float, int]:
     """Top-1 accuracy (%) on the *whole* dataset and the number of images scored: no dropped batches; ranks score
     disjoint shards and sum."""
@@ -238,130 +214,19 @@ def evaluate(model: nn.Module, dataset, cfg: DistillConfig, device: torch.device
     return 100.0 * correct / seen, int(seen)
 
 
-def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> list[list[int]]:
-    """This rank's batches of positions `0..n-1` for one epoch, as the original's DistributedSampler and DataLoader
-    gave them: one seeded permutation, padded by its own head to a multiple of `world`, dealt round-robin, cut into
-    batches of `batch_size` with the last partial batch *kept*; only a trailing batch of a single sample is dropped
-    (BatchNorm cannot train on it at small resolutions and NLRD has no pair in it)."""
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(seed, epoch, 3))).tolist()
-    pad = -n % world  # every rank the same number of samples, hence of steps (DDP needs that)
-    order += (order * (pad // max(n, 1) + 1))[:pad]
-    shard = order[rank::world]
-    batches = [shard[s : s + batch_size] for s in range(0, len(shard), batch_size)]
-    if len(batches) > 1 and len(batches[-1]) == 1:
-        batches.pop()
-    return batches
-
-
-def device_batches(decoded: torch.Tensor, targets: torch.Tensor, batches: list[list[int]], augment: PaperAugment,
-                   keys: tuple[int, ...], device: torch.device):
-    """Yield `(x, y, index, view=-1)` for each batch of dataset indices, augmented on `device` from the uint8 cache;
-    batch k of an epoch is seeded by (seed, epoch, rank, k), so reruns and resumes see the same pixels."""
-    for k, batch in enumerate(batches):
-        sel = torch.tensor(batch, dtype=torch.long)
-        images = decoded[sel].to(device, non_blocking=True)
-        x = augment(images, augment.sample(len(sel), batch_generator(*keys, k)))
-        yield x, targets[sel], sel, torch.full((len(sel),), -1)
-
-
 # ------------------------------------------------------------------------------ what distill() is made of
-@dataclass
-class _Inputs:
-    """What a run reads before its folder exists: the splits, and where the teacher and student start from."""
-
-    train: FGVCDataset
-    test: FGVCDataset
-    teacher_weights: str | None
-    student_start: bool | str
-
-
-def _load_inputs(cfg: DistillConfig) -> _Inputs:
-    """The data set's training and test splits, the anchors' fit to its classes, the resolved weights (cheap checks,
-    before anything heavy)."""
-    data_root = resolve_data_root(cfg.profile, cfg.dataset, cfg.data_root)
-    train = load_dataset(cfg.dataset, data_root, TRAIN_SPLIT[cfg.dataset])
-    test = load_dataset(cfg.dataset, data_root, TEST_SPLIT, transform=paper_test_transform(cfg.image_size))
-    if cfg.spec.anchors == "learned":
-        if cfg.anchors is None:
-            raise ConfigError(f"method {cfg.method!r} needs Stage 1 anchors: run `calibrate` first (its anchors.pt is "
-                              "found automatically for the same profile and data set), or pass --anchors PATH.")
-        _, meta = load_anchors(cfg.anchors, num_classes=len(train.classnames))
-        if meta.get("classnames") not in (None, train.classnames):
-            raise ConfigError(f"anchors {cfg.anchors} were calibrated for other classes (data set {meta.get('dataset')!r}).")
-    weights = resolve_teacher_weights(cfg.profile, cfg.teacher, cfg.teacher_weights) if cfg.spec.teacher else None
-    start = resolve_student_pretrained(cfg.profile, cfg.student, cfg.student_pretrained, cfg.image_size)
-    return _Inputs(train, test, weights, start)
-
-
-def _teacher_and_anchors(cfg: DistillConfig, weights: str | None, train: FGVCDataset, device: torch.device,
-                         log: Callable[[str], None]) -> tuple[Teacher | None, torch.Tensor | None]:
-    """The teacher and the class anchors Θ (hand prompts or Stage 1's), for methods that use a teacher."""
-    if not cfg.spec.teacher:
-        return None, None
-    teacher = load_teacher(cfg.teacher, weights, device)
-    log(f"teacher {teacher.name} from {teacher.source}")
-    if cfg.spec.anchors == "hand":
-        return teacher, teacher.encode_text(train.prompts()).to(device)
-    anchors, _ = load_anchors(cfg.anchors, len(train.classnames), teacher.embed_dim,
-                              {"name": teacher.name, "pretrained": teacher.pretrained})
-    return teacher, anchors.to(device)
-
-
-def _training_views(cfg: DistillConfig, train: FGVCDataset, keep: list[int], progress: bool | None) -> AugmentedViews:
-    """The seeded training views. With `teacher_mode="bank"` every method (also `ce`) draws from the same V stored
-    views per image, so the methods of one seed stay paired; they are held in memory when small enough."""
-    stored = cfg.bank_views if cfg.teacher_mode == "bank" else None
-    views = AugmentedViews(train, paper_train_transform(cfg.image_size, cfg.resize), cfg.seed, views=stored,
-                           indices=keep)
-    if stored is not None:
-        held = view_tensors(views, cache_dir=default_cache(), batch_size=cfg.batch_size, progress=progress)
-        if held is not None:
-            views.hold(held)
-    return views
-
-
-def _validation_split(cfg: DistillConfig, train: FGVCDataset, held: list[int]):
-    """The held-out training images at the test transform, or None without `val_fraction`."""
-    if not held:
-        return None
-    base = FGVCDataset(train.name, train.split, train.root, train.samples, train.classnames, train.template,
-                       transform=paper_test_transform(cfg.image_size))
-    return Subset(base, held)
-
-
-def _batch_source(cfg: DistillConfig, views: AugmentedViews, device: torch.device, d: Dist, progress: bool | None):
-    """`epoch → iterable of (x, y, index, view)` for this rank: the CPU loader over `views`, or (augment="device")
-    batches augmented on the device from the uint8 cache of the training split."""
-    local_batch = cfg.batch_size // d.world
-    if cfg.augment == "device":
-        with main_process_first(d):
-            decoded = decode_split(views.base, cfg.resize, cache_dir=default_cache(), progress=progress)
-        if device.type == "cuda":
-            decoded = decoded.pin_memory()
-        augment, labels = PaperAugment(cfg.image_size, cfg.resize), torch.tensor(views.base.targets)
-
-    def batches(epoch: int):
-        views.set_epoch(epoch)
-        positions = epoch_batches(len(views), local_batch, cfg.seed, epoch, d.rank, d.world)
-        if cfg.augment == "device":
-            return device_batches(decoded, labels, [[views.indices[i] for i in b] for b in positions], augment,
-                                  (cfg.seed, epoch, d.rank), device)
-        return DataLoader(views, batch_sampler=positions, num_workers=cfg.num_workers, pin_memory=device.type == "cuda")
-
-    return batches
-
-
-def _result(cfg: DistillConfig, teacher: Teacher | None, student_start, world: int, test_acc_last: float | None,
-            scored: int | None, best: dict, stopped_at: int | None, skipped: list[str], train_time: float) -> dict:
+def _result(cfg: DistillConfig, data: Stage2Data, student_start, world: int, test_acc_last: float | None,
+            scored: int | None, best: dict, stopped_at: int | None, train_time: float) -> dict:
     """The run's `result.json`: what ran, on what, and its accuracies (last, best on test, validation-selected)."""
+    teacher = data.teacher
     return {
         "method": cfg.method,
         "dataset": cfg.dataset,
         "student": cfg.student,
         "student_start": {True: f"ImageNet ({cfg.student_weights})", False: "random weights"}.get(student_start, student_start),
         "teacher": None if teacher is None else teacher.describe(),
-        "teacher_mode": cfg.teacher_mode if cfg.spec.teacher else "none",
-        "train_views": f"{cfg.bank_views} stored views per image" if cfg.teacher_mode == "bank" else "a new view every epoch",
+        "teacher_mode": data.targets.mode if data.targets is not None else "none",
+        "train_views": data.train_views,
         "anchors": cfg.spec.anchors if cfg.spec.anchors != "learned" else cfg.anchors,
         "epochs": cfg.epochs,
         "seed": cfg.seed,
@@ -377,7 +242,7 @@ def _result(cfg: DistillConfig, teacher: Teacher | None, student_start, world: i
                                "(the original dropped each GPU's last incomplete batch): optimistic"),
         "val_selected_test_acc": best["val_selected_test_acc"],
         "test_images_scored": scored,
-        "skipped_images": skipped,
+        "skipped_images": data.skipped,
         "train_time_s": train_time,
         "environment": environment(),
     }
@@ -412,70 +277,57 @@ def _starting_point(cfg: DistillConfig, run: RunDir, resume: bool, parts: tuple)
     return ckpt["epoch"] + 1, ckpt["best"], ckpt["train_time_s"], None
 
 
-def distill(
-    cfg: DistillConfig,
-    resume: bool = False,
-    progress: bool | None = None,
-    on_epoch_end: Callable[[dict], None] | None = None,
-) -> dict:
-    """Run Stage 2 for `cfg` into `cfg.out` and return the result dict (also `result.json`)."""
+def _save_epoch(run: RunDir, cfg: DistillConfig, parts: tuple, epoch: int, best: dict, train_time: float,
+                is_best: bool) -> None:
+    """The checkpoints after `epoch` (rank 0): `last` with everything a resume needs, `best` at a new best test epoch;
+    written by rename, so a kill never leaves half a file."""
+    model, opt, sched = parts
+    save_checkpoint(run.last, {"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                               "scheduler": sched.state_dict(), "best": best, "train_time_s": train_time,
+                               "config": to_dict(cfg)})
+    if is_best:
+        save_checkpoint(run.best, {"epoch": epoch, "model": model.state_dict(), "config": to_dict(cfg)})
+
+
+def distill(cfg: DistillConfig, resume: bool = False, progress: bool | None = None,
+            on_epoch_end: Callable[[dict], None] | None = None) -> dict:
+    """Run Stage 2 for `cfg` into `cfg.out` and return the result dict (also `result.json`): setup (inputs, data,
+    model, the resumed starting point), the epoch loop, the result."""
     cfg.validate()
     device = resolve_device(cfg.device)
     d = init_distributed(device)
     if cfg.batch_size % d.world:
         raise ConfigError(f"batch_size {cfg.batch_size} must divide evenly over {d.world} processes.")
     with main_process_first(d):
-        inputs = _load_inputs(cfg)
+        inputs = load_inputs(cfg)
     run = RunDir(cfg.out, to_dict(cfg), resume=resume, main=d.main)
     try:
-        (train, test), skipped = skip_unreadable(cfg.skip_bad_images, inputs.train, inputs.test, log=run.log,
-                                                 progress=progress)
-        run.log(f"distill {cfg.method} on {cfg.dataset} ({len(train)} train / {len(test)} test), device {device}, world {d.world}")
-        torch.manual_seed(cfg.seed)
-        teacher, anchors = _teacher_and_anchors(cfg, inputs.teacher_weights, train, device, run.log)
-        keep, held = (stratified_holdout(train.targets, cfg.val_fraction, cfg.seed) if cfg.val_fraction > 0
-                      else (list(range(len(train))), []))
-        t0 = time.perf_counter()
-        with main_process_first(d):  # rank 0 builds and caches the views and the bank; the others read them
-            views = _training_views(cfg, train, keep, progress)
-            targets = make_targets(cfg.teacher_mode, teacher, views, device, cfg.teacher_precision, default_cache(),
-                                   cfg.batch_size, cfg.num_workers, progress)
-        run.log(f"training views: {views.views or 'a new one every epoch'}{', held' if views.held is not None else ''}; "
-                f"teacher targets: {targets.mode if targets else 'none'}; ready in {time.perf_counter() - t0:.1f} s")
-        batches = _batch_source(cfg, views, device, d, progress)
-        trainable, opt, sched = build_stage2(cfg, len(train.classnames), teacher and teacher.embed_dim, device,
+        data = prepare(cfg, inputs, device, d, run.log, progress)
+        trainable, opt, sched = build_stage2(cfg, data.num_classes, data.teacher and data.teacher.embed_dim, device,
                                              inputs.student_start, sync_bn=d.active and device.type == "cuda")
         model = (nn.parallel.DistributedDataParallel(trainable, device_ids=[d.local_rank] if device.type == "cuda" else None)
                  if d.active else trainable)
-
         start, best, train_time, finished = _starting_point(cfg, run, resume, (trainable, opt, sched))
         if finished is not None:
             shutdown(d)
             return finished
-        val = _validation_split(cfg, train, held)
-        test_eval, val_eval = in_memory(test), (in_memory(val) if val is not None else None)
-        record: dict = {}
-        stopped_at = scored = None
+        record, stopped_at, scored = {}, None, None
         bar = Progress(range(start, cfg.epochs), f"Stage 2: {cfg.method} (epochs)",
                        progress=d.main and progress_enabled(progress), report=d.main)
         for epoch in bar:
             t_epoch = time.perf_counter()
             lr = opt.param_groups[0]["lr"]
-            train_stats = train_one_epoch(model, opt, cfg, targets, anchors, batches(epoch), epoch, device, d)
+            train_stats = train_one_epoch(model, opt, cfg, data.targets, data.anchors, data.batches(epoch), epoch, device, d)
             sched.step()
             train_time += time.perf_counter() - t_epoch
-            test_acc, scored = evaluate(trainable.student, test_eval, cfg, device, d)
-            val_acc = evaluate(trainable.student, val_eval, cfg, device, d)[0] if val_eval is not None else None
+            test_acc, scored = evaluate(trainable.student, data.test_eval, cfg, device, d)
+            val_acc = evaluate(trainable.student, data.val_eval, cfg, device, d)[0] if data.val_eval is not None else None
             record = {"epoch": epoch, "lr": lr, "alpha": ce_weight(cfg.spec.teacher, epoch, cfg.epochs),
                       **train_stats, "test_acc": test_acc, "val_acc": val_acc, "epoch_time_s": time.perf_counter() - t_epoch}
             is_best = _track_best(best, epoch, test_acc, val_acc)
             if d.main:
                 run.append_metrics(record)
-                save_checkpoint(run.last, {"epoch": epoch, "model": trainable.state_dict(), "optimizer": opt.state_dict(),
-                                           "scheduler": sched.state_dict(), "best": best, "train_time_s": train_time,
-                                           "config": to_dict(cfg)})
-                if is_best:
-                    save_checkpoint(run.best, {"epoch": epoch, "model": trainable.state_dict(), "config": to_dict(cfg)})
+                _save_epoch(run, cfg, (trainable, opt, sched), epoch, best, train_time, is_best)
             barrier(d)
             bar.set_postfix(loss=f"{record['loss']:.3f}", test=f"{test_acc:.1f}")
             if on_epoch_end is not None:
@@ -485,9 +337,8 @@ def distill(
                 run.log(f"early stop after epoch {epoch}: no better test accuracy for {cfg.early_stop_patience} epochs "
                         f"(best {best['test_acc_best']:.2f} % at epoch {best['best_epoch']}; the original's rule, on test)")
                 break
-
-        result = _result(cfg, teacher, inputs.student_start, d.world, record.get("test_acc"), scored, best, stopped_at,
-                         skipped, train_time)
+        result = _result(cfg, data, inputs.student_start, d.world, record.get("test_acc"), scored, best, stopped_at,
+                         train_time)
         if d.main:
             run.write_result(result)
             run.log(f"done: test_acc_last {result['test_acc_last']:.2f}, best {result['test_acc_best']:.2f} @ {result['best_epoch']}")

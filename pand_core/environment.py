@@ -6,6 +6,7 @@ import datetime as _dt
 import os
 import platform
 import sys
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,3 +33,16 @@ def environment() -> dict[str, Any]:
         "cuda": torch.version.cuda if cuda else None,
         "time_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def write_benchmark(result: dict, name: str, out: str | None = None) -> Path:
+    """Write a benchmark's `result` with this machine's `environment()` as JSON (atomically) to `out`, else to
+    `paths.MEASURED_DIR/<name>.json`, the measurements the costs page and `describe_accelerator` read; print and
+    return the path. The one tail of every `benchmarks/*.py` script."""
+    from .files import write_json
+    from .paths import MEASURED_DIR
+
+    path = Path(out) if out else MEASURED_DIR / f"{name}.json"
+    write_json(path, dict(result, environment=environment()))
+    print(f"wrote {path}")
+    return path

@@ -85,9 +85,10 @@ def test_cost_markdown_reports_only_measured_times(tmp_path):
 
 
 def test_method_order_is_the_registrys_with_each_original_recipe_first():
-    from pand_core.config import METHODS
-    from pand_core.report import METHOD_ORDER
+    from pand_core.config import ABLATION, METHOD_ORDER, METHODS
 
+    assert ABLATION == {(False, False): "vl2lite", (False, True): "pand-no-psc", (True, False): "pand-no-nlrd",
+                        (True, True): "pand"}  # derived from the specs, the paper's PSC x NLRD table
     assert sorted(METHOD_ORDER) == sorted(METHODS)
     for m in METHODS:
         if m.endswith("-original"):
@@ -533,3 +534,41 @@ def test_every_file_a_book_page_includes_or_shows_exists():
     assert any(target.endswith("studies/results/study.md") for _, target in refs)
     missing = [f"{page.name}: {target}" for page, target in refs if not (page.parent / target).resolve().exists()]
     assert not missing, missing
+
+
+def test_the_costs_page_takes_the_recipe_from_the_paper_profile():
+    from pand_core.report import BANK_VIEWS, PAPER_BATCH, PAPER_EPOCHS
+
+    paper = make_config("distill", "paper")
+    assert (PAPER_BATCH, PAPER_EPOCHS, BANK_VIEWS) == (paper.batch_size, paper.epochs, paper.bank_views) == (128, 300, 8)
+
+
+def test_confusions_are_counted_ranked_and_named():
+    from pand_core.report import confusion_matrix, confusion_summary, most_confused, name_difference
+
+    labels = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2])
+    predicted = torch.tensor([0, 1, 1, 1, 0, 2, 2, 1])  # 0→1 twice, 1→0 once, 2→1 once
+    conf = confusion_matrix(torch.nn.functional.one_hot(predicted, 3).float(), labels, 3)
+    assert conf.tolist() == [[1, 2, 0], [1, 1, 0], [0, 1, 2]] and int(conf.sum()) == 8
+    assert most_confused(conf, 2) == [(0, 1, 2), (1, 0, 1)] and len(most_confused(conf, 9)) == 3
+    assert name_difference("Red Spotted Finch", "Red Striped Finch") == "Spotted ↔ Striped"
+    names = ["Red Spotted Finch", "Red Striped Finch", "Blue Striped Finch"]
+    text = confusion_summary(conf, names, top=2)
+    assert text.startswith("4 of 8 test images are misclassified. The 2 most frequent confusions")
+    assert "2 × *Red Spotted Finch* taken for *Red Striped Finch*" in text and "account for 75 % of them" in text
+    assert "**Spotted ↔ Striped**" in text and "**Striped ↔ Spotted**" in text
+    assert confusion_summary(torch.eye(3, dtype=torch.long), names) == "All 3 test images are classified correctly."
+
+
+def test_a_page_starts_with_its_runs_folder_and_reports_its_cost(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from pand_core.page import PLOT_STYLE, start_page
+
+    monkeypatch.setenv("PAND_RUNS", "elsewhere")
+    with plt.rc_context():
+        page = start_page(tmp_path)
+        assert os.environ["PAND_RUNS"] == str(tmp_path) and page.runs == tmp_path
+        assert all(plt.rcParams[k] == v for k, v in PLOT_STYLE.items())
+    text = page.cost({})
+    assert text.startswith("**What this page cost, measured.** This execution of the page: ") and "CPU cores" in text

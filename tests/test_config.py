@@ -21,12 +21,27 @@ def test_making_the_smoke_configs_imports_no_model_or_data_code():
     assert loaded == ["pand_core", "pand_core.config", "pand_core.constants", "pand_core.errors"]
 
 
+def test_the_command_line_and_its_help_load_no_torch():
+    """`import pand_core.cli` and `python -m pand_core distill --help` build the parser from the plain registries:
+    no torch, torchvision, open_clip or numpy (seconds saved on every `--help`); a stage imports them when it runs."""
+    code = ("import sys, contextlib, io\nimport pand_core.cli as cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    for argv in ([], ['distill', '--help'], ['calibrate', '--help'], ['data', 'download', '--help']):\n"
+            "        try:\n            cli.main(argv or ['--help'])\n        except SystemExit:\n            pass\n"
+            "print(sorted(m for m in ('torch', 'torchvision', 'open_clip', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_the_name_registries_agree_with_the_code_that_owns_the_names():
     from pand_core import models
     from pand_core.miniature import network as mininet
     from pand_core.data import DATASETS
 
+    from pand_core.data.download import DOWNLOADABLE
+
     assert set(config.DATASET_NAMES) == set(DATASETS)
+    assert config.DOWNLOADABLE_NAMES == DOWNLOADABLE
     assert {p.stem for p in config.MODEL_CONFIG_DIR.glob("*.json")} == {models.TINY_TEACHER, models.MINI_TEACHER}
     assert [config.is_known_teacher(n) for n in (models.TINY_TEACHER, models.MINI_TEACHER, "convnext_xxlarge",
                                                   "ViT-B-32", "ViT-Z", "hf-hub:a/b", "x")] == [True] * 4 + [False, True, False]

@@ -77,3 +77,14 @@ def test_the_measured_figures_ship_with_the_package():
     globs = tomllib.loads((package.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["pand_core"]
     for path in MEASURED_DIR.glob("*.json"):
         assert any(path.relative_to(package).match(g) for g in globs), path.name
+
+
+def test_a_benchmark_result_is_written_with_its_environment(tmp_path, capsys):
+    from pand_core.environment import write_benchmark
+    from pand_core.paths import MEASURED_DIR
+
+    path = write_benchmark({"benchmark": "x", "value": 1.5}, "x-cpu", str(tmp_path / "x.json"))
+    record = json.loads(path.read_text())
+    assert record["value"] == 1.5 and record["environment"]["device"] in ("cpu", "cuda") and "torch" in record["environment"]
+    assert capsys.readouterr().out.strip() == f"wrote {path}"
+    assert not (MEASURED_DIR / "x-cpu.json").exists()  # `out` given: nothing written beside the shipped measurements

@@ -279,8 +279,9 @@ def test_every_method_runs_and_logs_its_terms(env, anchors, method):
 
 def test_ce_never_loads_a_teacher(env, monkeypatch):
     from pand_core import distill as d
+    from pand_core import feeding
 
-    monkeypatch.setattr(d, "load_teacher", lambda *a, **k: (_ for _ in ()).throw(AssertionError("teacher loaded")))
+    monkeypatch.setattr(feeding, "load_teacher", lambda *a, **k: (_ for _ in ()).throw(AssertionError("teacher loaded")))
     d.distill(smoke("distill", env, method="ce", epochs=1, batch_size=8), progress=False)
 
 
@@ -462,7 +463,7 @@ def test_ddp_two_cpu_processes(env, tmp_path):
 
 
 def test_epoch_batches_keep_the_last_partial_batch_like_the_originals_sampler():
-    from pand_core.distill import epoch_batches
+    from pand_core.feeding import epoch_batches
 
     one = epoch_batches(10, 4, seed=0, epoch=0)
     assert [len(b) for b in one] == [4, 4, 2] and sorted(sum(one, [])) == list(range(10))
@@ -536,7 +537,8 @@ def test_in_memory_evaluation_set_scores_like_the_files(env):
     """The test split held as tensors gives the same accuracy as decoding it from disk; a set over the limit stays
     a file-backed dataset (CUB at 224 px)."""
     from pand_core.data import paper_test_transform
-    from pand_core.distill import evaluate, in_memory
+    from pand_core.distill import evaluate
+    from pand_core.feeding import in_memory
     from pand_core.models import build_student
 
     cfg = smoke("distill", env)

@@ -58,8 +58,9 @@ def distill_cfg(world, **kw):
 
 def test_missing_data_is_reported_before_the_teacher_loads(world, monkeypatch, capsys):
     from pand_core import distill as d
+    from pand_core import feeding
 
-    monkeypatch.setattr(d, "load_teacher", lambda *a, **k: (_ for _ in ()).throw(AssertionError("teacher loaded first")))
+    monkeypatch.setattr(feeding, "load_teacher", lambda *a, **k: (_ for _ in ()).throw(AssertionError("teacher loaded first")))
     with pytest.raises(DatasetNotFoundError, match=r"missing .*nowhere\nExpected layout[\s\S]*images.txt"):
         d.distill(make_config("distill", "smoke", method="pand-no-psc", data_root=str(world / "nowhere"), **TINY))
     (world / "data" / "CUB_200_2011" / "classes.txt").unlink()
@@ -94,18 +95,23 @@ def test_sigkill_then_resume_gives_the_uninterrupted_numbers(world):
            "--method", "pand-no-psc", "--epochs", "4", "--batch-size", "8", "--nlrd-group-size", "4",
            "--teacher", "pand-tiny-clip", "--image-size", "32", "--resize", "36", "--teacher-mode", "online",
            "--no-student-pretrained", "--out", str(out)]
-    proc = subprocess.Popen(cmd, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    paused = world / "killed.paused"
+    # The killed process is the command line itself, held at the start of its third epoch (after two epochs and
+    # their checkpoints), so the kill always lands mid-run however fast the machine is.
+    hold = ("import sys, time\nimport pand_core.distill as d\nfrom pand_core import cli\nreal = d.train_one_epoch\n"
+            "def held(*args):\n    if args[6] == 2:\n        open(sys.argv[1], 'w').close()\n        time.sleep(600)\n"
+            "    return real(*args)\nd.train_one_epoch = held\nsys.exit(cli.main(sys.argv[2:]))")
+    proc = subprocess.Popen([sys.executable, "-c", hold, str(paused), *cmd[3:]], env=dict(os.environ),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 300
-    while time.time() < deadline:  # kill it in its third epoch, whatever it is writing at that moment
-        metrics = out / "metrics.jsonl"
-        if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:
-            break
+    while time.time() < deadline and not paused.exists() and proc.poll() is None:
         time.sleep(0.05)
+    assert paused.exists(), proc.stderr.read().decode()[-2000:]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (out / "result.json").exists()
     ckpt = torch.load(out / "checkpoint_last.pt", weights_only=True)  # intact: written by rename, never in place
-    assert 0 <= ckpt["epoch"] < 3  # the last epoch that finished writing its checkpoint
+    assert ckpt["epoch"] == 1  # the last epoch that finished, and wrote its checkpoint, before the kill
     assert cli.main(cmd[3:] + ["--resume"]) == 0
     resumed = json.loads((out / "result.json").read_text())
     assert resumed["test_acc_last"] == full["test_acc_last"] and resumed["test_acc_best"] == full["test_acc_best"]

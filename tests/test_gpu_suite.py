@@ -73,12 +73,14 @@ def test_dry_run_measures_every_part_quickly(dry):
     assert proj["projected"] is True and "300 x stage2_epoch_s" in proj["formula"] and proj["total_s"] > 0
 
 
+@pytest.mark.slow  # the dry run is a benchmark run (12 s): every test that reads it is in the slow tier
 def test_dry_run_never_computes_targets(dry):
     r, _ = dry
     assert all(r["targets"][k] is None for k in ("pand_bank_le_1.15x_ce_bf16", "cub_reproduction_le_15_min",
                                                  "device_data_path_feeds_step"))
 
 
+@pytest.mark.slow
 def test_targets_are_booleans_from_a_gpu_record(dry):
     suite = _suite_module()
     r = copy.deepcopy(dry[0])

@@ -1,0 +1,91 @@
+"""Building the Jupyter Book from the pipeline's executed notebooks: the book's sources staged without this machine's
+paths, `jupyter-book build` with warnings as errors, and each page the build rejects set aside to run again."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import PipelineError
+
+if TYPE_CHECKING:
+    from .pipeline import Plan
+
+BOOK_NOTEBOOKS = ("00_quickstart", "01_prompt_calibration", "02_neighborhood_graph", "03_distillation", "04_results",
+                  "05_costs")
+
+
+_BOOK_REJECT = re.compile(r"notebooks/(?P<stem>[\w.-]+)\.ipynb(?::\d+)?: (?:WARNING|ERROR|CRITICAL): (?P<what>.*)")
+
+
+def rejected_pages(build_output: str) -> dict[str, str]:
+    """Notebook stem -> first complaint, for every executed notebook that a book build's output names in a warning
+    or error (e.g. `.../notebooks/00_quickstart.ipynb: WARNING: stderr was found in the cell outputs of cell 5`)."""
+    found: dict[str, str] = {}
+    for m in _BOOK_REJECT.finditer(build_output):
+        found.setdefault(m["stem"], m["what"].strip())
+    return found
+
+
+def _book_copy(nb_path: Path, dest: Path) -> None:
+    """Copy an executed notebook into the book's sources without papermill's injected-parameters cell and the paths
+    papermill records in the metadata: both hold this machine's folders (the executed copy itself keeps them)."""
+    import nbformat
+
+    nb = nbformat.read(str(nb_path), as_version=4)
+    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    for key in ("input_path", "output_path", "parameters"):
+        nb.metadata.get("papermill", {}).pop(key, None)
+    nbformat.write(nb, str(dest))
+
+
+def build_book(plan: Plan, repo: Path, html_out: Path, strict: bool = True) -> Path:
+    """Build the Jupyter Book from the pipeline's executed notebooks (no re-execution) into `html_out`.
+
+    A copy the build rejects (a warning or error that names it) is set aside as `<name>.rejected.ipynb`, so the
+    next pipeline run executes it again instead of reusing it."""
+    import yaml
+
+    from .pipeline import _stderr_summary, review, set_aside  # the review rule of executed copies lives there
+
+    stage = plan.out / "book-src"
+    if stage.exists():
+        shutil.rmtree(stage)
+    shutil.copytree(repo / "book", stage / "book")
+    shutil.copytree(repo / "studies" / "results", stage / "studies" / "results")  # measured tables the pages include
+    shutil.copy(repo / "_toc.yml", stage / "_toc.yml")
+    cfg = yaml.safe_load((repo / "_config.yml").read_text())
+    cfg.setdefault("execute", {})["execute_notebooks"] = "off"
+    (stage / "_config.yml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    (stage / "notebooks").mkdir()
+    for stem in BOOK_NOTEBOOKS:
+        job = plan.book_copies.get(stem)
+        if job is None or not job.output(plan.out).exists():
+            raise PipelineError(f"no executed copy of {stem}.ipynb to put in the book; run the pipeline first.")
+        if strict and (problems := review(job.output(plan.out))):
+            aside = set_aside(job.output(plan.out), "rejected")
+            raise PipelineError(f"the executed copy of {stem}.ipynb is not fit for the book: {_stderr_summary(problems)}. "
+                                f"It was set aside as {aside}; rerunning the pipeline executes it again.")
+        _book_copy(job.output(plan.out), stage / "notebooks" / f"{stem}.ipynb")
+    exe = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(exe) if exe.exists() else (shutil.which("jupyter-book") or "jupyter-book"), "build", str(stage)] + (["-W", "--keep-going"] if strict else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        rejected = {stem: what for stem, what in rejected_pages(proc.stdout + proc.stderr).items() if stem in plan.book_copies}
+        lines = []
+        for stem, what in rejected.items():
+            copy = plan.book_copies[stem].output(plan.out)
+            if copy.exists():
+                lines.append(f"  {stem}.ipynb: {what}\n    its executed copy was set aside as {set_aside(copy, 'rejected')}; "
+                             "the next run executes it again")
+        raise PipelineError(
+            "the book build failed" + (":\n" + "\n".join(lines) + "\n" if lines else "") +
+            f"\n--- jupyter-book output (end) ---\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    if html_out.exists():
+        shutil.rmtree(html_out)
+    shutil.copytree(stage / "_build" / "html", html_out)
+    return html_out

@@ -1,0 +1,36 @@
+"""What every book page does first and last: point the run folders at `RUNS`, set the figures' style, start the
+page's clock; and at the end, what the page cost where it ran (measured, `report.cost_markdown`)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PLOT_STYLE = {"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3}
+
+
+@dataclass
+class Page:
+    """A page being executed: its runs folder and the moment it started."""
+
+    runs: Path
+    t0: float = field(default_factory=time.perf_counter)
+
+    def cost(self, runs: dict[str, dict]) -> str:
+        """Markdown: this execution's wall time so far and each run's own recorded time (`report.cost_markdown`)."""
+        from .environment import environment
+        from .report import cost_markdown
+
+        return cost_markdown(time.perf_counter() - self.t0, runs, environment())
+
+
+def start_page(runs: str | Path) -> Page:
+    """Set `$PAND_RUNS` to `runs` (run folders go to `runs/<profile>/<dataset>/<run>`, and pages show paths under it
+    as `$PAND_RUNS/…`), apply the book's plot style and start the page's clock."""
+    import matplotlib.pyplot as plt
+
+    os.environ["PAND_RUNS"] = str(runs)
+    plt.rcParams.update(PLOT_STYLE)
+    return Page(Path(runs))

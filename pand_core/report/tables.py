@@ -1,0 +1,169 @@
+"""Markdown the pages display: the results and ablation tables, the study's intervals and claims, Stage 1, and
+what a page cost."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..config import ABLATION, METHOD_ORDER
+from .paper import METHOD_NOTES, PAPER_DERIVED, PAPER_SOURCE
+from .plots import interval_plot
+from .results import claims
+
+def _interval(mean: float | None, ci: list[float] | None) -> str:
+    if mean is None:
+        return "—"
+    return f"{mean:+.2f}" + ("" if ci is None else f" [{ci[0]:+.2f}, {ci[1]:+.2f}]")
+
+
+def _acc_interval(mean: float, ci: list[float] | None) -> str:
+    return f"{mean:.2f}" + ("" if ci is None else f" [{ci[0]:.2f}, {ci[1]:.2f}]")
+
+
+def claims_markdown(summary: dict) -> str:
+    """The claims table and one sentence per verdict class, in words generated from the numbers."""
+    rows = claims(summary)
+    table = ("| the paper's claim | difference (points) | seeds | mean [95 % interval] | verdict |\n|---|---|---|---|---|\n"
+             + "\n".join(f"| {c['claim']} | {c['difference']} | {c['n']} | {_interval(c['mean'], c['ci95'])} | "
+                          f"{c['verdict']} |" for c in rows))
+    words = []
+    for kind, phrase in (("reproduced", "The miniature reproduces"), ("contradicted", "It contradicts"),
+                         ("not resolved", "It cannot decide with these seeds"), ("not testable", "It cannot test")):
+        sel = [c["claim"] for c in rows if c["verdict"] == kind]
+        if sel:
+            words.append(f"{phrase}: {'; '.join(sel)}.")
+    return table + "\n\n" + " ".join(words) + (
+        " A claim counts as reproduced only when the whole 95 % interval of its paired difference lies above zero.")
+
+
+def summary_markdown(summary: dict) -> str:
+    """Per-method mean test accuracy with its 95 % t-interval and every seed's value."""
+    lines = [f"| {m} | {v['n']} | {_acc_interval(v['test_acc_last']['mean'], v['test_acc_last']['ci95'])} | "
+             f"{', '.join(f'{x:.1f}' for x in v['test_acc_last']['values'])} |" for m, v in summary["methods"].items()]
+    return ("| method | seeds | test acc, last epoch: mean [95 % interval] | every seed |\n|---|---|---|---|\n"
+            + "\n".join(lines))
+
+
+def stage1_markdown(summary: dict) -> str:
+    """One sentence: the teacher's hand-prompt and calibrated zero-shot test accuracy, mean [95 % interval]."""
+    st = summary.get("stage1", {})
+    if "hand" not in st:
+        return "No Stage 1 run was found."
+    parts = [f"{label} {_acc_interval(st[k]['mean'], st[k]['ci95'])} %" for k, label in
+             (("hand", "hand prompts"), ("calibrated", "calibrated prompts (Stage 1)"))]
+    return (f"Teacher zero-shot accuracy on the test split over {len(st['hand']['values'])} seeds, mean [95 % "
+            f"interval]: {parts[0]}; {parts[1]}.")
+
+
+def write_study_report(summary: dict, out_md: str | Path, provenance: str = "") -> tuple[Path, Path, Path]:
+    """Write a study's tables, claims in words and interval plot as `out_md`, a PNG and the summary's JSON beside
+    it (for the book's pages to include, with the numbers they were made from); return the three paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_md = Path(out_md)
+    out_md.parent.mkdir(parents=True, exist_ok=True)
+    png = out_md.with_suffix(".png")
+    ax = interval_plot(summary, title=f"{summary.get('dataset', '')} {summary['student']} "
+                                      f"({summary.get('profile', '')} profile): seeds and 95 % intervals")
+    ax.figure.tight_layout()
+    ax.figure.savefig(png, dpi=110)
+    plt.close(ax.figure)
+    text = "\n\n".join([summary_markdown(summary), stage1_markdown(summary), claims_markdown(summary)]
+                        + ([provenance] if provenance else []))
+    out_md.write_text(text + "\n")
+    data = out_md.with_suffix(".json")
+    data.write_text(json.dumps(summary, indent=1) + "\n")
+    return out_md, png, data
+
+
+def _pm(mean: float, std: float, n: int) -> str:
+    return f"{mean:.2f} ± {std:.2f}" if n > 1 else f"{mean:.2f}"
+
+
+def results_markdown(rows: list[dict]) -> str:
+    """The main table as Markdown, one table per (data set, student) under its own heading: clean (last epoch) and
+    test-selected (best test epoch, optimistic) side by side."""
+    if not rows:
+        return "_No Stage 2 runs found._"
+    head = ("| method | teacher | seeds | clean: last epoch | best epoch chosen on test (optimistic) | val-selected "
+            "| paper |\n|---|---|---|---|---|---|---|\n")
+    tables = []
+    for dataset, student in sorted({(r["dataset"], r["student"]) for r in rows}):
+        lines = []
+        for r in (r for r in rows if (r["dataset"], r["student"]) == (dataset, student)):
+            n = len(r["seeds"])
+            val = "—" if r["val_selected_mean"] is None else f"{r['val_selected_mean']:.2f}"
+            key = (r["dataset"], r["student"], r["method"])
+            paper = "—" if r["paper"] is None else f"{r['paper']:.2f}" + (PAPER_DERIVED if PAPER_SOURCE[key] != "quoted" else "")
+            lines.append(f"| {r['method']} | {r['teacher_mode']} | {n} | {_pm(r['last_mean'], r['last_std'], n)} | "
+                         f"{_pm(r['best_mean'], r['best_std'], n)} | {val} | {paper} |")
+        tables.append(f"**{dataset}, {student}**\n\n" + head + "\n".join(lines))
+    notes = sorted({PAPER_SOURCE[(r["dataset"], r["student"], r["method"])] for r in rows if r["paper"] is not None}
+                   - {"quoted"})
+    rows_shown = {r["method"] for r in rows}
+    methods = [METHOD_NOTES[m] for m in METHOD_ORDER if m in rows_shown and m in METHOD_NOTES]
+    return ("\n\n".join(tables) + "".join(f"\n\n{PAPER_DERIVED} {n}" for n in notes)
+            + "".join(f"\n\n{n}" for n in methods))
+
+
+def ablation_markdown(rows: list[dict], dataset: str, student: str, profile: str | None = None) -> str:
+    """PSC × NLRD ablation (clean accuracy); missing runs show as 'not run'."""
+    by_method = {r["method"]: r for r in rows
+                 if r["dataset"] == dataset and r["student"] == student and (profile is None or r["profile"] == profile)}
+    out = f"| PSC | NLRD | method | test acc, last epoch |\n|---|---|---|---|\n"
+    for (psc, nlrd), method in ABLATION.items():
+        r = by_method.get(method)
+        acc = "not run" if r is None else _pm(r["last_mean"], r["last_std"], len(r["seeds"]))
+        out += f"| {'✓' if psc else '—'} | {'✓' if nlrd else '—'} | {method} | {acc} |\n"
+    return out
+
+
+def calibrations_markdown(calibrations: list[dict]) -> str:
+    """One row per Stage 1 run: chance, hand-prompt and calibrated test accuracy, and what the anchors were
+    selected on; a row of dashes when there is none."""
+    lines = [f"| {c['dataset']} | {c['seed']} | {c['chance_acc']:.2f} | {c['hand_prompt_acc']['test']:.2f} | "
+             f"{c['calibrated_acc']['test']:.2f} | {c['selected_on']} |" for c in calibrations]
+    return ("| data set | seed | chance | hand prompts (test) | calibrated (test) | anchors selected on |\n"
+            "|---|---|---|---|---|---|\n" + ("\n".join(lines) if lines else "| — | — | — | — | — | — |"))
+
+
+def _hardware(env: dict) -> str:
+    return f"{env.get('device', '?')}, {env.get('cpu_count', '?')} CPU cores, torch {env.get('torch', '?')}"
+
+
+def cost_markdown(page_seconds: float, runs: dict[str, dict], environment: dict) -> str:
+    """"What this page cost", from measurements only: this execution's wall time on this machine, each run's own
+    time as its `result.json` recorded it when it was computed (a run loaded from disk cost nothing now), and the
+    miniature teacher's one-time pretraining when the runs used it."""
+    lines = [f"**What this page cost, measured.** This execution of the page: {page_seconds:.0f} s of wall time "
+             f"({_hardware(environment)}). The runs it shows, each timed when it was computed:", "",
+             "| run | what was timed | seconds | hardware |", "|---|---|---|---|"]
+    teachers = set()
+    for name, r in runs.items():
+        if r.get("stage") == "calibrate":
+            t = r["timings"]
+            lines.append(f"| {name} | Stage 1 in all (loading the teacher, its features {t['features_s']:.1f} s, prompt "
+                         f"learning {t['stage1_s']:.1f} s) | {t['total_s']:.1f} | {_hardware(r['environment'])} |")
+        else:
+            lines.append(f"| {name} | Stage 2: {r['epochs']} epochs of training and evaluation | "
+                         f"{r['train_time_s']:.1f} | {_hardware(r['environment'])} |")
+        source = (r.get("teacher") or {}).get("source", "") if isinstance(r.get("teacher"), dict) else ""
+        if source.startswith("dir:"):
+            teachers.add(Path(source[4:]))
+    for folder in sorted(teachers):
+        log = folder / "pretraining.json"
+        if log.exists():
+            p = json.loads(log.read_text())
+            what = f"pretraining, {p['spec']['epochs']} epochs on {p['spec']['pairs']:,} image–caption pairs"
+            hardware = _hardware(p["environment"]) if "environment" in p else "not recorded"
+            if p.get("stored_as"):  # shipped: it did not run for this page
+                lines += ["", f"Not part of this cost: the miniature teacher's {what} ({p['train_time_s']:.0f} s, "
+                              f"{hardware}), done once for the project; its weights are shipped and only loaded here."]
+            else:
+                lines.append(f"| the miniature teacher (once per machine, then cached) | {what} | "
+                             f"{p['train_time_s']:.1f} | {hardware} |")
+    return "\n".join(lines)
