@@ -252,9 +252,10 @@ PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def make_config(stage: str, profile: str = "paper", **overrides: Any):
+def make_config(stage: str, profile: str = "paper", *, runs: str | Path | None = None, **overrides: Any):
     """A validated config of `stage` ("calibrate" | "distill"): profile defaults, then explicit overrides
-    (`student=None` means the profile's student).
+    (`student=None` means the profile's student). Without `out`, the run folder is
+    `<runs>/<profile>/<dataset>/<run>`, `runs` defaulting to `runs_root()` (`$PAND_RUNS`, read at the edge).
 
     A saved `config.json` round-trips: `make_config(stage, **json.load(f))`."""
     cls = {"calibrate": CalibrateConfig, "distill": DistillConfig}.get(stage)
@@ -271,11 +272,12 @@ def make_config(stage: str, profile: str = "paper", **overrides: Any):
     values = dict(PROFILE_OVERRIDES[profile][stage], profile=profile)
     values.update(overrides)
     cfg = cls(**values).validate()
+    root = Path(runs) if runs is not None else runs_root()
     if cfg.out is None:
         name = "calibrate" if stage == "calibrate" else f"{cfg.method}-{cfg.student}"
-        cfg.out = str(runs_root() / profile / cfg.dataset / f"{name}-s{cfg.seed}")
+        cfg.out = str(root / profile / cfg.dataset / f"{name}-s{cfg.seed}")
     if stage == "distill" and cfg.anchors is None and cfg.spec.anchors == "learned":
-        default = runs_root() / profile / cfg.dataset / f"calibrate-s{cfg.seed}" / "anchors.pt"
+        default = root / profile / cfg.dataset / f"calibrate-s{cfg.seed}" / "anchors.pt"
         if default.exists():
             cfg.anchors = str(default)
     return cfg

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -34,19 +33,11 @@ def run_study(profile: str, dataset: str, methods: list[str], seeds: list[int], 
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise PandError(f"unknown method(s) {unknown}; expected some of {list(METHODS)}")
-    previous = os.environ.get("PAND_RUNS")
-    os.environ["PAND_RUNS"] = str(runs)  # make_config's default run folders, for this call only
-    try:
-        return _run(profile, dataset, methods, seeds, student, runs, teacher_mode, data_root, progress, log, overrides)
-    finally:
-        if previous is None:
-            os.environ.pop("PAND_RUNS", None)
-        else:
-            os.environ["PAND_RUNS"] = previous
+    return _run(profile, dataset, methods, seeds, student, runs, teacher_mode, data_root, progress, log, overrides)
 
 
 def _run(profile, dataset, methods, seeds, student, runs, teacher_mode, data_root, progress, log, overrides) -> Path:
-    """`run_study`'s loop, with `PAND_RUNS` already pointing at `runs`."""
+    """`run_study`'s loop: every run folder under `runs`, passed to each config (no environment variable)."""
     from .report import write_study_summary
     from .stages import calibrated, distilled
     overrides = overrides or {}
@@ -57,11 +48,11 @@ def _run(profile, dataset, methods, seeds, student, runs, teacher_mode, data_roo
     t0 = time.perf_counter()
     for seed, method in Progress(jobs, f"study {profile}/{dataset} (runs)", progress=progress):
         if seed not in anchors:
-            cal = calibrated(make_config("calibrate", profile, dataset=dataset, data_root=data_root, seed=seed,
+            cal = calibrated(make_config("calibrate", profile, runs=runs, dataset=dataset, data_root=data_root, seed=seed,
                                          **overrides.get("calibrate", {})), progress=False)
             anchors[seed] = cal["anchors"]
-        cfg = make_config("distill", profile, method=method, dataset=dataset, data_root=data_root, student=student,
-                          seed=seed, **extra)
+        cfg = make_config("distill", profile, runs=runs, method=method, dataset=dataset, data_root=data_root,
+                          student=student, seed=seed, **extra)
         if cfg.spec.anchors == "learned":
             cfg.anchors = anchors[seed]
         res = distilled(cfg, progress=False)

@@ -59,3 +59,16 @@ def test_the_name_registries_agree_with_the_code_that_owns_the_names():
 def test_make_config_refuses_unknown_names(stage, field, value, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         make_config(stage, "paper", **{field: value})
+
+
+def test_the_runs_folder_is_passed_not_read_from_the_environment_below_the_edge(tmp_path, monkeypatch):
+    """`make_config(runs=...)` decides the default run folder and the anchors it finds; `$PAND_RUNS` is only the
+    default when no folder is passed (the command line's and the notebooks' edge)."""
+    monkeypatch.setenv("PAND_RUNS", str(tmp_path / "env"))
+    assert make_config("distill", "smoke", method="ce").out == str(tmp_path / "env" / "smoke" / "cub" / "ce-pand-mini-resnet-s0")
+    anchors = tmp_path / "mine" / "smoke" / "cub" / "calibrate-s3" / "anchors.pt"
+    anchors.parent.mkdir(parents=True)
+    anchors.write_bytes(b"")
+    cfg = make_config("distill", "smoke", runs=tmp_path / "mine", method="pand", seed=3)
+    assert cfg.out == str(tmp_path / "mine" / "smoke" / "cub" / "pand-pand-mini-resnet-s3") and cfg.anchors == str(anchors)
+    assert make_config("calibrate", "smoke", runs=tmp_path / "mine").out == str(tmp_path / "mine" / "smoke" / "cub" / "calibrate-s0")
