@@ -69,7 +69,7 @@ def measure_data_path(device: torch.device, workers: int, batch: int = 128, imag
         for k in range(max(3, len(ds) // batch)):
             idx = torch.randint(0, len(ds), (batch,))
             t0 = time.perf_counter()
-            x = aug(decoded[idx].to(device), aug.sample(batch, batch_generator(0, k)))
+            x = aug(decoded[idx].to(device), aug.sample(batch, batch_generator("device-augment", 0, 0, 0, k)))
             if device.type == "cuda":
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - t0)

@@ -67,7 +67,7 @@ def _converter(kind: type, optional: bool):
 
 def add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
     for f in dataclasses.fields(cls):
-        if f.name == "profile":
+        if f.name in ("profile", "seeding"):  # the profile has its own flag; the seeding version is the code's
             continue
         kind, optional = _base_type(f.type)
         flag = "--" + f.name.replace("_", "-")

@@ -14,6 +14,7 @@ from typing import Any
 
 from .constants import CLIP_SCALE, KD_TEMPERATURE, NLRD_GROUP_SIZE, NLRD_K
 from .errors import ConfigError
+from .seeds import SEEDING_VERSION
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,8 @@ class DistillConfig:
     channels_last: bool = False
     num_workers: int = 2
     seed: int = 0
+    seeding: int = SEEDING_VERSION  # how the run's random streams are seeded (`seeds.py`): a run made under another
+    # version drew other views and batches, so it is neither reused nor resumed
     device: str = "auto"
     out: str | None = None  # None: $PAND_RUNS/<profile>/<dataset>/<method>-<student>-s<seed>
     profile: str = "paper"
@@ -304,12 +307,16 @@ def _field_defaults() -> dict[str, Any]:
     return out
 
 
+ABSENT_MEANS = {"seeding": 1}  # an option whose absence from a saved config means other than its default: runs saved
+# before named random streams (`seeding` 2) drew with bare numeric tags
+
+
 def config_diff(saved: dict[str, Any], current: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
     """Human-readable differences between a saved config and the current one (for refusing a mismatched resume).
 
     An option that a run saved before the option existed counts as its default, so adding options to the
     project does not orphan earlier runs."""
-    defaults = _field_defaults()
+    defaults = {**_field_defaults(), **ABSENT_MEANS}
     saved = {**{k: defaults[k] for k in current if k not in saved and k in defaults}, **saved}
     keys = sorted((set(saved) | set(current)) - set(ignore))
     return [f"{k}: {saved.get(k)!r} != {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]

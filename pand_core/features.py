@@ -16,6 +16,7 @@ from .data.base import FGVCDataset
 from .data.views import AugmentedViews
 from .files import atomic_torch_save, safe_load
 from .models import Teacher
+from .seeds import SEEDING_VERSION
 
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -126,7 +127,7 @@ def _views_identity(views: AugmentedViews) -> dict:
     base = views.base
     return {"dataset": base.name, "split": base.split, "root": str(Path(base.root).resolve()), "n": len(base),
             "transform": repr(views.transform), "seed": views.seed, "views": views.views,
-            "indices": _key({"i": views.indices})}
+            "indices": _key({"i": views.indices}), "seeding": SEEDING_VERSION}
 
 
 def view_tensors(views: AugmentedViews, cache_dir: str | Path | None = None, limit_bytes: int = 512 * 2**20,
@@ -170,7 +171,7 @@ def build_bank(
     if views.views is None:
         raise ValueError("build_bank needs AugmentedViews with views=V")
     identity = dict(_cache_identity(teacher, views.base, views.transform, precision), seed=views.seed, views=views.views,
-                    indices=_key({"i": views.indices}))
+                    indices=_key({"i": views.indices}), seeding=SEEDING_VERSION)
     path, blob = _per_view_cache(cache_dir, "banks", views, identity)
     if blob is not None:
         return blob["bank"]

@@ -17,13 +17,14 @@ from .data import load_dataset, paper_test_transform, paper_train_transform
 from .data.base import FGVCDataset, skip_unreadable
 from .data.gpu_augment import PaperAugment, batch_generator, decode_split
 from .data.splits import TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
-from .data.views import AugmentedViews, derive_seed
+from .data.views import AugmentedViews
 from .distributed import Dist, main_process_first
 from .errors import ConfigError
 from .features import view_tensors
 from .models import Teacher, load_teacher
 from .paths import default_cache
 from .prompts import load_anchors
+from .seeds import stream_seed
 from .targets import TeacherTargets, make_targets
 
 
@@ -47,7 +48,7 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0,
     gave them: one seeded permutation, padded by its own head to a multiple of `world`, dealt round-robin, cut into
     batches of `batch_size` with the last partial batch *kept*; only a trailing batch of a single sample is dropped
     (BatchNorm cannot train on it at small resolutions and NLRD has no pair in it)."""
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(seed, epoch, 3))).tolist()
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(stream_seed("batch-order", seed, epoch))).tolist()
     pad = -n % world  # every rank the same number of samples, hence of steps (DDP needs that)
     order += (order * (pad // max(n, 1) + 1))[:pad]
     shard = order[rank::world]
@@ -60,11 +61,12 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0,
 def device_batches(decoded: torch.Tensor, targets: torch.Tensor, batches: list[list[int]], augment: PaperAugment,
                    keys: tuple[int, ...], device: torch.device):
     """Yield `(x, y, index, view=-1)` for each batch of dataset indices, augmented on `device` from the uint8 cache;
-    batch k of an epoch is seeded by (seed, epoch, rank, k), so reruns and resumes see the same pixels."""
+    batch k of an epoch is seeded by stream "device-augment" (epoch, rank, k) of the run's seed (`keys` =
+    (seed, epoch, rank)), so reruns and resumes see the same pixels."""
     for k, batch in enumerate(batches):
         sel = torch.tensor(batch, dtype=torch.long)
         images = decoded[sel].to(device, non_blocking=True)
-        x = augment(images, augment.sample(len(sel), batch_generator(*keys, k)))
+        x = augment(images, augment.sample(len(sel), batch_generator("device-augment", *keys, k)))
         yield x, targets[sel], sel, torch.full((len(sel),), -1)
 
 

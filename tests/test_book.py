@@ -226,6 +226,18 @@ def test_stages_load_finished_runs_and_refuse_other_configs(tmp_path, monkeypatc
         calibrated(other)
 
 
+def test_a_run_saved_before_named_random_streams_is_not_taken_for_one_after(tmp_path):
+    """A config.json without `seeding` was written when views and batches were seeded by bare tags: it differs
+    from a config of this code, while any other option a run saved before it existed counts as its default."""
+    from pand_core.config import config_diff, to_dict
+    from pand_core.seeds import SEEDING_VERSION
+
+    current = to_dict(make_config("distill", "smoke"))
+    old = {k: v for k, v in current.items() if k not in ("seeding", "early_stop_patience")}
+    assert config_diff(old, current) == [f"seeding: 1 != {SEEDING_VERSION}"]
+    assert config_diff(dict(old, seeding=SEEDING_VERSION), current) == []
+
+
 def test_config_changes_ignore_what_a_resume_may_change(tmp_path):
     from pand_core.files import write_json
     from pand_core.rundir import config_changes, read_config, started

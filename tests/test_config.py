@@ -18,7 +18,7 @@ def test_making_the_smoke_configs_imports_no_model_or_data_code():
             "make_config('distill', 'smoke'); print(' '.join(sorted(m for m in sys.modules if m.startswith("
             "('pand_core', 'torch', 'torchvision', 'open_clip')))))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert loaded == ["pand_core", "pand_core.config", "pand_core.constants", "pand_core.errors"]
+    assert loaded == ["pand_core", "pand_core.config", "pand_core.constants", "pand_core.errors", "pand_core.seeds"]
 
 
 def test_the_command_line_and_its_help_load_no_torch():

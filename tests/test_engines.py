@@ -15,7 +15,8 @@ from pand_core import cli
 from pand_core.config import METHODS, make_config
 from pand_core.data import load_dataset, paper_test_transform, paper_train_transform
 from pand_core.data.splits import stratified_holdout
-from pand_core.data.views import AugmentedViews, derive_seed
+from pand_core.data.views import AugmentedViews
+from pand_core.seeds import derive_seed, stream_seed, stream_tag
 from pand_core.errors import ConfigError
 from pand_core.features import build_bank, cached_features
 
@@ -39,13 +40,13 @@ def smoke(stage, env, **kw):
 
 
 # ------------------------------------------------------------------------------------ views and bank
-def _by_definition(base, transform, index, *keys):
-    """Image `index` through `transform` with torch's RNG seeded by `derive_seed(*keys)`: the views' contract, written
-    without `AugmentedViews`."""
+def _by_definition(base, transform, index, seed, stream, *keys):
+    """Image `index` through `transform` with torch's RNG seeded by `derive_seed(seed, tag of stream, *keys)`: the
+    views' contract, written without `AugmentedViews`."""
     from pand_core.data.base import load_image
 
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(*keys))
+        torch.manual_seed(derive_seed(seed, stream_tag(stream), *keys))
         return transform(load_image(base.samples[index][0]))
 
 
@@ -54,18 +55,36 @@ def test_views_are_functions_of_seed_index_and_epoch(synthetic_root):
     transform = paper_train_transform(32, 36)
     online = AugmentedViews(base, transform, seed=7)
     a = online[3][0]
-    assert torch.equal(a, _by_definition(base, transform, 3, 7, 0, 3))  # epoch 0: seeded by (seed, epoch, index)
+    assert torch.equal(a, _by_definition(base, transform, 3, 7, "online-view", 0, 3))  # epoch 0: (epoch, index)
     online.set_epoch(1)
-    assert torch.equal(online[3][0], _by_definition(base, transform, 3, 7, 1, 3)) and not torch.equal(a, online[3][0])
+    assert torch.equal(online[3][0], _by_definition(base, transform, 3, 7, "online-view", 1, 3))
+    assert not torch.equal(a, online[3][0])
     banked = AugmentedViews(base, transform, seed=7, views=4)
     seen = set()
     for epoch in range(12):
         banked.set_epoch(epoch)
         x, _, index, view = banked[3]
-        assert index == 3 and view == derive_seed(7, epoch, 3, 1) % 4  # the epoch picks the view...
-        assert torch.equal(x, _by_definition(base, transform, 3, 7, 3, view, 2))  # ...seeded by (seed, index, view) only
+        assert index == 3 and view == stream_seed("bank-pick", 7, epoch, 3) % 4  # the epoch picks the view...
+        assert torch.equal(x, _by_definition(base, transform, 3, 7, "bank-view", 3, view))  # ...seeded by (index, view) only
         seen.add(view)
     assert len(seen) > 1  # epochs draw different views
+
+
+def test_random_streams_are_named_and_never_share_a_seed():
+    """Every stream has its own tag; the draw that once collided (the batch order of epoch e, and the online view
+    of image 3 in epoch e, both `(seed, e, 3)`) no longer does; an unknown stream name is refused."""
+    from pand_core.seeds import STREAMS
+
+    assert len(set(STREAMS.values())) == len(STREAMS)
+    seeds = {(name, e, i): stream_seed(name, 7, e, i) for name in ("online-view", "bank-pick") for e in range(4)
+             for i in range(6)}
+    seeds.update({("batch-order", e): stream_seed("batch-order", 7, e) for e in range(4)})
+    seeds.update({("bank-view", i, v): stream_seed("bank-view", 7, i, v) for i in range(6) for v in range(4)})
+    assert len(set(seeds.values())) == len(seeds)
+    assert stream_seed("batch-order", 7, 2) != stream_seed("online-view", 7, 2, 3)
+    assert stream_seed("miniature-corpus-view", 0, 1, 5) == derive_seed(0, 3_000_017, 1, 5)  # shipped recipe's seeds
+    with pytest.raises(ValueError, match="unknown random stream 'batch_order'"):
+        stream_seed("batch_order", 7, 0)
 
 
 def test_seeded_view_equals_a_forked_manual_seed_and_leaves_the_callers_rng_alone(synthetic_root):

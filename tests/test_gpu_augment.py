@@ -92,9 +92,9 @@ def test_flip_is_exact_and_params_cover_the_paper_ranges():
 def test_batches_are_reproducible_from_their_seed():
     aug = PaperAugment(32, 36)
     x = torch.randint(0, 256, (3, 3, 36, 36), dtype=torch.uint8)
-    a = aug(x, aug.sample(3, batch_generator(0, 1, 2)))
-    b = aug(x, aug.sample(3, batch_generator(0, 1, 2)))
-    c = aug(x, aug.sample(3, batch_generator(0, 1, 3)))
+    a = aug(x, aug.sample(3, batch_generator("device-augment", 0, 1, 2)))
+    b = aug(x, aug.sample(3, batch_generator("device-augment", 0, 1, 2)))
+    c = aug(x, aug.sample(3, batch_generator("device-augment", 0, 1, 3)))
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 

@@ -204,8 +204,8 @@ class PaperAugment:
         return (x - self.mean.to(dev)) / self.std.to(dev)
 
 
-def batch_generator(*keys: int) -> torch.Generator:
-    """A CPU generator seeded from integer keys (seed, epoch, step, rank), for reproducible batches."""
-    from .views import derive_seed
+def batch_generator(stream: str, seed: int, *keys: int) -> torch.Generator:
+    """A CPU generator for draw `keys` of the named random `stream` (`seeds.STREAMS`), for reproducible batches."""
+    from ..seeds import stream_seed
 
-    return torch.Generator().manual_seed(derive_seed(*keys))
+    return torch.Generator().manual_seed(stream_seed(stream, seed, *keys))

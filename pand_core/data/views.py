@@ -8,16 +8,11 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..seeds import stream_seed
 from .base import FGVCDataset, load_image
-
-
-def derive_seed(*keys: int) -> int:
-    """A 63-bit seed mixed from integer keys (numpy's SeedSequence: well spread, stable across platforms)."""
-    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(2, dtype=np.uint32).view(np.uint64)[0] >> 1)
 
 
 def seeded_view(transform: Callable, image, seed: int):
@@ -36,9 +31,10 @@ def seeded_view(transform: Callable, image, seed: int):
 class AugmentedViews(Dataset):
     """Training items `(image, label, index, view)` whose augmentation is reproducible.
 
-    - `views=None` (online teacher): the view of image i in epoch e is seeded by (seed, e, i); `view` is -1.
-    - `views=V` (teacher bank): epoch e picks view v ∈ [0, V) of image i from (seed, e, i); the view itself is
-      seeded by (seed, i, v) only, so it equals the view whose teacher features the bank stored.
+    - `views=None` (online teacher): the view of image i in epoch e is seeded by stream "online-view" (e, i);
+      `view` is -1.
+    - `views=V` (teacher bank): epoch e picks view v ∈ [0, V) of image i by stream "bank-pick" (e, i); the view
+      itself is seeded by "bank-view" (i, v) only, so it equals the view whose teacher features the bank stored.
 
     Call `set_epoch(e)` before each epoch. With `views=V`, `hold(tensors)` gives every view precomputed
     (`features.view_tensors`): items are then looked up instead of decoded and transformed, with the same pixels.
@@ -67,10 +63,13 @@ class AugmentedViews(Dataset):
         """Which bank view image `index` (a base-dataset index) shows in the current epoch; -1 when online."""
         if self.views is None:
             return -1
-        return derive_seed(self.seed, self.epoch, index, 1) % self.views
+        return stream_seed("bank-pick", self.seed, self.epoch, index) % self.views
 
     def view_seed(self, index: int, view: int) -> int:
-        return derive_seed(self.seed, self.epoch, index) if view < 0 else derive_seed(self.seed, index, view, 2)
+        """The seed of image `index`'s view: its fresh view this epoch (`view=-1`), or stored view `view`."""
+        if view < 0:
+            return stream_seed("online-view", self.seed, self.epoch, index)
+        return stream_seed("bank-view", self.seed, index, view)
 
     def view_image(self, i: int, view: int):
         """View `view` of item `i` (a position in `indices`), as the seeded transform makes it."""

@@ -27,8 +27,9 @@ from ..files import atomic_torch_save, write_json
 from ..paths import recipe_key
 from .network import get_student_network
 from ..progress import Progress
+from ..seeds import stream_tag
 
-UPSTREAM_STREAM = 2_000_003  # the student's upstream images: a seed stream no other split uses
+UPSTREAM_STREAM = stream_tag("miniature-upstream")  # the student's upstream images: a stream no other split uses
 COARSE_CLASSES = [f"{body} body, {head} head" for body in BODY_COLOURS for head in HEAD_COLOURS]
 
 

@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from .steps import FirstSteps
 from .world import SYNTHETIC_VERSION, TWIN_GROUP
 from ..data.transforms import paper_train_transform
-from ..data.views import derive_seed, seeded_view
+from ..data.views import seeded_view
+from ..seeds import stream_seed
 from ..environment import environment
 from ..files import atomic_torch_save, write_json
 from ..paths import recipe_key
@@ -53,7 +54,6 @@ class PretrainSpec:
     version: int = 9  # 8: 12 epochs, bilinear preprocessing; 9: 10 epochs, world v7's captions; bump when the world or the recipe changes, so old caches and shipped weights are not reused
 
 
-AUGMENT_STREAM = 3_000_017  # seed tag of the corpus views (pair k in epoch e), a stream no other split uses
 
 
 def world_vocabulary(tokenizer) -> torch.Tensor:
@@ -126,7 +126,7 @@ def pretrain_mini_clip(spec: PretrainSpec = PretrainSpec(), progress: bool | Non
             for k in idx:
                 image, clean, _ = pair(k)
                 if augmented[k]:
-                    xs.append(seeded_view(augment, image, derive_seed(spec.seed, AUGMENT_STREAM, epoch, k)))
+                    xs.append(seeded_view(augment, image, stream_seed("miniature-corpus-view", spec.seed, epoch, k)))
                 else:
                     xs.append(clean.flip(-1) if flips[k] else clean)  # mirrored birds read the same
             x = torch.stack(xs)

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..progress import Progress
+from ..seeds import stream_tag
 
 # Attribute vocabularies; the last one varies fastest across class ids.
 BODY_COLOURS = {"Brown": (139, 94, 60), "Grey": (128, 128, 128), "Green": (70, 130, 70), "Sand": (194, 170, 120)}
@@ -168,7 +169,7 @@ def twin_class(index: int, position: int) -> int:
     return (rest * len(WING_PATTERNS) + wing) * len(TAIL_SHAPES) + tail
 
 
-PRETRAINING_STREAM = 1_000_003  # the teacher's pretraining pairs: a seed stream the book's images never use
+PRETRAINING_STREAM = stream_tag("miniature-pretraining")  # the teacher's pretraining pairs: a stream the book's images never use
 
 
 def pretraining_pair(k: int, image_size: int = 64, seed: int = 0) -> tuple[Image.Image, str]:
