@@ -345,11 +345,12 @@ def part_end_to_end(s: Suite, rec: dict) -> None:
                      bank_views=views, teacher_precision="bf16" if gpu else "fp32", amp=gpu, channels_last=gpu,
                      student="resnet18", student_pretrained=False, epochs=z["e2e_epochs"], batch_size=z["batch"],
                      image_size=z["image"], resize=z["resize"], num_workers=os.cpu_count() if gpu else 0,
-                     anchors=str(anchors_path), out=str(s.tmp / "run"), device=str(s.device))
+                     anchors=str(anchors_path), out=str(s.tmp / "run"), device=str(s.device),
+                     cache=str(s.tmp / "cache"))  # views and bank of this run only
     if z["group"]:
         overrides["nlrd_group_size"] = z["group"]
     cfg = make_config("distill", "paper", **overrides)
-    rec.update(config={k: v for k, v in overrides.items() if k not in ("data_root", "anchors", "out")},
+    rec.update(config={k: v for k, v in overrides.items() if k not in ("data_root", "anchors", "out", "cache")},
                train_images=len(train))
 
     ends: list[float] = []
@@ -360,19 +361,12 @@ def part_end_to_end(s: Suite, rec: dict) -> None:
         if s.left() < 2 * row["epoch_time_s"]:
             raise BudgetExceeded(f"stopped after epoch {row['epoch']}: the budget would not hold another")
 
-    cache = os.environ.get("PAND_CACHE")
-    os.environ["PAND_CACHE"] = str(s.tmp / "cache")  # views and bank of this run only
     t0 = time.perf_counter()
     try:
         distill(cfg, progress=False, on_epoch_end=on_epoch)
     except BudgetExceeded as e:
         rec["stopped"] = str(e)
         rec["status"] = "partial"
-    finally:
-        if cache is None:
-            os.environ.pop("PAND_CACHE", None)
-        else:
-            os.environ["PAND_CACHE"] = cache
     total = time.perf_counter() - t0
     rows = [json.loads(line) for line in (s.tmp / "run" / "metrics.jsonl").read_text().splitlines() if line.strip()]
     epochs = [r["epoch_time_s"] for r in rows]

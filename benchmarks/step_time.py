@@ -20,7 +20,8 @@ import warnings
 import torch
 
 from pand_core.config import make_config
-from pand_core.distill import EpochMeter, build_stage2, train_step
+from pand_core.distill import build_stage2, train_step
+from pand_core.meter import EpochMeter
 from pand_core.environment import write_benchmark
 from pand_core.miniature.world import SyntheticSpec
 from pand_core.models import load_teacher
@@ -95,7 +96,7 @@ def measure_modes(teacher, *, student: str, image: int, batch: int, classes: int
         if c.spec.teacher:
             targets = (BankTargets(bank, list(range(bank_images)), device, precision) if mode == "bank"
                        else OnlineTeacher(teacher, precision))
-        meter = EpochMeter(device)
+        meter = EpochMeter(device, "Stage 2 (timed)", "a timing run; nothing to resume.")
         t = time_steps(lambda: train_step(model, opt, c, targets, anchors, batch_t, 10, meter), steps, warmup, device)
         r = summarise_times(t)
         r["images_per_s"] = batch / r["median_s"]

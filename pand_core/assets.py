@@ -1,49 +1,79 @@
-"""Where a run's inputs come from: the data root, teacher weights and student weights a profile implies (on the
-smoke profile, the miniature's: `miniature.inputs`)."""
+"""Where a run's inputs come from: the data root, teacher weights and student start its config implies (on the smoke
+profile, the miniature's: `miniature.inputs`). A stage calls `run_inputs(cfg)` once, at its top; the profile and the
+cache folder are read from the config there, and nowhere below."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-from .config import MINI_STUDENT
+from .config import MINI_STUDENT, CalibrateConfig, DistillConfig
+from .errors import ConfigError
 
 
-def data_home() -> Path:
-    """The one default home of the data sets: `$PAND_DATA`, else `$PAND_CACHE/data` (`paths.default_cache`).
-    `data download` puts a data set there and every stage looks there when no data root is given."""
-    from .paths import default_cache
+def data_home(cache: str | Path | None = None) -> Path:
+    """The one default home of the data sets: `$PAND_DATA`, else `<cache>/data` (`cache` defaulting to
+    `paths.default_cache()`). `data download` puts a data set there and every stage looks there when no data root
+    is given."""
+    if os.environ.get("PAND_DATA"):
+        return Path(os.environ["PAND_DATA"]).expanduser()
+    if cache is None:
+        from .paths import default_cache
 
-    return Path(os.environ["PAND_DATA"]).expanduser() if os.environ.get("PAND_DATA") else default_cache() / "data"
+        cache = default_cache()
+    return Path(cache) / "data"
 
 
-def resolve_data_root(profile: str, dataset: str, data_root: str | None) -> Path:
-    """`data_root` if given; else the book's world on the smoke profile's `cub`; else `data_home()`."""
+@dataclass(frozen=True)
+class RunInputs:
+    """What a run reads, resolved from its config: the data root and the teacher's weights (None: random, or no
+    teacher named by the profile's project models)."""
+
+    data_root: Path
+    teacher_weights: str | None
+
+
+def run_inputs(cfg: CalibrateConfig | DistillConfig) -> RunInputs:
+    """The data root and teacher weights `cfg` implies: its own, else the profile's (the book's world and the shipped
+    teacher on smoke), with `cfg.cache` as the cache folder."""
+    if cfg.cache is None:
+        raise ConfigError("this config has no cache folder: make it with `make_config`, which sets `cache` "
+                          "($PAND_CACHE, else ~/.cache/pand), or pass cache=FOLDER.")
+    cache = Path(cfg.cache)
+    return RunInputs(resolve_data_root(cfg.profile, cfg.dataset, cfg.data_root, cache),
+                     resolve_teacher_weights(cfg.profile, cfg.teacher, cfg.teacher_weights, cache))
+
+
+def resolve_data_root(profile: str, dataset: str, data_root: str | None, cache: Path | None = None) -> Path:
+    """`data_root` if given; else the book's world on the smoke profile's `cub`; else `data_home(cache)`."""
     if data_root is not None:
         return Path(data_root).expanduser()
     if profile == "smoke" and dataset == "cub":
         from .miniature.inputs import world_root
 
-        return world_root()
-    return data_home()
+        return world_root(cache)
+    return data_home(cache)
 
 
-def resolve_teacher_weights(profile: str, teacher: str, weights: str | None) -> str | None:
+def resolve_teacher_weights(profile: str, teacher: str, weights: str | None, cache: Path | None = None) -> str | None:
     """On the smoke profile, a project teacher without explicit weights gets the project's weights (the shipped
-    `pand-mini-clip`, or the random test model `pand-tiny-clip`); anything else is passed on unchanged."""
+    `pand-mini-clip`, or the random test model `pand-tiny-clip`, written once under `cache`); anything else is passed
+    on unchanged."""
     if weights is None and profile == "smoke":
         from .miniature.inputs import teacher_weights
 
-        return teacher_weights(teacher)
+        return teacher_weights(teacher, cache)
     return weights
 
 
-def resolve_student_pretrained(profile: str, student: str, pretrained: bool | str, image_size: int) -> bool | str:
+def resolve_student_pretrained(profile: str, student: str, pretrained: bool | str, image_size: int,
+                               cache: Path | None = None) -> bool | str:
     """On the smoke profile (and for `pand-mini-resnet` anywhere), `pretrained=True` means the miniature's ImageNet:
-    a state-dict path (`miniature.inputs.student_start`). Anything else is passed on unchanged (True: torchvision's
-    ImageNet weights, False: random, a path: that file)."""
+    a state-dict path (`miniature.inputs.student_start`, pretrained once under `cache` for a size not shipped).
+    Anything else is passed on unchanged (True: torchvision's ImageNet weights, False: random, a path: that file)."""
     if pretrained is True and (profile == "smoke" or student == MINI_STUDENT):
         from .miniature.inputs import student_start
 
-        return student_start(student, image_size)
+        return student_start(student, image_size, cache)
     return pretrained

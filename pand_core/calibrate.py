@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from .assets import resolve_data_root, resolve_teacher_weights
+from .assets import run_inputs
 from .config import CalibrateConfig, to_dict
 from .data import load_dataset
 from .data.base import skip_unreadable
@@ -21,7 +21,6 @@ from .devices import resolve_device
 from .environment import environment
 from .features import accuracy, cached_features, zero_shot_logits
 from .models import load_teacher
-from .paths import default_cache
 from .prompts import PromptLearner, save_anchors, train_prompts
 from .rundir import RunDir
 
@@ -36,7 +35,8 @@ SELECTION_NOTES = {
 def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None = None) -> dict:
     """Run Stage 1 for `cfg` into `cfg.out` (config.json, metrics.jsonl, anchors.pt, result.json); return the result."""
     cfg.validate()
-    data_root = resolve_data_root(cfg.profile, cfg.dataset, cfg.data_root)
+    inputs = run_inputs(cfg)  # data root and teacher weights, resolved once from the config
+    data_root, cache = inputs.data_root, cfg.cache
     train = load_dataset(cfg.dataset, data_root, TRAIN_SPLIT[cfg.dataset])
     test = load_dataset(cfg.dataset, data_root, TEST_SPLIT)
     official_val = cfg.select_on == "val" and cfg.dataset in OFFICIAL_VAL
@@ -50,20 +50,20 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
         train, test, val = cleaned[0], cleaned[1], (cleaned[2] if val is not None else None)
         run.keep_metrics_through(-1)  # Stage 1 is minutes long: a resumed run simply starts over
         t_start = time.perf_counter()
-        teacher = load_teacher(cfg.teacher, resolve_teacher_weights(cfg.profile, cfg.teacher, cfg.teacher_weights), device)
+        teacher = load_teacher(cfg.teacher, inputs.teacher_weights, device)
         run.log(f"calibrate {cfg.dataset}: teacher {teacher.name} from {teacher.source}, device {device}")
 
         t0 = time.perf_counter()
-        f_train, y_train = cached_features(teacher, train, default_cache(), cfg.batch_size, progress=progress,
+        f_train, y_train = cached_features(teacher, train, cache, cfg.batch_size, progress=progress,
                                            precision=cfg.teacher_precision)
-        f_test, y_test = cached_features(teacher, test, default_cache(), cfg.batch_size, progress=progress,
+        f_test, y_test = cached_features(teacher, test, cache, cfg.batch_size, progress=progress,
                                          precision=cfg.teacher_precision)
         features_s = time.perf_counter() - t0
 
         f_fit, y_fit, f_held, y_held = f_train, y_train, f_test, y_test
         held_name = "test"
         if official_val:
-            f_held, y_held = cached_features(teacher, val, default_cache(), cfg.batch_size, progress=progress,
+            f_held, y_held = cached_features(teacher, val, cache, cfg.batch_size, progress=progress,
                                              precision=cfg.teacher_precision)
             held_name = "val"
         elif cfg.select_on == "val":

@@ -7,13 +7,13 @@ miniature teacher (`pand-mini-clip`), offline on a CPU. A profile fills the defa
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .constants import CLIP_SCALE, KD_TEMPERATURE, NLRD_GROUP_SIZE, NLRD_K
 from .errors import ConfigError
+from .paths import default_cache, runs_root
 from .seeds import SEEDING_VERSION
 
 
@@ -87,6 +87,7 @@ class CalibrateConfig:
     seed: int = 0
     device: str = "auto"
     out: str | None = None  # None: $PAND_RUNS/<profile>/<dataset>/calibrate-s<seed>
+    cache: str | None = None  # features, the miniature's world and weights; None: $PAND_CACHE (resolved by make_config)
     profile: str = "paper"
 
     def validate(self) -> "CalibrateConfig":
@@ -144,6 +145,7 @@ class DistillConfig:
     # version drew other views and batches, so it is neither reused nor resumed
     device: str = "auto"
     out: str | None = None  # None: $PAND_RUNS/<profile>/<dataset>/<method>-<student>-s<seed>
+    cache: str | None = None  # views, banks, decoded images, the miniature's inputs; None: $PAND_CACHE (make_config)
     profile: str = "paper"
 
     @property
@@ -258,7 +260,9 @@ PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
 def make_config(stage: str, profile: str = "paper", *, runs: str | Path | None = None, **overrides: Any):
     """A validated config of `stage` ("calibrate" | "distill"): profile defaults, then explicit overrides
     (`student=None` means the profile's student). Without `out`, the run folder is
-    `<runs>/<profile>/<dataset>/<run>`, `runs` defaulting to `runs_root()` (`$PAND_RUNS`, read at the edge).
+    `<runs>/<profile>/<dataset>/<run>`, `runs` defaulting to `runs_root()` (`$PAND_RUNS`, read at the edge); a
+    method with learned anchors reads the Stage 1 run of its seed there (`calibrate-s<seed>/anchors.pt`, whether or
+    not it exists yet: the stage checks); without `cache`, the cache is `default_cache()` (`$PAND_CACHE`).
 
     A saved `config.json` round-trips: `make_config(stage, **json.load(f))`."""
     cls = {"calibrate": CalibrateConfig, "distill": DistillConfig}.get(stage)
@@ -280,20 +284,15 @@ def make_config(stage: str, profile: str = "paper", *, runs: str | Path | None =
         name = "calibrate" if stage == "calibrate" else f"{cfg.method}-{cfg.student}"
         cfg.out = str(root / profile / cfg.dataset / f"{name}-s{cfg.seed}")
     if stage == "distill" and cfg.anchors is None and cfg.spec.anchors == "learned":
-        default = root / profile / cfg.dataset / f"calibrate-s{cfg.seed}" / "anchors.pt"
-        if default.exists():
-            cfg.anchors = str(default)
+        cfg.anchors = str(root / profile / cfg.dataset / f"calibrate-s{cfg.seed}" / "anchors.pt")  # Stage 1's, same seed
+    if cfg.cache is None:
+        cfg.cache = str(default_cache())
     return cfg
 
 
 def default_student(profile: str) -> str:
     """The student a profile trains when none is named: `pand-mini-resnet` on smoke, ResNet-18 on paper."""
     return PROFILE_OVERRIDES[profile]["distill"].get("student", DistillConfig.student)
-
-
-def runs_root() -> Path:
-    """Where runs go by default: `$PAND_RUNS`, else `runs/` in the working directory."""
-    return Path(os.environ.get("PAND_RUNS", "runs"))
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

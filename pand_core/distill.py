@@ -25,8 +25,9 @@ from .config import DistillConfig, to_dict
 from .devices import resolve_device
 from .distributed import Dist, barrier, init_distributed, main_process_first, shutdown, sum_across
 from .environment import environment
-from .errors import ConfigError, NonFiniteLossError
+from .errors import ConfigError
 from .feeding import Stage2Data, load_inputs, prepare
+from .meter import EpochMeter
 from .losses import ce_weight, feature_alignment_loss, hinton_kd_loss, loss_weights, nlrd_loss, pand_total_loss, text_kd_loss
 from .models import AlignHead, build_student
 from .progress import Progress, progress_enabled
@@ -34,6 +35,7 @@ from .rundir import RunDir, load_checkpoint, save_checkpoint
 from .targets import TeacherTargets
 
 CHECK_EVERY = 50  # steps between reads of the device-side finite-check (one host synchronisation each)
+STAGE2_ADVICE = "the last good checkpoint is intact — lower the learning rate or disable AMP and resume."
 
 
 class Stage2Model(nn.Module):
@@ -117,54 +119,6 @@ def _autocast(cfg: DistillConfig, device: torch.device):
     return contextlib.nullcontext()
 
 
-class EpochMeter:
-    """One epoch's running sums, kept on the device: each loss term × batch size, correct predictions, and the
-    first step whose loss was not finite with its terms. `check` and `read` are the only host synchronisations."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device, self.samples, self.steps, self.checked = device, 0, 0, 0
-        self.names: list[str] = []
-        self.sums = self.bad_terms = None
-        self.correct = torch.zeros((), dtype=torch.long, device=device)
-        self.first_bad = torch.full((), -1, dtype=torch.long, device=device)
-
-    def add(self, total: torch.Tensor, terms: dict[str, torch.Tensor], logits: torch.Tensor, labels: torch.Tensor) -> None:
-        """Account one step: its total loss, its terms and its predictions (asynchronously)."""
-        values = torch.stack([total.detach().float(), *(v.detach().float() for v in terms.values())])
-        if self.sums is None:
-            self.names = ["loss", *terms]
-            self.sums = torch.zeros_like(values)
-            self.bad_terms = torch.zeros(len(values), dtype=torch.bool, device=values.device)
-        finite = torch.isfinite(values)
-        first = ~finite.all() & (self.first_bad < 0)
-        self.first_bad = torch.where(first, torch.full_like(self.first_bad, self.steps), self.first_bad)
-        self.bad_terms = torch.where(first, ~finite, self.bad_terms)
-        self.sums += values * labels.shape[0]
-        self.correct += (logits.detach().argmax(-1) == labels).sum()
-        self.samples += labels.shape[0]
-        self.steps += 1
-
-    def check(self, epoch: int) -> None:
-        """Raise `NonFiniteLossError` (epoch, step, terms) if a step since the start of the epoch had a non-finite
-        loss; called before any checkpoint of the epoch is written."""
-        first = int(self.first_bad)
-        if first >= 0:
-            bad = [n for n, b in zip(self.names[1:], self.bad_terms[1:].tolist()) if b] or ["total"]
-            raise NonFiniteLossError(
-                f"loss became non-finite at epoch {epoch}, step {first} (term(s): {', '.join(bad)}), found when steps "
-                f"{self.checked}–{self.steps - 1} were checked; the last good checkpoint is intact — lower the "
-                "learning rate or disable AMP and resume."
-            )
-        self.checked = self.steps
-
-    def read(self, d: Dist = Dist()) -> dict[str, float]:
-        """The epoch's mean of every loss term and its training accuracy (%), summed over ranks."""
-        sums = self.sums.tolist() if self.sums is not None else []
-        n, correct, *sums = sum_across(d, self.samples, int(self.correct), *sums, device=self.device)
-        n = max(n, 1.0)
-        return {**{k: s / n for k, s in zip(self.names, sums)}, "train_acc": 100.0 * correct / n}
-
-
 def train_step(model: nn.Module, opt: torch.optim.Optimizer, cfg: DistillConfig, targets: TeacherTargets | None,
                anchors: torch.Tensor | None, batch, epoch: int, meter: EpochMeter) -> None:
     """One Stage 2 step on `batch = (x, y, index, view)` (the method page, Stage 2): the teacher's features for the batch, the
@@ -189,7 +143,7 @@ def train_one_epoch(model: nn.Module, opt: torch.optim.Optimizer, cfg: DistillCo
                     d: Dist = Dist()) -> dict[str, float]:
     """`train_step` over every batch of one epoch: the mean of each loss term and the training accuracy; raises
     `NonFiniteLossError` (checked every `CHECK_EVERY` steps and at the end) before the caller can save anything."""
-    meter = EpochMeter(device)
+    meter = EpochMeter(device, "Stage 2", STAGE2_ADVICE)
     model.train()
     for step, batch in enumerate(batches):
         train_step(model, opt, cfg, targets, anchors, batch, epoch, meter)

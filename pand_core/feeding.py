@@ -5,13 +5,14 @@ class anchors, the seeded training views and their batches (CPU loader or device
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
-from .assets import resolve_data_root, resolve_student_pretrained, resolve_teacher_weights
+from .assets import resolve_student_pretrained, run_inputs
 from .config import DistillConfig
 from .data import load_dataset, paper_test_transform, paper_train_transform
 from .data.base import FGVCDataset, skip_unreadable
@@ -22,7 +23,6 @@ from .distributed import Dist, main_process_first
 from .errors import ConfigError
 from .features import view_tensors
 from .models import Teacher, load_teacher
-from .paths import default_cache
 from .prompts import load_anchors
 from .seeds import stream_seed
 from .targets import TeacherTargets, make_targets
@@ -83,18 +83,20 @@ class Inputs:
 def load_inputs(cfg: DistillConfig) -> Inputs:
     """The data set's training and test splits, the anchors' fit to its classes, the resolved weights (cheap checks,
     before anything heavy)."""
-    data_root = resolve_data_root(cfg.profile, cfg.dataset, cfg.data_root)
+    resolved = run_inputs(cfg)
+    data_root = resolved.data_root
     train = load_dataset(cfg.dataset, data_root, TRAIN_SPLIT[cfg.dataset])
     test = load_dataset(cfg.dataset, data_root, TEST_SPLIT, transform=paper_test_transform(cfg.image_size))
     if cfg.spec.anchors == "learned":
-        if cfg.anchors is None:
-            raise ConfigError(f"method {cfg.method!r} needs Stage 1 anchors: run `calibrate` first (its anchors.pt is "
-                              "found automatically for the same profile and data set), or pass --anchors PATH.")
+        if cfg.anchors is None or not Path(cfg.anchors).exists():
+            raise ConfigError(f"method {cfg.method!r} needs Stage 1 anchors, and {cfg.anchors} does not exist: run "
+                              "`calibrate` first with the same profile, data set and seed (its anchors.pt is read "
+                              "from there), or pass --anchors PATH.")
         _, meta = load_anchors(cfg.anchors, num_classes=len(train.classnames))
         if meta.get("classnames") not in (None, train.classnames):
             raise ConfigError(f"anchors {cfg.anchors} were calibrated for other classes (data set {meta.get('dataset')!r}).")
-    weights = resolve_teacher_weights(cfg.profile, cfg.teacher, cfg.teacher_weights) if cfg.spec.teacher else None
-    start = resolve_student_pretrained(cfg.profile, cfg.student, cfg.student_pretrained, cfg.image_size)
+    weights = resolved.teacher_weights if cfg.spec.teacher else None
+    start = resolve_student_pretrained(cfg.profile, cfg.student, cfg.student_pretrained, cfg.image_size, Path(cfg.cache))
     return Inputs(train, test, weights, start)
 
 
@@ -119,7 +121,7 @@ def _training_views(cfg: DistillConfig, train: FGVCDataset, keep: list[int], pro
     views = AugmentedViews(train, paper_train_transform(cfg.image_size, cfg.resize), cfg.seed, views=stored,
                            indices=keep)
     if stored is not None:
-        held = view_tensors(views, cache_dir=default_cache(), batch_size=cfg.batch_size, progress=progress)
+        held = view_tensors(views, cache_dir=cfg.cache, batch_size=cfg.batch_size, progress=progress)
         if held is not None:
             views.hold(held)
     return views
@@ -140,7 +142,7 @@ def _batch_source(cfg: DistillConfig, views: AugmentedViews, device: torch.devic
     local_batch = cfg.batch_size // d.world
     if cfg.augment == "device":
         with main_process_first(d):
-            decoded = decode_split(views.base, cfg.resize, cache_dir=default_cache(), progress=progress)
+            decoded = decode_split(views.base, cfg.resize, cache_dir=cfg.cache, progress=progress)
         if device.type == "cuda":
             decoded = decoded.pin_memory()
         augment, labels = PaperAugment(cfg.image_size, cfg.resize), torch.tensor(views.base.targets)
@@ -188,7 +190,7 @@ def prepare(cfg: DistillConfig, inputs: Inputs, device: torch.device, d: Dist, l
     t0 = time.perf_counter()
     with main_process_first(d):
         views = _training_views(cfg, train, keep, progress)
-        targets = make_targets(cfg.teacher_mode, teacher, views, device, cfg.teacher_precision, default_cache(),
+        targets = make_targets(cfg.teacher_mode, teacher, views, device, cfg.teacher_precision, cfg.cache,
                                cfg.batch_size, cfg.num_workers, progress)
     log(f"training views: {views.views or 'a new one every epoch'}{', held' if views.held is not None else ''}; "
         f"teacher targets: {targets.mode if targets else 'none'}; ready in {time.perf_counter() - t0:.1f} s")

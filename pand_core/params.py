@@ -61,12 +61,9 @@ class RunParams:
 
     def distill(self, method: str, **extra: Any) -> DistillConfig:
         """The Stage 2 config of `method` on this page; a method with learned anchors reads those of this page's
-        Stage 1 run (`calibrate().out`), whether or not that run has finished yet."""
-        cfg = make_config("distill", self.profile, method=method, dataset=self.dataset, data_root=self.data_root,
-                          seed=self.seed, **{**self.overrides("distill"), **extra})
-        if cfg.spec.anchors == "learned" and cfg.anchors is None:
-            cfg.anchors = str(Path(self.calibrate().out) / "anchors.pt")
-        return cfg
+        Stage 1 run (`calibrate().out`, where `make_config` points it), whether or not that run has finished yet."""
+        return make_config("distill", self.profile, method=method, dataset=self.dataset, data_root=self.data_root,
+                           seed=self.seed, **{**self.overrides("distill"), **extra})
 
     def fetch(self) -> Path:
         """Download this page's data set into its data root (`assets.data_home()` when none is named), unless a

@@ -1,4 +1,5 @@
-"""The cache folder, and paths as shared pages and logs show them (relative to the runs folder or the cache)."""
+"""The default runs and cache folders (`$PAND_RUNS`, `$PAND_CACHE`: read here, by `make_config` and the edges), and
+paths as shared pages and logs show them (relative to the runs folder or the cache)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import json
 import os
 from pathlib import Path
 
-from .config import runs_root
-
 # Measured figures the code and the costs page read (benchmark JSON written by benchmarks/*.py), shipped with the package
 # so that `describe_accelerator()` and the costs page see them after a pip install too.
 MEASURED_DIR = Path(__file__).resolve().parent / "measured"
@@ -18,6 +17,11 @@ MEASURED_DIR = Path(__file__).resolve().parent / "measured"
 def default_cache() -> Path:
     """Cache folder for generated data and small models: `$PAND_CACHE`, else `~/.cache/pand`."""
     return Path(os.environ.get("PAND_CACHE", Path.home() / ".cache" / "pand")).expanduser()
+
+
+def runs_root() -> Path:
+    """Where runs go by default: `$PAND_RUNS`, else `runs/` in the working directory."""
+    return Path(os.environ.get("PAND_RUNS", "runs"))
 
 
 def recipe_key(spec) -> str:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -12,9 +11,12 @@ from torch import nn
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from .config import CalibrateConfig, check_schedule
-from .errors import ConfigError, MissingFileError, NonFiniteLossError
+from .errors import ConfigError, MissingFileError
 from .files import atomic_torch_save, safe_load
+from .meter import EpochMeter
 from .progress import Progress
+
+STAGE1_ADVICE = "no anchors were written — lower the learning rate (lr) and run again."
 
 
 class _TextTower:
@@ -166,14 +168,6 @@ class PromptLearner(nn.Module):
 # ------------------------------------------------------------------------------------ Stage 1 training
 
 
-class Step(NamedTuple):
-    """One optimiser step of an epoch, read back from the device: mean loss, correct predictions, batch size."""
-
-    loss: float
-    correct: int
-    size: int
-
-
 def stage1_optimizer(learner: PromptLearner, cfg: CalibrateConfig) -> tuple[torch.optim.SGD, CosineAnnealingLR]:
     """Stage 1's optimiser: SGD(lr, momentum, weight_decay) on `learner.ctx` alone, cosine to 0 over `cfg.epochs`."""
     opt = torch.optim.SGD([learner.ctx], lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
@@ -189,11 +183,13 @@ def train_one_epoch(
     order: torch.Tensor,
     batch_size: int,
     grad_clip: float,
-) -> list[Step]:
-    """One Stage 1 epoch: a step of CE(s1 · f · t_cᵀ), gradient norm clipped at `grad_clip`, per batch of
-    `order`; all tensors on the learner's device, which is read once, after the last step (no per-step sync)."""
+    epoch: int = 0,
+) -> dict[str, float]:
+    """One Stage 1 epoch: a step of CE(s1 · f · t_cᵀ), gradient norm clipped at `grad_clip`, per batch of `order`;
+    its mean loss and training accuracy (%), read once after the last step (`meter.EpochMeter`, as Stage 2's).
+    Raises `NonFiniteLossError` naming the first step whose loss was not finite."""
     use_amp = learner.ctx.device.type == "cuda"
-    losses, hits, sizes = [], [], []
+    meter = EpochMeter(learner.ctx.device, "Stage 1", STAGE1_ADVICE)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
@@ -203,21 +199,9 @@ def train_one_epoch(
         loss.backward()
         torch.nn.utils.clip_grad_norm_([learner.ctx], grad_clip)
         opt.step()
-        losses.append(loss.detach())
-        hits.append((logits.argmax(-1) == labels[idx]).sum())
-        sizes.append(len(idx))
-    loss_values, hit_values = torch.stack([torch.stack(losses).double(), torch.stack(hits).double()]).tolist()
-    return [Step(loss, int(hit), size) for loss, hit, size in zip(loss_values, hit_values, sizes)]
-
-
-def check_finite(steps: Sequence[Step], epoch: int) -> None:
-    """Raise `NonFiniteLossError` naming the epoch and the range of steps whose loss was NaN or infinite."""
-    bad = [i for i, step in enumerate(steps) if not math.isfinite(step.loss)]
-    if bad:
-        raise NonFiniteLossError(
-            f"Stage 1 loss became non-finite at epoch {epoch}, steps {bad[0]}–{bad[-1]} of 0–{len(steps) - 1}; "
-            "no anchors were written — lower the learning rate (lr) and run again."
-        )
+        meter.add(loss, {}, logits, labels[idx])
+    meter.check(epoch)
+    return meter.read()
 
 
 def train_prompts(
@@ -247,18 +231,9 @@ def train_prompts(
     bar = Progress(range(cfg.epochs), "Stage 1: prompts (epochs)", progress=progress, leave=False)
     for epoch in bar:
         order = torch.randperm(len(feats), generator=gen).to(device)
-        steps = train_one_epoch(learner, feats, labels, logit_scale, opt, order, cfg.batch_size, cfg.grad_clip)
-        check_finite(steps, epoch)
-        total_loss, correct = 0.0, 0
-        for step in steps:  # summed in step order, in float64, as a per-step running total would be
-            total_loss += step.loss * step.size
-            correct += step.correct
-        record = {
-            "epoch": epoch,
-            "lr": opt.param_groups[0]["lr"],
-            "loss": total_loss / len(feats),
-            "train_acc": 100.0 * correct / len(feats),
-        }
+        lr = opt.param_groups[0]["lr"]
+        stats = train_one_epoch(learner, feats, labels, logit_scale, opt, order, cfg.batch_size, cfg.grad_clip, epoch)
+        record = {"epoch": epoch, "lr": lr, "loss": stats["loss"], "train_acc": stats["train_acc"]}
         sched.step()
         if eval_feats is not None and eval_labels is not None:
             with torch.no_grad():

@@ -9,14 +9,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from .config import config_diff
 from .errors import ConfigError, OutputError, RunLockedError
 from .files import atomic_torch_save, atomic_write, safe_load, write_json
 
 # Fields that may differ between a run and its resumption without changing its numbers.
-RESUME_IGNORES = ("out", "device", "num_workers")
+RESUME_IGNORES = ("out", "device", "num_workers", "cache")  # where a run is and what it runs on, not what it computes
 _HELD: dict[str, int] = {}  # run folders this process holds the lock of -> lock file descriptor
 
 

@@ -64,19 +64,18 @@ def predict(model: Student, dataset, batch_size: int = 128) -> tuple[torch.Tenso
 
 def teacher_for(cfg: CalibrateConfig | DistillConfig):
     """The teacher a run config names, with the weights its profile resolves to, on its device."""
-    from .assets import resolve_teacher_weights
+    from .assets import run_inputs
     from .devices import resolve_device
     from .models import load_teacher
 
-    return load_teacher(cfg.teacher, resolve_teacher_weights(cfg.profile, cfg.teacher, cfg.teacher_weights),
-                        resolve_device(cfg.device))
+    return load_teacher(cfg.teacher, run_inputs(cfg).teacher_weights, resolve_device(cfg.device))
 
 
 def split_for(cfg: CalibrateConfig | DistillConfig, split: str = "test", transform=None):
     """A split ("train" means the data set's training split) of the data set a run config names."""
-    from .assets import resolve_data_root
+    from .assets import run_inputs
     from .data import load_dataset
     from .data.splits import TRAIN_SPLIT
 
     name = TRAIN_SPLIT[cfg.dataset] if split == "train" else split
-    return load_dataset(cfg.dataset, resolve_data_root(cfg.profile, cfg.dataset, cfg.data_root), name, transform)
+    return load_dataset(cfg.dataset, run_inputs(cfg).data_root, name, transform)

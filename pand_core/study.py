@@ -44,17 +44,15 @@ def _run(profile, dataset, methods, seeds, student, runs, teacher_mode, data_roo
     student = student or default_student(profile)
     extra = dict(overrides.get("distill", {}), **({"teacher_mode": teacher_mode} if teacher_mode else {}))
     jobs = [(seed, method) for seed in seeds for method in methods]
-    anchors: dict[int, str] = {}
+    calibrated_seeds: set[int] = set()
     t0 = time.perf_counter()
     for seed, method in Progress(jobs, f"study {profile}/{dataset} (runs)", progress=progress):
-        if seed not in anchors:
-            cal = calibrated(make_config("calibrate", profile, runs=runs, dataset=dataset, data_root=data_root, seed=seed,
-                                         **overrides.get("calibrate", {})), progress=False)
-            anchors[seed] = cal["anchors"]
+        if seed not in calibrated_seeds:  # Stage 1 of the seed: its anchors are where make_config points the methods
+            calibrated(make_config("calibrate", profile, runs=runs, dataset=dataset, data_root=data_root, seed=seed,
+                                   **overrides.get("calibrate", {})), progress=False)
+            calibrated_seeds.add(seed)
         cfg = make_config("distill", profile, runs=runs, method=method, dataset=dataset, data_root=data_root,
                           student=student, seed=seed, **extra)
-        if cfg.spec.anchors == "learned":
-            cfg.anchors = anchors[seed]
         res = distilled(cfg, progress=False)
         log(f"seed {seed} {method:18s} test acc (last epoch) {res['test_acc_last']:6.2f}")
     path = write_study_summary(runs, profile, dataset, student)

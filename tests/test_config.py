@@ -18,7 +18,8 @@ def test_making_the_smoke_configs_imports_no_model_or_data_code():
             "make_config('distill', 'smoke'); print(' '.join(sorted(m for m in sys.modules if m.startswith("
             "('pand_core', 'torch', 'torchvision', 'open_clip')))))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert loaded == ["pand_core", "pand_core.config", "pand_core.constants", "pand_core.errors", "pand_core.seeds"]
+    assert loaded == ["pand_core", "pand_core.config", "pand_core.constants", "pand_core.errors", "pand_core.paths",
+                      "pand_core.seeds"]
 
 
 def test_the_command_line_and_its_help_load_no_torch():
@@ -61,14 +62,26 @@ def test_make_config_refuses_unknown_names(stage, field, value, message):
         make_config(stage, "paper", **{field: value})
 
 
+def test_the_cache_folder_is_resolved_once_into_the_config(tmp_path, monkeypatch):
+    """`make_config` reads `$PAND_CACHE` once into `cfg.cache`; the stages below read the field, so changing the
+    variable afterwards moves no run's caches; an explicit `cache` wins; a resumed run may find its cache elsewhere."""
+    from pand_core.rundir import RESUME_IGNORES
+
+    monkeypatch.setenv("PAND_CACHE", str(tmp_path / "a"))
+    cfg = make_config("distill", "smoke")
+    monkeypatch.setenv("PAND_CACHE", str(tmp_path / "b"))
+    assert cfg.cache == str(tmp_path / "a") and make_config("calibrate", "smoke").cache == str(tmp_path / "b")
+    assert make_config("distill", "smoke", cache=str(tmp_path / "c")).cache == str(tmp_path / "c")
+    assert "cache" in RESUME_IGNORES
+
+
 def test_the_runs_folder_is_passed_not_read_from_the_environment_below_the_edge(tmp_path, monkeypatch):
     """`make_config(runs=...)` decides the default run folder and the anchors it finds; `$PAND_RUNS` is only the
     default when no folder is passed (the command line's and the notebooks' edge)."""
     monkeypatch.setenv("PAND_RUNS", str(tmp_path / "env"))
     assert make_config("distill", "smoke", method="ce").out == str(tmp_path / "env" / "smoke" / "cub" / "ce-pand-mini-resnet-s0")
-    anchors = tmp_path / "mine" / "smoke" / "cub" / "calibrate-s3" / "anchors.pt"
-    anchors.parent.mkdir(parents=True)
-    anchors.write_bytes(b"")
+    anchors = tmp_path / "mine" / "smoke" / "cub" / "calibrate-s3" / "anchors.pt"  # Stage 1's, not looked for on disk
     cfg = make_config("distill", "smoke", runs=tmp_path / "mine", method="pand", seed=3)
     assert cfg.out == str(tmp_path / "mine" / "smoke" / "cub" / "pand-pand-mini-resnet-s3") and cfg.anchors == str(anchors)
+    assert make_config("distill", "smoke", method="vl2lite").anchors is None  # hand prompts: no Stage 1
     assert make_config("calibrate", "smoke", runs=tmp_path / "mine").out == str(tmp_path / "mine" / "smoke" / "cub" / "calibrate-s0")

@@ -569,3 +569,12 @@ def test_in_memory_evaluation_set_scores_like_the_files(env):
     torch.manual_seed(0)
     student = build_student("pand-mini-resnet", len(test.classnames), pretrained=False)
     assert evaluate(student, held, cfg, torch.device("cpu")) == evaluate(student, test, cfg, torch.device("cpu"))
+
+
+def test_a_method_with_learned_anchors_names_the_missing_stage1_file(env):
+    """Before Stage 1 has run, `pand` points at the anchors of its seed's calibrate run and says how to make them."""
+    from pand_core.feeding import load_inputs
+
+    cfg = smoke("distill", env, method="pand", seed=4, out=str(env["tmp"] / "run"))
+    with pytest.raises(ConfigError, match=r"needs Stage 1 anchors, and \S*calibrate-s4/anchors.pt does not exist"):
+        load_inputs(cfg)

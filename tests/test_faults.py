@@ -33,6 +33,7 @@ from pand_core.errors import (
     ConfigError,
     CorruptImageError,
     DatasetNotFoundError,
+    NonFiniteLossError,
     OutputError,
     RunLockedError,
     UnsafeFileError,
@@ -136,7 +137,7 @@ def test_non_finite_loss_names_epoch_step_and_term(world, monkeypatch):
 
     monkeypatch.setattr(d, "stage2_losses", poisoned)
     cfg = distill_cfg(world, method="vl2lite", epochs=3)
-    with pytest.raises(d.NonFiniteLossError, match=r"epoch 1, step 1 \(term\(s\): kd\)") as e:
+    with pytest.raises(NonFiniteLossError, match=r"Stage 2 loss became non-finite at epoch 1, step 1 \(term\(s\): kd\)") as e:
         d.distill(cfg, progress=False)
     assert "last good checkpoint is intact" in str(e.value)
     ckpt = torch.load(Path(cfg.out) / "checkpoint_last.pt", weights_only=True)

@@ -1,6 +1,7 @@
 """What the smoke profile feeds a run: the book's world, the shipped teacher and the shipped student start.
 
-`assets.resolve_*` call these on the smoke profile; everything else about the miniature lives beside them.
+`assets.resolve_*` call these on the smoke profile, with the run's cache folder (`cfg.cache`); without one they use
+`paths.default_cache()`. Everything else about the miniature lives beside them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def world_root(cache: Path | None = None, spec: SyntheticSpec = BOOK_WORLD, prog
     return root
 
 
-def teacher_weights(teacher: str) -> str | None:
+def teacher_weights(teacher: str, cache: Path | None = None) -> str | None:
     """The project's weights of a project teacher: the shipped `pand-mini-clip` folder (hash-checked), or the
     random-weights test model `pand-tiny-clip` (written once to the cache); None for any other teacher."""
     from ..models import MINI_TEACHER, TINY_TEACHER, build_tiny_teacher
@@ -32,14 +33,14 @@ def teacher_weights(teacher: str) -> str | None:
 
         return str(shipped_teacher_dir())
     if teacher == TINY_TEACHER:
-        path = default_cache() / "teachers" / f"{TINY_TEACHER}-seed0.pt"
+        path = (cache or default_cache()) / "teachers" / f"{TINY_TEACHER}-seed0.pt"
         if not path.exists():
             atomic_torch_save(build_tiny_teacher(seed=0).model.state_dict(), path)
         return str(path)
     return None
 
 
-def student_start(student: str, image_size: int) -> str:
+def student_start(student: str, image_size: int, cache: Path | None = None) -> str:
     """The miniature's "ImageNet" start of `student` at `image_size`, as a state-dict path: the shipped
     `pand-mini-resnet` at 32 px (hash-checked), or for another student or size its upstream pretraining with the same
     recipe, trained once into the cache (`student.upstream_student_weights`)."""
@@ -49,4 +50,4 @@ def student_start(student: str, image_size: int) -> str:
 
     if student == MINI_STUDENT and image_size == SHIPPED_STUDENT_SIZE:
         return str(shipped_student_weights())
-    return str(upstream_student_weights(default_cache(), UpstreamSpec(arch=student, image_size=image_size)))
+    return str(upstream_student_weights(cache or default_cache(), UpstreamSpec(arch=student, image_size=image_size)))
