@@ -34,7 +34,7 @@ miniature: $(STAMP)
 	$(BIN)/python -m pand_core.miniature build
 
 book: $(STAMP)
-	$(BIN)/python -m pand_core.firstrun   # first-run caches built here, not inside a notebook's output
+	$(BIN)/python -m pand_core.book.firstrun   # first-run caches built here, not inside a notebook's output
 	$(BIN)/jupyter-book build . -W --keep-going
 	@echo "open _build/html/index.html"
 

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 from pand_core.data import load_dataset, paper_train_transform
 from pand_core.data.gpu_augment import PaperAugment, batch_generator, decode_split
 from pand_core.miniature.world import SyntheticSpec, make_synthetic_cub
-from pand_core.environment import write_benchmark
+from pand_core.infra.environment import write_benchmark
 
 
 class _Images(torch.utils.data.Dataset):

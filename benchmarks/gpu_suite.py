@@ -48,11 +48,11 @@ from data_path import measure_data_path  # noqa: E402
 from stage1_epoch import measure_stage1  # noqa: E402
 from step_time import measure_modes, sync  # noqa: E402
 
-from pand_core.paths import MEASURED_DIR  # noqa: E402
+from pand_core.infra.paths import MEASURED_DIR  # noqa: E402
 from pand_core.config import CalibrateConfig, make_config  # noqa: E402
-from pand_core.environment import environment  # noqa: E402
-from pand_core.features import teacher_autocast  # noqa: E402
-from pand_core.files import write_json  # noqa: E402
+from pand_core.infra.environment import environment  # noqa: E402
+from pand_core.models.features import teacher_autocast  # noqa: E402
+from pand_core.infra.files import write_json  # noqa: E402
 from pand_core.models import build_tiny_teacher, load_teacher  # noqa: E402
 
 CUB_TRAIN, CUB_TEST, CUB_CLASSES = 5994, 5794, 200
@@ -316,8 +316,8 @@ def part_data_path(s: Suite, rec: dict) -> None:
 def part_end_to_end(s: Suite, rec: dict) -> None:
     """Part 6: Stage 2 pand with the bank through distill() on the CUB-sized world, a few epochs; the projection."""
     from pand_core.data import load_dataset
-    from pand_core.distill import distill
-    from pand_core.prompts import save_anchors
+    from pand_core.stage2.distill import distill
+    from pand_core.stage1.prompts import save_anchors
 
     z = s.size
     root = s.wait_world()

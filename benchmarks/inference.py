@@ -18,8 +18,8 @@ import warnings
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from pand_core.environment import write_benchmark
-from pand_core.export import export_student
+from pand_core.infra.environment import write_benchmark
+from pand_core.infra.export import export_student
 from pand_core.models import build_student, load_teacher
 
 

@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from pand_core.config import CalibrateConfig
-from pand_core.environment import write_benchmark
+from pand_core.infra.environment import write_benchmark
 from pand_core.models import load_teacher
-from pand_core.prompts import PromptLearner, stage1_optimizer, train_one_epoch
+from pand_core.stage1.prompts import PromptLearner, stage1_optimizer, train_one_epoch
 
 WORDS = ["Black", "footed", "Albatross", "Laysan", "Sooty", "Crested", "Auklet", "Least", "Parakeet", "Rhinoceros",
          "Brewer", "Blackbird", "Red", "winged", "Yellow", "headed", "Bobolink", "Indigo", "Bunting", "Lazuli"]

@@ -20,12 +20,12 @@ import warnings
 import torch
 
 from pand_core.config import make_config
-from pand_core.distill import build_stage2, train_step
-from pand_core.meter import EpochMeter
-from pand_core.environment import write_benchmark
+from pand_core.stage2.distill import build_stage2, train_step
+from pand_core.infra.meter import EpochMeter
+from pand_core.infra.environment import write_benchmark
 from pand_core.miniature.world import SyntheticSpec
 from pand_core.models import load_teacher
-from pand_core.targets import BankTargets, OnlineTeacher
+from pand_core.stage2.targets import BankTargets, OnlineTeacher
 
 _SMOKE = make_config("distill", "smoke")
 SIZES = {  # each size is a profile's own: teacher, student, image size, batch, NLRD group; the data set's classes

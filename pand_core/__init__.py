@@ -7,7 +7,7 @@ class anchors, a neighbourhood-aware loss (Stage 2, NSD) transfers local decisio
 
 __version__ = "0.1.0"
 
-from .errors import (  # noqa: F401
+from .infra.errors import (  # noqa: F401
     ConfigError,
     CorruptImageError,
     DatasetNotFoundError,

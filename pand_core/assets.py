@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import MINI_STUDENT, CalibrateConfig, DistillConfig
-from .errors import ConfigError
+from .infra.errors import ConfigError
 
 
 def data_home(cache: str | Path | None = None) -> Path:
@@ -19,7 +19,7 @@ def data_home(cache: str | Path | None = None) -> Path:
     if os.environ.get("PAND_DATA"):
         return Path(os.environ["PAND_DATA"]).expanduser()
     if cache is None:
-        from .paths import default_cache
+        from .infra.paths import default_cache
 
         cache = default_cache()
     return Path(cache) / "data"

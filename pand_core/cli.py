@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import DATASET_NAMES, DOWNLOADABLE_NAMES, METHODS, PROFILES, CalibrateConfig, DistillConfig, make_config
-from .errors import ConfigError, exit_status
+from .infra.errors import ConfigError, exit_status
 
 # Plain registries only: importing the command line (and `--help`) loads no torch; a stage imports it when it runs.
 
@@ -128,13 +128,13 @@ def _run(command: str, profile: str, resume: bool, args: dict) -> None:
     """Build the stage's config from the flags, run it, print its one-line summary."""
     cfg = make_config(command, profile, **args)
     if command == "calibrate":
-        from .calibrate import calibrate
+        from .stage1.calibrate import calibrate
 
         res = calibrate(cfg, resume=resume)
         print(f"Stage 1 done: hand prompts {res['hand_prompt_acc']['test']:.2f} % -> calibrated "
               f"{res['calibrated_acc']['test']:.2f} % test accuracy ({res['selection']}); anchors: {res['anchors']}")
     else:
-        from .distill import distill
+        from .stage2.distill import distill
 
         res = distill(cfg, resume=resume)
         if res.get("test_acc_last") is not None:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .constants import CLIP_SCALE, KD_TEMPERATURE, NLRD_GROUP_SIZE, NLRD_K
-from .errors import ConfigError
-from .paths import default_cache, runs_root
-from .seeds import SEEDING_VERSION
+from .method.constants import CLIP_SCALE, KD_TEMPERATURE, NLRD_GROUP_SIZE, NLRD_K
+from .infra.errors import ConfigError
+from .infra.paths import default_cache, runs_root
+from .infra.seeds import SEEDING_VERSION
 
 
 @dataclass(frozen=True)

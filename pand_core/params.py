@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import PROFILE_OVERRIDES, CalibrateConfig, DistillConfig, make_config
-from .errors import ConfigError
+from .infra.errors import ConfigError
 
 RANDOM_WEIGHTS = ("none", "random")  # TEACHER_WEIGHTS values meaning "random weights" (tests; meaningless results)
 
@@ -70,7 +70,7 @@ class RunParams:
         finished download is already there; return the root. The smoke profile's world is generated, not fetched."""
         from .assets import data_home, resolve_data_root
         from .data.download import download
-        from .paths import display_path
+        from .infra.paths import display_path
 
         if self.profile == "smoke" and self.dataset == "cub":
             return resolve_data_root(self.profile, self.dataset, self.data_root)

@@ -9,7 +9,7 @@ notebook once, for the book: it reads those runs (a finished run is read, never 
 accepted notebook copies are skipped (`--force` executes the notebooks again); a failing stage stops the pipeline
 with its name (and cell), and everything already computed stays, so a rerun continues from the failed stage. An
 executed copy is accepted when no cell wrote to stderr (after removing dependencies' known first-run messages, see
-`pand_core.firstrun`): the book is built with warnings as errors, and a copy it would reject is set aside as
+`pand_core.book.firstrun`): the book is built with warnings as errors, and a copy it would reject is set aside as
 `<name>.rejected.ipynb` and executed again by the next run, never silently reused. The book shows the executed
 copies without papermill's injected-parameters cell, which holds this machine's paths. On a terminal, one live line shows
 the stage, the cell, the loop the notebook is in (epochs, batches) and the time so far.
@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import METHOD_ORDER, METHODS, PROFILES, default_student
-from .errors import PandError, PipelineError, exit_status
-from .files import atomic_write
-from .firstrun import scrub_first_run_noise, warm_caches
-from .bookbuild import BOOK_NOTEBOOKS, build_book, rejected_pages  # noqa: F401  (re-exported)
+from .infra.errors import PandError, PipelineError, exit_status
+from .infra.files import atomic_write
+from .book.firstrun import scrub_first_run_noise, warm_caches
+from .book.build import BOOK_NOTEBOOKS, build_book, rejected_pages  # noqa: F401  (re-exported)
 from .params import RunParams
-from .progress import PROGRESS_FILE_ENV, format_status, progress_enabled, read_status
+from .infra.progress import PROGRESS_FILE_ENV, format_status, progress_enabled, read_status
 from .study import STUDY_METHODS, run_study
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from .config import METHODS, PROFILES, default_student, make_config
-from .errors import PandError, exit_status
-from .progress import Progress
+from .infra.errors import PandError, exit_status
+from .infra.progress import Progress
 
 # Every Stage 2 method but `ce-original` (the original code's no-teacher recipe), in the registry's order.
 STUDY_METHODS = [m for m in METHODS if m != "ce-original"]
@@ -39,7 +39,7 @@ def run_study(profile: str, dataset: str, methods: list[str], seeds: list[int], 
 def _run(profile, dataset, methods, seeds, student, runs, teacher_mode, data_root, progress, log, overrides) -> Path:
     """`run_study`'s loop: every run folder under `runs`, passed to each config (no environment variable)."""
     from .report import write_study_summary
-    from .stages import calibrated, distilled
+    from .book.stages import calibrated, distilled
     overrides = overrides or {}
     student = student or default_student(profile)
     extra = dict(overrides.get("distill", {}), **({"teacher_mode": teacher_mode} if teacher_mode else {}))
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                          args.teacher_mode, args.data_root)
         if args.report:
             from .report import write_study_report
-            from .environment import environment
+            from .infra.environment import environment
 
             env = environment()
             summary = json.loads(path.read_text())

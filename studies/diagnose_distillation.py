@@ -35,13 +35,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pand_core import distill as distill_mod
+from pand_core.stage2 import distill as distill_mod
 from pand_core.config import make_config
 from pand_core.data import paper_test_transform
-from pand_core.environment import environment
-from pand_core.losses import ce_step_mass, loss_weights, nlrd_loss
+from pand_core.infra.environment import environment
+from pand_core.method.losses import ce_step_mass, loss_weights, nlrd_loss
 from pand_core.models import AlignHead
-from pand_core.stages import load_student, split_for, teacher_for
+from pand_core.book.stages import load_student, split_for, teacher_for
 
 
 def effective_rank(x: torch.Tensor) -> float:
@@ -198,7 +198,7 @@ def main() -> None:
             "test": split_for(base, "test", paper_test_transform(base.image_size))}
     tr_t = split_for(base, "train", teacher.preprocess)
     te_t = split_for(base, "test", teacher.preprocess)
-    from pand_core.features import extract_features
+    from pand_core.models.features import extract_features
 
     f_tr, y_tr = extract_features(teacher, tr_t, progress=False)
     f_te, y_te = extract_features(teacher, te_t, progress=False)
@@ -206,7 +206,7 @@ def main() -> None:
     report["teacher_probe"] = probe(f_tr, y_tr, f_te, y_te)
     report["teacher"] = {"effective_rank": effective_rank(f_tr), "between_class_share": between_class_share(f_tr, y_tr)}
 
-    from pand_core.calibrate import calibrate
+    from pand_core.stage1.calibrate import calibrate
 
     for seed in args.seeds:
         cal = make_config("calibrate", "smoke", seed=seed, out=str(runs / f"calibrate-s{seed}"))
@@ -236,7 +236,7 @@ def main() -> None:
                 distill_mod.AlignHead = original
             anchors = None
             if cfg.spec.teacher:
-                from pand_core.prompts import load_anchors
+                from pand_core.stage1.prompts import load_anchors
 
                 anchors = load_anchors(cfg.anchors)[0] if cfg.spec.anchors == "learned" else teacher.encode_text(data["train"].prompts())
             # the probe batch: the first `batch_size` training images in order, their teacher rows alike

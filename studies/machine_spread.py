@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pand_core.environment import environment
+from pand_core.infra.environment import environment
 
 
 def run_all(threads: int, seeds: list[int], methods: list[str], runs: Path) -> float:

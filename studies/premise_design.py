@@ -27,17 +27,17 @@ from pathlib import Path
 
 import torch
 
-from pand_core.calibrate import calibrate
+from pand_core.stage1.calibrate import calibrate
 from pand_core.config import make_config
 from pand_core.data import load_dataset, paper_test_transform, paper_train_transform
 from pand_core.data.views import AugmentedViews
-from pand_core.distill import distill
-from pand_core.environment import environment
-from pand_core.features import accuracy, view_tensors, zero_shot_logits
+from pand_core.stage2.distill import distill
+from pand_core.infra.environment import environment
+from pand_core.models.features import accuracy, view_tensors, zero_shot_logits
 from pand_core.miniature.teacher import PretrainSpec, mini_teacher_dir
 from pand_core.miniature.world import SYNTHETIC_VERSION, SyntheticSpec, make_synthetic_cub
 from pand_core.models import MINI_TEACHER, load_teacher
-from pand_core.paths import default_cache
+from pand_core.infra.paths import default_cache
 
 TARGETS = {"clean": (70.0, 95.0), "views": 60.0, "ce_gap": 10.0}
 

@@ -24,13 +24,13 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from pand_core.calibrate import calibrate
+from pand_core.stage1.calibrate import calibrate
 from pand_core.config import make_config
 from pand_core.miniature.world import SYNTHETIC_VERSION, SyntheticSpec, make_synthetic_cub
-from pand_core.distill import distill
-from pand_core.environment import environment
-from pand_core.losses import ce_step_mass
-from pand_core.rundir import read_metrics
+from pand_core.stage2.distill import distill
+from pand_core.infra.environment import environment
+from pand_core.method.losses import ce_step_mass
+from pand_core.infra.rundir import read_metrics
 
 CONDITIONS = (("ce", False), ("ce", True), ("vl2lite", True), ("pand", True))
 

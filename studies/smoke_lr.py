@@ -15,10 +15,10 @@ import tempfile
 from pathlib import Path
 
 from pand_core.config import make_config
-from pand_core.distill import distill
-from pand_core.environment import environment
+from pand_core.stage2.distill import distill
+from pand_core.infra.environment import environment
 from pand_core.miniature.world import SyntheticSpec, make_synthetic_cub
-from pand_core.rundir import read_metrics
+from pand_core.infra.rundir import read_metrics
 
 
 def main() -> None:

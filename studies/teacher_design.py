@@ -18,11 +18,11 @@ from pathlib import Path
 
 from pand_core.data import load_dataset
 from pand_core.miniature.world import SYNTHETIC_VERSION, SyntheticSpec, make_synthetic_cub, synthetic_classes
-from pand_core.environment import environment
-from pand_core.features import extract_features, zero_shot_logits
+from pand_core.infra.environment import environment
+from pand_core.models.features import extract_features, zero_shot_logits
 from pand_core.miniature.teacher import PretrainSpec, mini_teacher_folder, pretrain_mini_clip, save_mini_teacher
 from pand_core.models import MINI_TEACHER, Teacher
-from pand_core.paths import default_cache
+from pand_core.infra.paths import default_cache
 
 import open_clip
 import torch
@@ -109,7 +109,7 @@ def main() -> None:
     from pand_core.config import make_config
     from pand_core.data import paper_train_transform
     from pand_core.data.views import AugmentedViews
-    from pand_core.features import view_tensors
+    from pand_core.models.features import view_tensors
 
     stage2 = make_config("distill", "smoke")
     base = load_dataset("cub", root.parent, "train")

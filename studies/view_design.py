@@ -21,8 +21,8 @@ from pand_core.data import load_dataset, paper_test_transform
 from pand_core.miniature.world import SyntheticSpec, make_synthetic_cub
 from pand_core.data.transforms import CLIP_MEAN, CLIP_STD, RandomSquareResizedCrop
 from pand_core.data.views import AugmentedViews
-from pand_core.environment import environment
-from pand_core.features import accuracy, view_tensors, zero_shot_logits
+from pand_core.infra.environment import environment
+from pand_core.models.features import accuracy, view_tensors, zero_shot_logits
 from pand_core.miniature.teacher import load_mini_teacher
 
 PARTS = ("rotation", "blur", "jitter")

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from pand_core.config import make_config
-from pand_core.errors import ConfigError, PipelineError
-from pand_core.neighborhood import knn_graph, knn_overlap, neighbour_label_purity, pair_divergences, purity_upper_bound
+from pand_core.infra.errors import ConfigError, PipelineError
+from pand_core.method.neighborhood import knn_graph, knn_overlap, neighbour_label_purity, pair_divergences, purity_upper_bound
 from pand_core.pipeline import build_book, make_plan, run_plan, run_studies, stderr_cells
 from pand_core.report import ablation_markdown, collect_results, results_markdown, summarise
 
@@ -212,8 +212,8 @@ def test_purity_upper_bound_counts_the_same_class_samples_a_group_holds():
 
 # --------------------------------------------------------------------------------------------- stages
 def test_stages_load_finished_runs_and_refuse_other_configs(tmp_path, monkeypatch, synthetic_root):
-    from pand_core import calibrate as cal_mod
-    from pand_core.stages import calibrated
+    from pand_core.stage1 import calibrate as cal_mod
+    from pand_core.book.stages import calibrated
 
     monkeypatch.setenv("PAND_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("PAND_CACHE", str(tmp_path / "cache"))
@@ -230,7 +230,7 @@ def test_a_run_saved_before_named_random_streams_is_not_taken_for_one_after(tmp_
     """A config.json without `seeding` was written when views and batches were seeded by bare tags: it differs
     from a config of this code, while any other option a run saved before it existed counts as its default."""
     from pand_core.config import config_diff, to_dict
-    from pand_core.seeds import SEEDING_VERSION
+    from pand_core.infra.seeds import SEEDING_VERSION
 
     current = to_dict(make_config("distill", "smoke"))
     old = {k: v for k, v in current.items() if k not in ("seeding", "early_stop_patience")}
@@ -239,8 +239,8 @@ def test_a_run_saved_before_named_random_streams_is_not_taken_for_one_after(tmp_
 
 
 def test_config_changes_ignore_what_a_resume_may_change(tmp_path):
-    from pand_core.files import write_json
-    from pand_core.rundir import config_changes, read_config, started
+    from pand_core.infra.files import write_json
+    from pand_core.infra.rundir import config_changes, read_config, started
 
     assert not started(tmp_path)
     write_json(tmp_path / "config.json", {"epochs": 2, "out": "a", "device": "cpu"})
@@ -491,7 +491,7 @@ def test_a_study_runs_every_method_and_seed_once_and_summarises_them(tmp_path, m
 
     monkeypatch.setenv("PAND_CACHE", str(tmp_path / "cache"))
     calls = []
-    from pand_core import distill as distill_mod
+    from pand_core.stage2 import distill as distill_mod
 
     original = distill_mod.distill
 
@@ -575,7 +575,7 @@ def test_confusions_are_counted_ranked_and_named():
 def test_a_page_starts_with_its_runs_folder_and_reports_its_cost(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
-    from pand_core.page import PLOT_STYLE, start_page
+    from pand_core.book.page import PLOT_STYLE, start_page
 
     monkeypatch.setenv("PAND_RUNS", "elsewhere")
     with plt.rc_context():

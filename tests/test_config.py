@@ -10,7 +10,7 @@ import pytest
 
 from pand_core import config
 from pand_core.config import make_config
-from pand_core.errors import ConfigError
+from pand_core.infra.errors import ConfigError
 
 
 def test_making_the_smoke_configs_imports_no_model_or_data_code():
@@ -18,8 +18,8 @@ def test_making_the_smoke_configs_imports_no_model_or_data_code():
             "make_config('distill', 'smoke'); print(' '.join(sorted(m for m in sys.modules if m.startswith("
             "('pand_core', 'torch', 'torchvision', 'open_clip')))))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert loaded == ["pand_core", "pand_core.config", "pand_core.constants", "pand_core.errors", "pand_core.paths",
-                      "pand_core.seeds"]
+    assert loaded == ["pand_core", "pand_core.config", "pand_core.infra", "pand_core.infra.errors", "pand_core.infra.paths",
+                      "pand_core.infra.seeds", "pand_core.method", "pand_core.method.constants"]
 
 
 def test_the_command_line_and_its_help_load_no_torch():
@@ -65,7 +65,7 @@ def test_make_config_refuses_unknown_names(stage, field, value, message):
 def test_the_cache_folder_is_resolved_once_into_the_config(tmp_path, monkeypatch):
     """`make_config` reads `$PAND_CACHE` once into `cfg.cache`; the stages below read the field, so changing the
     variable afterwards moves no run's caches; an explicit `cache` wins; a resumed run may find its cache elsewhere."""
-    from pand_core.rundir import RESUME_IGNORES
+    from pand_core.infra.rundir import RESUME_IGNORES
 
     monkeypatch.setenv("PAND_CACHE", str(tmp_path / "a"))
     cfg = make_config("distill", "smoke")

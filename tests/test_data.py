@@ -10,7 +10,7 @@ from PIL import Image
 from pand_core.data import load_dataset, paper_test_transform, paper_train_transform
 from pand_core.miniature.world import SyntheticSpec, make_synthetic_cub, synthetic_classes
 from pand_core.data.transforms import CLIP_MEAN, RandomSquareResizedCrop
-from pand_core.errors import ConfigError, CorruptImageError, DatasetNotFoundError
+from pand_core.infra.errors import ConfigError, CorruptImageError, DatasetNotFoundError
 
 
 # ------------------------------------------------------------------------------------------------ CUB

@@ -6,7 +6,7 @@ import json
 
 import torch
 
-from pand_core import devices
+from pand_core.infra import devices
 
 
 def test_cpu_runtime_says_there_is_no_gpu(monkeypatch, capsys):
@@ -69,7 +69,7 @@ def test_the_measured_figures_ship_with_the_package():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
     import pand_core
-    from pand_core.paths import MEASURED_DIR
+    from pand_core.infra.paths import MEASURED_DIR
     from pand_core.report import collect_benchmarks
 
     package = Path(pand_core.__file__).resolve().parent
@@ -80,8 +80,8 @@ def test_the_measured_figures_ship_with_the_package():
 
 
 def test_a_benchmark_result_is_written_with_its_environment(tmp_path, capsys):
-    from pand_core.environment import write_benchmark
-    from pand_core.paths import MEASURED_DIR
+    from pand_core.infra.environment import write_benchmark
+    from pand_core.infra.paths import MEASURED_DIR
 
     path = write_benchmark({"benchmark": "x", "value": 1.5}, "x-cpu", str(tmp_path / "x.json"))
     record = json.loads(path.read_text())

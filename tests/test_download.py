@@ -12,7 +12,7 @@ import pytest
 from pand_core import cli
 from pand_core.data import load_dataset
 from pand_core.data import download as dl
-from pand_core.errors import ChecksumMismatchError, DownloadError
+from pand_core.infra.errors import ChecksumMismatchError, DownloadError
 
 from mirror import Server, make_tar, official_archives, serve  # noqa: E402  (tests/mirror.py)
 

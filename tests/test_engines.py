@@ -16,9 +16,9 @@ from pand_core.config import METHODS, make_config
 from pand_core.data import load_dataset, paper_test_transform, paper_train_transform
 from pand_core.data.splits import stratified_holdout
 from pand_core.data.views import AugmentedViews
-from pand_core.seeds import derive_seed, stream_seed, stream_tag
-from pand_core.errors import ConfigError
-from pand_core.features import build_bank, cached_features
+from pand_core.infra.seeds import derive_seed, stream_seed, stream_tag
+from pand_core.infra.errors import ConfigError
+from pand_core.models.features import build_bank, cached_features
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -73,7 +73,7 @@ def test_views_are_functions_of_seed_index_and_epoch(synthetic_root):
 def test_random_streams_are_named_and_never_share_a_seed():
     """Every stream has its own tag; the draw that once collided (the batch order of epoch e, and the online view
     of image 3 in epoch e, both `(seed, e, 3)`) no longer does; an unknown stream name is refused."""
-    from pand_core.seeds import STREAMS
+    from pand_core.infra.seeds import STREAMS
 
     assert len(set(STREAMS.values())) == len(STREAMS)
     seeds = {(name, e, i): stream_seed(name, 7, e, i) for name in ("online-view", "bank-pick") for e in range(4)
@@ -106,7 +106,7 @@ def test_seeded_view_equals_a_forked_manual_seed_and_leaves_the_callers_rng_alon
 def test_held_views_are_the_seeded_views_and_are_cached(synthetic_root, tmp_path):
     """`view_tensors` holds exactly the pixels the seeded transform makes; a second call reads the cache; a
     dataset over the memory limit is left to make its views on the fly."""
-    from pand_core.features import view_tensors
+    from pand_core.models.features import view_tensors
 
     base = load_dataset("cub", synthetic_root, "train")
     views = AugmentedViews(base, paper_train_transform(32, 36), seed=3, views=2, indices=[1, 4, 6])
@@ -163,7 +163,7 @@ def test_feature_cache_is_keyed_and_reused(synthetic_root, tiny_teacher, tmp_pat
     f1, y1 = cached_features(tiny_teacher, test, tmp_path, batch_size=7, progress=False)
     files = list((tmp_path / "features").glob("*.pt"))
     assert len(files) == 1 and y1.tolist() == test.targets
-    from pand_core import features
+    from pand_core.models import features
 
     monkeypatch.setattr(features, "extract_features", lambda *a, **k: (_ for _ in ()).throw(AssertionError("recomputed")))
     f2, _ = cached_features(tiny_teacher, test, tmp_path, progress=False)
@@ -176,8 +176,8 @@ def test_feature_cache_is_keyed_and_reused(synthetic_root, tiny_teacher, tmp_pat
 
 def test_one_teacher_precision_for_features_bank_and_online_teacher(synthetic_root, tiny_teacher, tmp_path, env):
     """Precision is part of every cache key and the same context runs the teacher in every mode; runs record it."""
-    from pand_core.distill import distill
-    from pand_core.features import teacher_autocast
+    from pand_core.stage2.distill import distill
+    from pand_core.models.features import teacher_autocast
 
     test = load_dataset("cub", synthetic_root, "test")
     f32, _ = cached_features(tiny_teacher, test, tmp_path, progress=False)
@@ -210,8 +210,8 @@ def test_stratified_holdout():
 # ------------------------------------------------------------------------------------------ Stage 1
 @pytest.mark.parametrize("select_on", ["last", "val", "test"])
 def test_calibrate_writes_labelled_anchors(env, select_on):
-    from pand_core.calibrate import calibrate
-    from pand_core.prompts import load_anchors
+    from pand_core.stage1.calibrate import calibrate
+    from pand_core.stage1.prompts import load_anchors
 
     res = calibrate(smoke("calibrate", env, epochs=4, n_ctx=4, select_on=select_on, val_fraction=0.25), progress=False)
     out = Path(res["anchors"]).parent
@@ -230,7 +230,7 @@ def test_calibrate_writes_labelled_anchors(env, select_on):
 
 def test_calibrate_selects_on_aircrafts_official_val_split(env, aircraft_root):
     """The original selects Aircraft's anchors on its official `val` split, not on a hold-out of train."""
-    from pand_core.calibrate import calibrate
+    from pand_core.stage1.calibrate import calibrate
 
     cfg = smoke("calibrate", dict(env, root=str(aircraft_root)), dataset="aircraft", epochs=3, n_ctx=4, select_on="val",
                 val_fraction=0.5, batch_size=2)
@@ -246,7 +246,7 @@ def test_calibrate_selects_on_aircrafts_official_val_split(env, aircraft_root):
 def test_calibrate_early_stop_is_recorded_and_last_means_the_last_epoch_run(env, monkeypatch):
     """Zero test features make the held-out (test) accuracy constant: best at epoch 0, so patience 2 stops Stage 1
     after epoch 2 of 6, and "last" keeps epoch 2's anchors."""
-    from pand_core import calibrate as cal_mod
+    from pand_core.stage1 import calibrate as cal_mod
 
     real, calls = cal_mod.cached_features, []
 
@@ -269,14 +269,14 @@ def test_calibrate_early_stop_is_recorded_and_last_means_the_last_epoch_run(env,
 # ------------------------------------------------------------------------------------------ Stage 2
 @pytest.fixture
 def anchors(env):
-    from pand_core.calibrate import calibrate
+    from pand_core.stage1.calibrate import calibrate
 
     return calibrate(smoke("calibrate", env, epochs=2, n_ctx=4), progress=False)["anchors"]
 
 
 @pytest.mark.parametrize("method", list(METHODS))
 def test_every_method_runs_and_logs_its_terms(env, anchors, method):
-    from pand_core.distill import distill
+    from pand_core.stage2.distill import distill
 
     cfg = smoke("distill", env, method=method, epochs=2, anchors=anchors, batch_size=8, nlrd_group_size=4)
     res = distill(cfg, progress=False)
@@ -297,8 +297,8 @@ def test_every_method_runs_and_logs_its_terms(env, anchors, method):
 
 
 def test_ce_never_loads_a_teacher(env, monkeypatch):
-    from pand_core import distill as d
-    from pand_core import feeding
+    from pand_core.stage2 import distill as d
+    from pand_core.stage2 import feeding
 
     monkeypatch.setattr(feeding, "load_teacher", lambda *a, **k: (_ for _ in ()).throw(AssertionError("teacher loaded")))
     d.distill(smoke("distill", env, method="ce", epochs=1, batch_size=8), progress=False)
@@ -307,8 +307,8 @@ def test_ce_never_loads_a_teacher(env, monkeypatch):
 def test_bank_mode_trains_on_the_banks_features_not_the_online_teacher(env, anchors, monkeypatch):
     """Once the bank is built, training never runs the teacher's image tower; and what the bank holds is what the
     loss sees (a changed bank changes the run)."""
-    from pand_core.distill import distill
-    from pand_core.files import safe_load
+    from pand_core.stage2.distill import distill
+    from pand_core.infra.files import safe_load
     from pand_core.models import Teacher
 
     kw = dict(method="pand", teacher_mode="bank", bank_views=2, epochs=2, anchors=anchors, batch_size=8, nlrd_group_size=4)
@@ -332,7 +332,7 @@ def test_bank_mode_trains_on_the_banks_features_not_the_online_teacher(env, anch
 
 
 def test_val_split_gives_val_selected_accuracy(env):
-    from pand_core.distill import distill
+    from pand_core.stage2.distill import distill
 
     res = distill(smoke("distill", env, method="ce", epochs=2, batch_size=8, val_fraction=0.25), progress=False)
     rows = [json.loads(x) for x in (Path(res_out(env, "ce")) / "metrics.jsonl").read_text().splitlines()]
@@ -346,7 +346,7 @@ def res_out(env, method, student="pand-mini-resnet", seed=0):
 
 @pytest.mark.slow
 def test_resume_gives_the_same_numbers_as_an_uninterrupted_run(env, anchors):
-    from pand_core.distill import distill
+    from pand_core.stage2.distill import distill
 
     kw = dict(method="pand", epochs=3, anchors=anchors, batch_size=8, nlrd_group_size=4)
     full = distill(smoke("distill", env, out=str(env["tmp"] / "full"), **kw), progress=False)
@@ -376,7 +376,7 @@ def test_resume_gives_the_same_numbers_as_an_uninterrupted_run(env, anchors):
 
 def test_early_stop_follows_the_originals_rule_and_a_stopped_run_counts_as_finished(env, monkeypatch):
     """Test accuracies 50, 60, 55, 58, 59, 70 with patience 2: the best is epoch 1, so training stops after epoch 3."""
-    from pand_core import distill as distill_mod
+    from pand_core.stage2 import distill as distill_mod
 
     accs = iter([50.0, 60.0, 55.0, 58.0, 59.0, 70.0] * 2)
     monkeypatch.setattr(distill_mod, "evaluate", lambda *a, **k: (next(accs), 18))
@@ -395,7 +395,7 @@ def test_early_stop_follows_the_originals_rule_and_a_stopped_run_counts_as_finis
 
 
 def test_same_seed_reproduces_and_other_seed_differs(env):
-    from pand_core.distill import distill
+    from pand_core.stage2.distill import distill
 
     r1 = distill(smoke("distill", env, method="ce", epochs=1, batch_size=8, out=str(env["tmp"] / "a")), progress=False)
     r2 = distill(smoke("distill", env, method="ce", epochs=1, batch_size=8, out=str(env["tmp"] / "b")), progress=False)
@@ -407,7 +407,7 @@ def test_same_seed_reproduces_and_other_seed_differs(env):
 
 
 def test_evaluation_scores_every_test_image(env):
-    from pand_core.distill import evaluate
+    from pand_core.stage2.distill import evaluate
     from pand_core.models import build_student
 
     cfg = smoke("distill", env, method="ce", batch_size=4)  # 18 test images: 4 full batches + 2
@@ -424,8 +424,8 @@ def test_evaluation_scores_every_test_image(env):
 
 # ------------------------------------------------------------------------------------------- refusals
 def test_refusals(env, anchors, tmp_path):
-    from pand_core.distill import distill
-    from pand_core.prompts import save_anchors
+    from pand_core.stage2.distill import distill
+    from pand_core.stage1.prompts import save_anchors
 
     with pytest.raises(ConfigError, match="unknown method"):
         smoke("distill", env, method="pandas")
@@ -482,7 +482,7 @@ def test_ddp_two_cpu_processes(env, tmp_path):
 
 
 def test_epoch_batches_keep_the_last_partial_batch_like_the_originals_sampler():
-    from pand_core.feeding import epoch_batches
+    from pand_core.stage2.feeding import epoch_batches
 
     one = epoch_batches(10, 4, seed=0, epoch=0)
     assert [len(b) for b in one] == [4, 4, 2] and sorted(sum(one, [])) == list(range(10))
@@ -500,7 +500,7 @@ def test_epoch_batches_keep_the_last_partial_batch_like_the_originals_sampler():
 @pytest.mark.parametrize("augment", ["cpu", "device"])
 def test_training_sees_every_image_each_epoch(env, monkeypatch, augment):
     """24 training images at batch 10: steps of 10, 10 and 4, on the CPU loader and the device path alike."""
-    from pand_core import distill as distill_mod
+    from pand_core.stage2 import distill as distill_mod
 
     sizes = []
     real = distill_mod.stage2_losses
@@ -511,7 +511,7 @@ def test_training_sees_every_image_each_epoch(env, monkeypatch, augment):
 
 
 def test_resuming_a_finished_run_returns_its_result(env):
-    from pand_core.distill import distill
+    from pand_core.stage2.distill import distill
 
     cfg = smoke("distill", env, method="ce", epochs=1, batch_size=8)
     first = distill(cfg, progress=False)
@@ -520,7 +520,7 @@ def test_resuming_a_finished_run_returns_its_result(env):
 
 
 def test_device_augmentation_path_trains_and_resumes_exactly(env):
-    from pand_core.distill import distill
+    from pand_core.stage2.distill import distill
 
     kw = dict(method="ce", epochs=2, batch_size=8, augment="device")
     full = distill(smoke("distill", env, out=str(env["tmp"] / "dev-full"), **kw), progress=False)
@@ -556,8 +556,8 @@ def test_in_memory_evaluation_set_scores_like_the_files(env):
     """The test split held as tensors gives the same accuracy as decoding it from disk; a set over the limit stays
     a file-backed dataset (CUB at 224 px)."""
     from pand_core.data import paper_test_transform
-    from pand_core.distill import evaluate
-    from pand_core.feeding import in_memory
+    from pand_core.stage2.distill import evaluate
+    from pand_core.stage2.feeding import in_memory
     from pand_core.models import build_student
 
     cfg = smoke("distill", env)
@@ -573,7 +573,7 @@ def test_in_memory_evaluation_set_scores_like_the_files(env):
 
 def test_a_method_with_learned_anchors_names_the_missing_stage1_file(env):
     """Before Stage 1 has run, `pand` points at the anchors of its seed's calibrate run and says how to make them."""
-    from pand_core.feeding import load_inputs
+    from pand_core.stage2.feeding import load_inputs
 
     cfg = smoke("distill", env, method="pand", seed=4, out=str(env["tmp"] / "run"))
     with pytest.raises(ConfigError, match=r"needs Stage 1 anchors, and \S*calibrate-s4/anchors.pt does not exist"):

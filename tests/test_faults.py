@@ -29,7 +29,7 @@ import torch
 
 from pand_core import cli
 from pand_core.config import make_config
-from pand_core.errors import (
+from pand_core.infra.errors import (
     ConfigError,
     CorruptImageError,
     DatasetNotFoundError,
@@ -58,8 +58,8 @@ def distill_cfg(world, **kw):
 
 
 def test_missing_data_is_reported_before_the_teacher_loads(world, monkeypatch, capsys):
-    from pand_core import distill as d
-    from pand_core import feeding
+    from pand_core.stage2 import distill as d
+    from pand_core.stage2 import feeding
 
     monkeypatch.setattr(feeding, "load_teacher", lambda *a, **k: (_ for _ in ()).throw(AssertionError("teacher loaded first")))
     with pytest.raises(DatasetNotFoundError, match=r"missing .*nowhere\nExpected layout[\s\S]*images.txt"):
@@ -71,7 +71,7 @@ def test_missing_data_is_reported_before_the_teacher_loads(world, monkeypatch, c
 
 
 def test_corrupt_image_stops_with_its_name_or_is_skipped_on_request(world, capsys):
-    from pand_core.distill import distill
+    from pand_core.stage2.distill import distill
 
     bad = sorted((world / "data" / "CUB_200_2011" / "images").rglob("*.jpg"))[1]
     bad.write_bytes(bad.read_bytes()[:200])  # truncated
@@ -87,7 +87,7 @@ def test_corrupt_image_stops_with_its_name_or_is_skipped_on_request(world, capsy
 
 @pytest.mark.slow
 def test_sigkill_then_resume_gives_the_uninterrupted_numbers(world):
-    from pand_core.distill import distill
+    from pand_core.stage2.distill import distill
 
     kw = dict(method="pand-no-psc", epochs=4, nlrd_group_size=4)
     full = distill(distill_cfg(world, out=str(world / "full"), **kw), progress=False)
@@ -99,7 +99,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_numbers(world):
     paused = world / "killed.paused"
     # The killed process is the command line itself, held at the start of its third epoch (after two epochs and
     # their checkpoints), so the kill always lands mid-run however fast the machine is.
-    hold = ("import sys, time\nimport pand_core.distill as d\nfrom pand_core import cli\nreal = d.train_one_epoch\n"
+    hold = ("import sys, time\nimport pand_core.stage2.distill as d\nfrom pand_core import cli\nreal = d.train_one_epoch\n"
             "def held(*args):\n    if args[6] == 2:\n        open(sys.argv[1], 'w').close()\n        time.sleep(600)\n"
             "    return real(*args)\nd.train_one_epoch = held\nsys.exit(cli.main(sys.argv[2:]))")
     proc = subprocess.Popen([sys.executable, "-c", hold, str(paused), *cmd[3:]], env=dict(os.environ),
@@ -122,7 +122,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_numbers(world):
 
 
 def test_non_finite_loss_names_epoch_step_and_term(world, monkeypatch):
-    from pand_core import distill as d
+    from pand_core.stage2 import distill as d
 
     real = d.stage2_losses
     calls = {"n": 0}
@@ -145,8 +145,8 @@ def test_non_finite_loss_names_epoch_step_and_term(world, monkeypatch):
 
 
 def test_unwritable_output_and_disk_full(world, monkeypatch):
-    from pand_core import distill as d
-    from pand_core import files
+    from pand_core.stage2 import distill as d
+    from pand_core.infra import files
 
     blocker = world / "a-file"
     blocker.write_text("not a folder")
@@ -172,7 +172,7 @@ def test_unwritable_output_and_disk_full(world, monkeypatch):
 
 
 def test_a_second_process_on_the_same_folder_is_refused(world):
-    from pand_core.rundir import RunDir
+    from pand_core.infra.rundir import RunDir
 
     out = world / "shared"
     out.mkdir()
@@ -207,8 +207,8 @@ class _Payload:
 
 
 def test_pickled_payloads_are_refused_and_never_run(world, monkeypatch):
-    from pand_core.prompts import load_anchors
-    from pand_core.rundir import load_checkpoint
+    from pand_core.stage1.prompts import load_anchors
+    from pand_core.infra.rundir import load_checkpoint
 
     marker = world / "pwned"
     monkeypatch.setenv("PAND_MARKER", str(marker))
@@ -217,7 +217,7 @@ def test_pickled_payloads_are_refused_and_never_run(world, monkeypatch):
     for loader in (lambda: load_anchors(evil), lambda: load_checkpoint(evil)):
         with pytest.raises(UnsafeFileError, match="refusing to load"):
             loader()
-    from pand_core import features
+    from pand_core.models import features
     from pand_core.data import load_dataset
 
     class FakeTeacher:

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from pand_core.config import METHODS
-from pand_core.losses import (
+from pand_core.method.losses import (
     CLIP_SCALE,
     feature_alignment_loss,
     hinton_kd_loss,
@@ -191,7 +191,7 @@ def test_nlrd_gradients_and_errors():
 def test_ce_step_mass_is_the_closed_form():
     """Σ_e e/(8E) over E epochs is (E−1)/16 per step of an epoch: the paper's CUB recipe (300 epochs × 47 steps)
     gives 47·299/16 = 878.3125; one epoch gives nothing (α = 0 in epoch 0)."""
-    from pand_core.losses import ce_step_mass
+    from pand_core.method.losses import ce_step_mass
 
     assert ce_step_mass(300, 47) == pytest.approx(878.3125)
     assert ce_step_mass(20, 23) == pytest.approx(23 * 19 / 16)
@@ -218,9 +218,9 @@ def test_pand_total_loss_combines_terms():
 def test_the_logged_ce_weight_is_the_weight_cross_entropy_has_in_the_loss(method, monkeypatch):
     """`ce_weight` (what metrics.jsonl logs as `alpha`) equals d total / d CE of `stage2_losses` for every method and
     epoch: α = e/(8E) for the methods that distil, 1 for `ce` and `ce-original` (no teacher)."""
-    from pand_core import distill as distill_mod
+    from pand_core.stage2 import distill as distill_mod
     from pand_core.config import make_config
-    from pand_core.losses import ce_weight
+    from pand_core.method.losses import ce_weight
     from pand_core.models import StudentOutput
 
     gen = torch.Generator().manual_seed(0)

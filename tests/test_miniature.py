@@ -93,7 +93,7 @@ def test_only_the_worlds_words_have_embedding_rows():
 def test_shipped_weights_match_their_recorded_hashes_and_a_changed_file_is_refused(tmp_path):
     import shutil
 
-    from pand_core.errors import ShippedWeightsError
+    from pand_core.infra.errors import ShippedWeightsError
     from pand_core.miniature import artifacts
 
     for name in (artifacts.TEACHER_FILE, artifacts.STUDENT_FILE):
@@ -177,7 +177,7 @@ def test_shipped_teacher_gives_the_zero_shot_accuracy_the_book_states():
     from pathlib import Path
 
     from pand_core.miniature.inputs import world_root
-    from pand_core.features import accuracy, extract_features, zero_shot_logits
+    from pand_core.models.features import accuracy, extract_features, zero_shot_logits
 
     teacher = load_mini_teacher()
     test = load_dataset("cub", world_root(), "test", transform=teacher.preprocess)

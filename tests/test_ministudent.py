@@ -7,7 +7,7 @@ import pytest
 import torch
 import torchvision
 
-from pand_core.errors import ConfigError
+from pand_core.infra.errors import ConfigError
 from pand_core.miniature.student import COARSE_CLASSES, UpstreamSpec, coarse_label, pretrain_student, upstream_images, upstream_student_weights
 from pand_core.models import build_student
 from pand_core.miniature.world import all_classes

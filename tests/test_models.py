@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from pand_core.errors import ConfigError, TeacherUnavailableError
+from pand_core.infra.errors import ConfigError, TeacherUnavailableError
 from pand_core.models import MINI_TEACHER, TINY_TEACHER, AlignHead, Teacher, build_student, load_teacher
 
 
@@ -135,7 +135,7 @@ def test_teacher_tag_offline_says_how_to_fix(tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), XDG_CACHE_HOME=str(tmp_path / "cache"))
     code = (
         "from pand_core.models import load_teacher\n"
-        "from pand_core.errors import TeacherUnavailableError\n"
+        "from pand_core.infra.errors import TeacherUnavailableError\n"
         "try:\n    load_teacher('RN50', 'openai')\n"
         "except TeacherUnavailableError as e:\n    print('MESSAGE', e)\n"
     )
@@ -197,7 +197,7 @@ def test_align_head_architecture_and_outputs():
 
 @pytest.mark.slow
 def test_student_exports_give_the_same_logits(tmp_path):
-    from pand_core.export import export_student
+    from pand_core.infra.export import export_student
 
     torch.manual_seed(0)
     student = build_student("resnet18", 5, pretrained=False).eval()

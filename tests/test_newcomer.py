@@ -14,12 +14,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from pand_core.firstrun import FIRST_RUN_NOISE, is_first_run_noise, scrub_first_run_noise, warm_caches
+from pand_core.book.firstrun import FIRST_RUN_NOISE, is_first_run_noise, scrub_first_run_noise, warm_caches
 from pand_core.study import STUDY_METHODS
-from pand_core.errors import PipelineError
+from pand_core.infra.errors import PipelineError
 from pand_core.pipeline import Job, rejected_pages, run_job, stderr_cells
-from pand_core.progress import PROGRESS_FILE_ENV, Progress, format_status, read_status
-from pand_core.paths import display_path
+from pand_core.infra.progress import PROGRESS_FILE_ENV, Progress, format_status, read_status
+from pand_core.infra.paths import display_path
 
 REPO = Path(__file__).resolve().parents[1]
 FONT_CACHE_LINE = "Matplotlib is building the font cache; this may take a moment."
@@ -83,7 +83,7 @@ def test_display_path_hides_the_machines_folders(tmp_path, monkeypatch):
 
 
 def test_warm_caches_builds_matplotlibs_font_cache_in_a_fresh_folder(tmp_path):
-    code = "from pand_core.firstrun import warm_caches; warm_caches(log=print)"
+    code = "from pand_core.book.firstrun import warm_caches; warm_caches(log=print)"
     env = dict(os.environ, MPLCONFIGDIR=str(tmp_path))
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -111,7 +111,7 @@ def test_a_first_run_message_cannot_reach_the_outputs(tmp_path, capsys):
     body = ("import logging, sys, time\n"
             f"logging.getLogger('matplotlib.font_manager').warning({FONT_CACHE_LINE!r})\n"
             f"sys.stderr.write({FONT_CACHE_LINE!r} + '\\n')\n"
-            "from pand_core.progress import Progress\n"
+            "from pand_core.infra.progress import Progress\n"
             "for _ in Progress(range(3), 'toy loop'):\n    time.sleep(0.6)\n"
             "print('result', X)")
     source = _toy_notebook(tmp_path / "toy.ipynb", body)

@@ -12,8 +12,8 @@ import torchvision
 
 from pand_core.cli import build_parser
 from pand_core.config import METHODS, make_config
-from pand_core.distill import lr_schedule, make_optimizer
-from pand_core.errors import ConfigError
+from pand_core.stage2.distill import lr_schedule, make_optimizer
+from pand_core.infra.errors import ConfigError
 from pand_core.models import build_student
 
 # method: (weight decay, scheduler, KD scale, classifier dropout kept)
@@ -112,7 +112,7 @@ def test_both_pages_show_the_deviation_list_and_its_switches_exist():
 
 def test_the_last_batch_sizes_quoted_in_the_deviation_list():
     """Item 9's remainders, derived from the splits' sizes by the trainer's own batching (one GPU of 128; 4 of 32)."""
-    from pand_core.feeding import epoch_batches
+    from pand_core.stage2.feeding import epoch_batches
 
     sizes = {"CUB": 5994, "Aircraft": 3334, "Pets": 3680, "Dogs": 12000}
     one = {k: len(epoch_batches(n, 128, seed=0, epoch=0)[-1]) for k, n in sizes.items()}

@@ -11,9 +11,9 @@ import torch.nn.functional as F
 
 from pand_core.config import CalibrateConfig, make_config
 from pand_core.data import load_dataset
-from pand_core.errors import ConfigError, NonFiniteLossError
-from pand_core.features import accuracy, extract_features, zero_shot_logits
-from pand_core.prompts import PromptLearner, load_anchors, save_anchors, stage1_optimizer, train_prompts
+from pand_core.infra.errors import ConfigError, NonFiniteLossError
+from pand_core.models.features import accuracy, extract_features, zero_shot_logits
+from pand_core.stage1.prompts import PromptLearner, load_anchors, save_anchors, stage1_optimizer, train_prompts
 
 NAMES = ["Black footed Albatross", "Laysan Albatross", "Chuck will Widow", "Bobolink"]
 
@@ -143,7 +143,7 @@ def test_anchors_roundtrip_and_mismatch(tmp_path):
 
 
 def test_progress_bars_follow_flag_env_and_terminal(monkeypatch):
-    from pand_core.progress import progress_enabled
+    from pand_core.infra.progress import progress_enabled
 
     monkeypatch.delenv("PAND_PROGRESS", raising=False)
     assert progress_enabled(True) is True and progress_enabled(False) is False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from ..errors import ConfigError, DatasetNotFoundError
+from ..infra.errors import ConfigError, DatasetNotFoundError
 from .aircraft import load_aircraft
 from .base import FGVCDataset, load_image
 from .cars import load_cars

@@ -8,7 +8,7 @@ from typing import Callable, Iterable, Sequence
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from ..errors import ConfigError, CorruptImageError, DatasetNotFoundError
+from ..infra.errors import ConfigError, CorruptImageError, DatasetNotFoundError
 
 Sample = tuple[str, int]
 
@@ -118,7 +118,7 @@ def verify_images(dataset: FGVCDataset, progress: bool | None = None) -> tuple[F
     """Decode every image once; return the dataset without the unreadable ones and their `path: reason` list.
     This is the explicit opt-in (`skip_bad_images`) — without it, the first bad image stops the run."""
 
-    from ..progress import Progress
+    from ..infra.progress import Progress
 
     good, bad = [], []
     for path, label in Progress(dataset.samples, "checking images", progress=progress, leave=False):

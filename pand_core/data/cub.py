@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from ..errors import DatasetNotFoundError
+from ..infra.errors import DatasetNotFoundError
 from .base import FGVCDataset, check_split, read_lines, require_files
 
 TEMPLATE = "a photo of {}, a type of bird"

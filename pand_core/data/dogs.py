@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import DatasetNotFoundError
+from ..infra.errors import DatasetNotFoundError
 from .base import FGVCDataset, check_split, require_files
 
 TEMPLATE = "a photo of {}, a type of dog"

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import ChecksumMismatchError, ConfigError, DownloadError
+from ..infra.errors import ChecksumMismatchError, ConfigError, DownloadError
 
 MIRROR_ENV = "PAND_DOWNLOAD_MIRROR"
 TIMEOUT_ENV = "PAND_DOWNLOAD_TIMEOUT"  # seconds without a byte before a transfer is abandoned

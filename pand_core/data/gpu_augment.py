@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..files import atomic_torch_save, safe_load
-from ..progress import Progress
+from ..infra.files import atomic_torch_save, safe_load
+from ..infra.progress import Progress
 from .base import FGVCDataset, load_image
 from .transforms import CLIP_MEAN, CLIP_STD, paper_blur_kernel
 
@@ -206,6 +206,6 @@ class PaperAugment:
 
 def batch_generator(stream: str, seed: int, *keys: int) -> torch.Generator:
     """A CPU generator for draw `keys` of the named random `stream` (`seeds.STREAMS`), for reproducible batches."""
-    from ..seeds import stream_seed
+    from ..infra.seeds import stream_seed
 
     return torch.Generator().manual_seed(stream_seed(stream, seed, *keys))

@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 import torch
 from torch.utils.data import Dataset
 
-from ..seeds import stream_seed
+from ..infra.seeds import stream_seed
 from .base import FGVCDataset, load_image
 
 

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import exit_status
+from ..infra.errors import exit_status
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
                 Path(args.report).write_text(artifacts.shipped_markdown())
                 print(f"wrote {args.report}")
             return
-        from ..paths import default_cache
+        from ..infra.paths import default_cache
 
         what = (args.only,) if args.only else ("teacher", "student")
         root = Path(args.dest) if args.dest else artifacts.WEIGHTS_DIR

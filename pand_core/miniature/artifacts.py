@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
-from ..errors import ShippedWeightsError
-from ..files import atomic_torch_save, write_json
+from ..infra.errors import ShippedWeightsError
+from ..infra.files import atomic_torch_save, write_json
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 TEACHER_FILE = "pand-mini-clip/open_clip_pytorch_model.bin"
@@ -168,7 +168,7 @@ def build(cache: Path, root: Path | None = None, what: tuple[str, ...] = ("teach
         folder = mini_teacher_dir(cache, spec, progress=progress)  # pretrained here unless the cache has it
         import open_clip
 
-        from ..logs import quiet_root_logger
+        from ..infra.logs import quiet_root_logger
 
         with quiet_root_logger():
             model = open_clip.create_model(MINI_TEACHER, pretrained=str(folder / "open_clip_pytorch_model.bin"))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..files import atomic_torch_save
-from ..paths import default_cache
+from ..infra.files import atomic_torch_save
+from ..infra.paths import default_cache
 from .world import SYNTHETIC_VERSION, SyntheticSpec, make_synthetic_cub
 
 BOOK_WORLD = SyntheticSpec()  # the book's world: seed 0 (design studies use other seeds: validation worlds)

@@ -22,12 +22,12 @@ import torch.nn.functional as F
 from .steps import FirstSteps
 from .world import SYNTHETIC_VERSION, BODY_COLOURS, HEAD_COLOURS, all_classes, draw_bird
 from ..data.transforms import CLIP_MEAN, CLIP_STD
-from ..environment import environment
-from ..files import atomic_torch_save, write_json
-from ..paths import recipe_key
+from ..infra.environment import environment
+from ..infra.files import atomic_torch_save, write_json
+from ..infra.paths import recipe_key
 from .network import get_student_network
-from ..progress import Progress
-from ..seeds import stream_tag
+from ..infra.progress import Progress
+from ..infra.seeds import stream_tag
 
 UPSTREAM_STREAM = stream_tag("miniature-upstream")  # the student's upstream images: a stream no other split uses
 COARSE_CLASSES = [f"{body} body, {head} head" for body in BODY_COLOURS for head in HEAD_COLOURS]

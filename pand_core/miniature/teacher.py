@@ -24,14 +24,14 @@ from .steps import FirstSteps
 from .world import SYNTHETIC_VERSION, TWIN_GROUP
 from ..data.transforms import paper_train_transform
 from ..data.views import seeded_view
-from ..seeds import stream_seed
-from ..environment import environment
-from ..files import atomic_torch_save, write_json
-from ..paths import recipe_key
-from ..logs import quiet_root_logger
+from ..infra.seeds import stream_seed
+from ..infra.environment import environment
+from ..infra.files import atomic_torch_save, write_json
+from ..infra.paths import recipe_key
+from ..infra.logs import quiet_root_logger
 from ..models import MINI_TEACHER, Teacher, load_teacher
-from ..prompts import encode_text_truncated
-from ..progress import Progress
+from ..stage1.prompts import encode_text_truncated
+from ..infra.progress import Progress
 
 
 @dataclass(frozen=True)

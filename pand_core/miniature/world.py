@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..progress import Progress
-from ..seeds import stream_tag
+from ..infra.progress import Progress
+from ..infra.seeds import stream_tag
 
 # Attribute vocabularies; the last one varies fastest across class ids.
 BODY_COLOURS = {"Brown": (139, 94, 60), "Grey": (128, 128, 128), "Green": (70, 130, 70), "Sand": (194, 170, 120)}

@@ -124,7 +124,7 @@ def write_study_summary(runs_root: str | Path, profile: str, dataset: str, stude
     """Compute `study_summary` from the `result.json` files under `runs_root/<profile>/<dataset>/` and write it
     there as `summary.json` (atomically); return its path. `student=None`: the profile's student."""
     from ..config import default_student
-    from ..files import write_json
+    from ..infra.files import write_json
 
     student = student or default_student(profile)
     folder = Path(runs_root) / profile / dataset

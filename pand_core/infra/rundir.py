@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 
-from .config import config_diff
+from ..config import config_diff
 from .errors import ConfigError, OutputError, RunLockedError
 from .files import atomic_torch_save, atomic_write, safe_load, write_json
 

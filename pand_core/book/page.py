@@ -20,8 +20,8 @@ class Page:
 
     def cost(self, runs: dict[str, dict]) -> str:
         """Markdown: this execution's wall time so far and each run's own recorded time (`report.cost_markdown`)."""
-        from .environment import environment
-        from .report import cost_markdown
+        from ..infra.environment import environment
+        from ..report import cost_markdown
 
         return cost_markdown(time.perf_counter() - self.t0, runs, environment())
 

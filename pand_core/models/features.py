@@ -11,12 +11,12 @@ from typing import Callable
 import torch
 from torch.utils.data import Dataset
 
-from .batched import map_batches
-from .data.base import FGVCDataset
-from .data.views import AugmentedViews
-from .files import atomic_torch_save, safe_load
-from .models import Teacher
-from .seeds import SEEDING_VERSION
+from ..infra.batched import map_batches
+from ..data.base import FGVCDataset
+from ..data.views import AugmentedViews
+from ..infra.files import atomic_torch_save, safe_load
+from .teacher import Teacher
+from ..infra.seeds import SEEDING_VERSION
 
 
 PRECISIONS = ("fp32", "bf16", "fp16")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 # Measured figures the code and the costs page read (benchmark JSON written by benchmarks/*.py), shipped with the package
 # so that `describe_accelerator()` and the costs page see them after a pip install too.
-MEASURED_DIR = Path(__file__).resolve().parent / "measured"
+MEASURED_DIR = Path(__file__).resolve().parents[1] / "measured"
 
 
 def default_cache() -> Path:
@@ -41,7 +41,7 @@ def display_path(path: str | Path) -> str:
     if sep and prefix in ("dir", "file", "tag") and not rest.startswith("\\"):
         return prefix + ":" + (rest if prefix == "tag" else display_path(rest))
     p = Path(text).expanduser()
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # pand_core/
     for label, root in (("$PAND_RUNS", runs_root()), ("$PAND_CACHE", default_cache()), ("pand_core", package)):
         try:
             return f"{label}/{p.resolve().relative_to(root.expanduser().resolve()).as_posix()}"

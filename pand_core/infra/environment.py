@@ -17,7 +17,7 @@ def environment() -> dict[str, Any]:
     import open_clip
     import torchvision
 
-    from . import __version__
+    from .. import __version__
 
     cuda = torch.cuda.is_available()
     return {

@@ -20,18 +20,18 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Subset
 
-from .batched import map_batches
-from .config import DistillConfig, to_dict
-from .devices import resolve_device
-from .distributed import Dist, barrier, init_distributed, main_process_first, shutdown, sum_across
-from .environment import environment
-from .errors import ConfigError
+from ..infra.batched import map_batches
+from ..config import DistillConfig, to_dict
+from ..infra.devices import resolve_device
+from ..infra.distributed import Dist, barrier, init_distributed, main_process_first, shutdown, sum_across
+from ..infra.environment import environment
+from ..infra.errors import ConfigError
 from .feeding import Stage2Data, load_inputs, prepare
-from .meter import EpochMeter
-from .losses import ce_weight, feature_alignment_loss, hinton_kd_loss, loss_weights, nlrd_loss, pand_total_loss, text_kd_loss
-from .models import AlignHead, build_student
-from .progress import Progress, progress_enabled
-from .rundir import RunDir, load_checkpoint, save_checkpoint
+from ..infra.meter import EpochMeter
+from ..method.losses import ce_weight, feature_alignment_loss, hinton_kd_loss, loss_weights, nlrd_loss, pand_total_loss, text_kd_loss
+from ..models import AlignHead, build_student
+from ..infra.progress import Progress, progress_enabled
+from ..infra.rundir import RunDir, load_checkpoint, save_checkpoint
 from .targets import TeacherTargets
 
 CHECK_EVERY = 50  # steps between reads of the device-side finite-check (one host synchronisation each)

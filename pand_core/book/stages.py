@@ -8,11 +8,11 @@ from pathlib import Path
 
 import torch
 
-from .batched import map_batches
-from .config import CalibrateConfig, DistillConfig, make_config, to_dict
-from .errors import ConfigError
-from .models import Student, build_student
-from .rundir import config_changes, load_checkpoint, read_config, started
+from ..infra.batched import map_batches
+from ..config import CalibrateConfig, DistillConfig, make_config, to_dict
+from ..infra.errors import ConfigError
+from ..models import Student, build_student
+from ..infra.rundir import config_changes, load_checkpoint, read_config, started
 
 
 def _finished(cfg: CalibrateConfig | DistillConfig) -> dict | None:
@@ -32,7 +32,7 @@ def _finished(cfg: CalibrateConfig | DistillConfig) -> dict | None:
 
 def calibrated(cfg: CalibrateConfig, progress: bool | None = None) -> dict:
     """Stage 1 result for `cfg`: read from `cfg.out` when that run finished, else computed (and saved) now."""
-    from .calibrate import calibrate
+    from ..stage1.calibrate import calibrate
 
     done = _finished(cfg)
     return done if done is not None else calibrate(cfg, resume=started(cfg.out), progress=progress)
@@ -40,7 +40,7 @@ def calibrated(cfg: CalibrateConfig, progress: bool | None = None) -> dict:
 
 def distilled(cfg: DistillConfig, progress: bool | None = None) -> dict:
     """Stage 2 result for `cfg`: read when finished, resumed when interrupted, else trained now."""
-    from .distill import distill
+    from ..stage2.distill import distill
 
     done = _finished(cfg)
     return done if done is not None else distill(cfg, resume=started(cfg.out), progress=progress)
@@ -64,18 +64,18 @@ def predict(model: Student, dataset, batch_size: int = 128) -> tuple[torch.Tenso
 
 def teacher_for(cfg: CalibrateConfig | DistillConfig):
     """The teacher a run config names, with the weights its profile resolves to, on its device."""
-    from .assets import run_inputs
-    from .devices import resolve_device
-    from .models import load_teacher
+    from ..assets import run_inputs
+    from ..infra.devices import resolve_device
+    from ..models import load_teacher
 
     return load_teacher(cfg.teacher, run_inputs(cfg).teacher_weights, resolve_device(cfg.device))
 
 
 def split_for(cfg: CalibrateConfig | DistillConfig, split: str = "test", transform=None):
     """A split ("train" means the data set's training split) of the data set a run config names."""
-    from .assets import run_inputs
-    from .data import load_dataset
-    from .data.splits import TRAIN_SPLIT
+    from ..assets import run_inputs
+    from ..data import load_dataset
+    from ..data.splits import TRAIN_SPLIT
 
     name = TRAIN_SPLIT[cfg.dataset] if split == "train" else split
     return load_dataset(cfg.dataset, run_inputs(cfg).data_root, name, transform)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from .config import DistillConfig
+from ..config import DistillConfig
 from .errors import ConfigError
 
 

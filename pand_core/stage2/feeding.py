@@ -12,19 +12,19 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
-from .assets import resolve_student_pretrained, run_inputs
-from .config import DistillConfig
-from .data import load_dataset, paper_test_transform, paper_train_transform
-from .data.base import FGVCDataset, skip_unreadable
-from .data.gpu_augment import PaperAugment, batch_generator, decode_split
-from .data.splits import TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
-from .data.views import AugmentedViews
-from .distributed import Dist, main_process_first
-from .errors import ConfigError
-from .features import view_tensors
-from .models import Teacher, load_teacher
-from .prompts import load_anchors
-from .seeds import stream_seed
+from ..assets import resolve_student_pretrained, run_inputs
+from ..config import DistillConfig
+from ..data import load_dataset, paper_test_transform, paper_train_transform
+from ..data.base import FGVCDataset, skip_unreadable
+from ..data.gpu_augment import PaperAugment, batch_generator, decode_split
+from ..data.splits import TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
+from ..data.views import AugmentedViews
+from ..infra.distributed import Dist, main_process_first
+from ..infra.errors import ConfigError
+from ..models.features import view_tensors
+from ..models import Teacher, load_teacher
+from ..stage1.prompts import load_anchors
+from ..infra.seeds import stream_seed
 from .targets import TeacherTargets, make_targets
 
 

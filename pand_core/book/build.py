@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import PipelineError
+from ..infra.errors import PipelineError
 
 if TYPE_CHECKING:
-    from .pipeline import Plan
+    from ..pipeline import Plan
 
 BOOK_NOTEBOOKS = ("00_quickstart", "01_prompt_calibration", "02_neighborhood_graph", "03_distillation", "04_results",
                   "05_costs")
@@ -50,7 +50,7 @@ def build_book(plan: Plan, repo: Path, html_out: Path, strict: bool = True) -> P
     next pipeline run executes it again instead of reusing it."""
     import yaml
 
-    from .pipeline import _stderr_summary, review, set_aside  # the review rule of executed copies lives there
+    from ..pipeline import _stderr_summary, review, set_aside  # the review rule of executed copies lives there
 
     stage = plan.out / "book-src"
     if stage.exists():

@@ -12,17 +12,17 @@ import time
 
 import torch
 
-from .assets import run_inputs
-from .config import CalibrateConfig, to_dict
-from .data import load_dataset
-from .data.base import skip_unreadable
-from .data.splits import OFFICIAL_VAL, TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
-from .devices import resolve_device
-from .environment import environment
-from .features import accuracy, cached_features, zero_shot_logits
-from .models import load_teacher
+from ..assets import run_inputs
+from ..config import CalibrateConfig, to_dict
+from ..data import load_dataset
+from ..data.base import skip_unreadable
+from ..data.splits import OFFICIAL_VAL, TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
+from ..infra.devices import resolve_device
+from ..infra.environment import environment
+from ..models.features import accuracy, cached_features, zero_shot_logits
+from ..models import load_teacher
 from .prompts import PromptLearner, save_anchors, train_prompts
-from .rundir import RunDir
+from ..infra.rundir import RunDir
 
 SELECTION_NOTES = {
     "last": "anchors of the last epoch (no selection)",

@@ -9,9 +9,9 @@ from typing import Protocol
 
 import torch
 
-from .data.views import AugmentedViews
-from .features import build_bank, teacher_autocast
-from .models import Teacher
+from ..data.views import AugmentedViews
+from ..models.features import build_bank, teacher_autocast
+from ..models import Teacher
 
 
 class TeacherTargets(Protocol):

@@ -10,11 +10,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
-from .config import CalibrateConfig, check_schedule
-from .errors import ConfigError, MissingFileError
-from .files import atomic_torch_save, safe_load
-from .meter import EpochMeter
-from .progress import Progress
+from ..config import CalibrateConfig, check_schedule
+from ..infra.errors import ConfigError, MissingFileError
+from ..infra.files import atomic_torch_save, safe_load
+from ..infra.meter import EpochMeter
+from ..infra.progress import Progress
 
 STAGE1_ADVICE = "no anchors were written — lower the learning rate (lr) and run again."
 

@@ -15,7 +15,7 @@ Two defences, in this order:
    `FIRST_RUN_NOISE` (whole stderr lines, matched in full) — the deterministic guarantee for whatever the warm-up
    could not foresee. Every other stderr line stays and still fails the book: real warnings remain errors.
 
-Run `python -m pand_core.firstrun` to warm the caches by hand.
+Run `python -m pand_core.book.firstrun` to warm the caches by hand.
 """
 
 from __future__ import annotations
