@@ -19,7 +19,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from pand_core.infra.environment import write_benchmark
-from pand_core.infra.export import export_student
+from pand_core.models.export import export_student
 from pand_core.models import build_student, load_teacher
 
 

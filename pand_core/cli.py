@@ -17,7 +17,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from .config import DATASET_NAMES, DOWNLOADABLE_NAMES, METHODS, PROFILES, CalibrateConfig, DistillConfig, make_config
+from .config import (DATASET_NAMES, DOWNLOADABLE_NAMES, METHODS, PROFILE_OVERRIDES, PROFILES, CalibrateConfig,
+                     DistillConfig, make_config)
 from .infra.errors import ConfigError, exit_status
 
 # Plain registries only: importing the command line (and `--help`) loads no torch; a stage imports it when it runs.
@@ -31,10 +32,14 @@ HELP = {
     "teacher": "open_clip model name",
     "teacher_weights": "open_clip pretrained tag, local weights file or directory; 'none' for random weights",
     "teacher_mode": "online (teacher runs on every batch, faithful) | bank (precomputed augmented views, fast)",
-    "anchors": "Stage 1 anchors file (calibrate's anchors.pt), for methods with learned anchors",
+    "anchors": "Stage 1 anchors file (calibrate's anchors.pt), for methods with learned anchors (default: the "
+               "calibrate run of the same profile, data set and seed under $PAND_RUNS)",
+    "cache": "cache folder: teacher features, views, banks, decoded images, the miniature's world and weights "
+             "(default: $PAND_CACHE, else ~/.cache/pand)",
     "select_on": "which Stage 1 epoch's anchors to keep: last | val (Aircraft: its official val split; others: a hold-out of train) | test (the original protocol)",
     "student": "torchvision classifier, e.g. resnet18, mobilenet_v2",
-    "out": "run directory (config.json, metrics.jsonl, checkpoints, result.json, run.log)",
+    "out": "run directory (config.json, metrics.jsonl, checkpoints, result.json, run.log; default: "
+           "$PAND_RUNS/<profile>/<dataset>/<run>, $PAND_RUNS defaulting to runs/)",
     "nlrd_group_size": "NLRD neighbourhood groups within the batch; 'none' for the whole batch",
     "early_stop_patience": "stop after this many epochs without a new best held-out accuracy, as the original did "
                            "(Stage 2: 100 on TEST; Stage 1: 50 on the selection split, test unless --select-on val); "
@@ -65,13 +70,19 @@ def _converter(kind: type, optional: bool):
     return convert
 
 
-def add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
+def add_config_flags(parser: argparse.ArgumentParser, cls: type, stage: str) -> None:
+    """One flag per field of `cls`, its help naming the field's value on each profile."""
     for f in dataclasses.fields(cls):
         if f.name in ("profile", "seeding"):  # the profile has its own flag; the seeding version is the code's
             continue
         kind, optional = _base_type(f.type)
         flag = "--" + f.name.replace("_", "-")
-        help_text = HELP.get(f.name, "") + f" (paper profile: {f.default!r})"
+        smoke = PROFILE_OVERRIDES["smoke"][stage].get(f.name, f.default)
+        if smoke != f.default:
+            values = f" (smoke: {smoke!r}, paper: {f.default!r})"
+        else:  # None: the help says what is used instead
+            values = "" if f.default is None else f" (both profiles: {f.default!r})"
+        help_text = (HELP.get(f.name, "") + values).lstrip()
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
         else:
@@ -88,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=text, description=text)
         sp.add_argument("--profile", choices=PROFILES, default="smoke", help=HELP["profile"])
         sp.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-        add_config_flags(sp, cls)
+        add_config_flags(sp, cls, name)
     dp = sub.add_parser("data", help="data sets: fetch the official archives", description="Data sets.")
     dsub = dp.add_subparsers(dest="data_command", required=True)
     text = ("fetch a data set's official archives, verify their checksums, extract them into the layout the loaders "

@@ -18,6 +18,7 @@ the stage, the cell, the loop the notebook is in (epochs, batches) and the time 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -54,12 +55,45 @@ class Job:
     def output(self, out: Path) -> Path:
         return out / "notebooks" / f"{self.notebook}{'-' + self.tag if self.tag else ''}.ipynb"
 
+    def source(self) -> Path:
+        return NOTEBOOK_DIR / f"{self.notebook}.ipynb"
+
     def done(self, out: Path) -> bool:
-        """Finished before: its executed copy and (if any) its marker exist. Whether the copy is acceptable is
-        `review`'s question."""
+        """Finished before: its executed copy and (if any) its marker exist, and the copy was made from the notebook
+        as it is now (`is_current`). Whether the copy is acceptable is `review`'s question."""
         if self.always or not self.output(out).exists():
             return False
-        return self.marker is None or self.marker.exists()
+        return (self.marker is None or self.marker.exists()) and self.is_current(out)
+
+    def is_current(self, out: Path) -> bool:
+        """Its executed copy records the digest of the notebook it ran (`SOURCE_KEY`), and that notebook is unchanged
+        since; a copy made before digests were recorded counts as out of date."""
+        try:
+            recorded = json.loads(self.output(out).read_text()).get("metadata", {}).get(SOURCE_KEY)
+        except (OSError, ValueError):
+            return False
+        return recorded == source_digest(self.source())
+
+
+SOURCE_KEY = "pand_source_sha256"  # executed copy's metadata: the digest of the notebook it was made from
+
+
+def source_digest(path: Path) -> str:
+    """SHA-256 of a notebook's cells (their type and source, not outputs or metadata): an executed copy whose
+    notebook's digest changed is out of date and runs again."""
+    nb = json.loads(Path(path).read_text())
+    h = hashlib.sha256()
+    for cell in nb.get("cells", []):
+        src = cell.get("source", "")
+        h.update(f"{cell.get('cell_type', '')}\0{''.join(src) if isinstance(src, list) else src}\0".encode())
+    return h.hexdigest()
+
+
+def stamp_source(copy: Path, source: Path) -> None:
+    """Record `source`'s digest in the metadata of the executed `copy` (still its `.running` name)."""
+    nb = json.loads(copy.read_text())
+    nb.setdefault("metadata", {})[SOURCE_KEY] = source_digest(source)
+    copy.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
 @dataclass
@@ -277,6 +311,7 @@ def run_job(job: Job, out: Path, strict: bool = True, live: bool | None = None, 
             f"warnings as errors and would reject it. Its executed copy is kept as {aside} and does not count as "
             "done: fix the cause and rerun the pipeline, which executes it again (everything else is kept)."
         )
+    stamp_source(partial, source or job.source())
     partial.replace(target)
     return seconds
 
@@ -296,6 +331,8 @@ def run_plan(plan: Plan, force: bool = False, log=print, strict: bool = True, li
             aside = set_aside(job.output(plan.out), "rejected")
             log(f"{name}: the executed copy is not fit for the book ({_stderr_summary(problems)}); "
                 f"set aside as {aside.name}, running it again ...")
+        elif not force and job.output(plan.out).exists() and not job.is_current(plan.out) and not job.always:
+            log(f"{name}: its notebook changed since this copy was made, running it again ...")
         else:
             log(f"{name}: running ...")
         seconds = run_job(job, plan.out, strict=strict, live=live, label=name)

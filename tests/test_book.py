@@ -267,6 +267,32 @@ def test_plan_runs_each_study_then_each_notebook_once(tmp_path):
         make_plan("smoke", tmp_path, ["cub"], ["pandas"], None, [0])
 
 
+def test_an_executed_copy_is_done_only_while_its_notebook_is_unchanged(tmp_path, monkeypatch):
+    """The copy records its notebook's cell digest: editing a cell makes it out of date, editing only metadata (or
+    outputs) does not, and a copy without the digest (made before it was recorded) is out of date."""
+    from pand_core import pipeline
+    from pand_core.pipeline import Job, stamp_source
+
+    monkeypatch.setattr(pipeline, "NOTEBOOK_DIR", tmp_path / "nb")
+    (tmp_path / "nb").mkdir()
+    source = tmp_path / "nb" / "x.ipynb"
+    nb = {"cells": [{"cell_type": "code", "source": ["a = 1\n", "print(a)"], "metadata": {}, "outputs": []}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    source.write_text(json.dumps(nb))
+    job = Job("x", "", {})
+    copy = job.output(tmp_path / "out")
+    copy.parent.mkdir(parents=True)
+    copy.write_text(json.dumps(nb))
+    assert not job.done(tmp_path / "out")  # no digest recorded
+    stamp_source(copy, source)
+    assert job.done(tmp_path / "out")
+    source.write_text(json.dumps(dict(nb, metadata={"kernelspec": {"name": "python3"}})))
+    assert job.done(tmp_path / "out")  # metadata is not the notebook's content
+    nb["cells"][0]["source"] = ["a = 2\n", "print(a)"]
+    source.write_text(json.dumps(nb))
+    assert not job.done(tmp_path / "out")
+
+
 def test_the_plan_gives_the_teacher_and_schedule_to_the_studies_and_every_stage_notebook(tmp_path):
     from pand_core.params import RunParams
 

@@ -197,7 +197,7 @@ def test_align_head_architecture_and_outputs():
 
 @pytest.mark.slow
 def test_student_exports_give_the_same_logits(tmp_path):
-    from pand_core.infra.export import export_student
+    from pand_core.models.export import export_student
 
     torch.manual_seed(0)
     student = build_student("resnet18", 5, pretrained=False).eval()

@@ -1,6 +1,6 @@
-"""The models: the frozen open_clip teacher (`teacher`), the student and the align head (`student`), and the
-teacher's features with their on-disk caches (`features`). The public names of `teacher` and `student` are
-importable from here."""
+"""The models: the frozen open_clip teacher (`teacher`), the student and the align head (`student`), the teacher's
+features with their on-disk caches (`features`), a trained student's export (`export`). The public names of
+`teacher` and `student` are importable from here."""
 
 from .student import AlignHead, Student, StudentOutput, build_student
 from .teacher import (MINI_TEACHER, PAPER_TEACHER, TINY_TEACHER, WEIGHT_SUFFIXES, Teacher, build_tiny_teacher,

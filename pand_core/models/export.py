@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..models import Student
+from .student import Student
 
 
 class _Logits(nn.Module):
