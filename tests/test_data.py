@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
@@ -176,6 +178,21 @@ def test_synthetic_is_deterministic_and_cub_readable(tmp_path):
     assert make_synthetic_cub(tmp_path / "a", spec, progress=False) == a  # reused
     with pytest.raises(FileExistsError):
         make_synthetic_cub(tmp_path / "a", SyntheticSpec(n_classes=5), progress=False)
+
+
+def test_a_larger_test_split_keeps_every_existing_image(tmp_path):
+    """A world drawn with more test images per class (the noise pilot's pool, studies/noise_split.py) keeps the
+    training split and every test image of the smaller world byte for byte, in the same order within each class."""
+    small = SyntheticSpec(n_classes=3, train_per_class=2, test_per_class=2, image_size=32)
+    large = dataclasses.replace(small, test_per_class=5)
+    a, b = make_synthetic_cub(tmp_path / "a", small, progress=False), make_synthetic_cub(tmp_path / "b", large, progress=False)
+    old = sorted(p.relative_to(a) for p in a.rglob("*.jpg"))
+    assert len(old) == 12 and len(list(b.rglob("*.jpg"))) == 21
+    assert all((a / f).read_bytes() == (b / f).read_bytes() for f in old)
+    for split in ("train", "test"):
+        sa = [(Path(p).relative_to(a), y) for p, y in load_dataset("cub", tmp_path / "a", split).samples]
+        sb = [(Path(p).relative_to(b), y) for p, y in load_dataset("cub", tmp_path / "b", split).samples]
+        assert sa == (sb if split == "train" else [s for s in sb if s in sa])
 
 
 def test_synthetic_classes_form_fine_grained_pairs():
