@@ -1,6 +1,6 @@
 """A multi-seed study: Stage 1 per seed and every Stage 2 method per seed, in one process, then `summary.json`.
 
-    python -m pand_core.study --profile smoke --seeds 0 1 2 3 4 5 6 7 8 9
+    python -m pand_core.study --profile smoke --seeds 10 11 ... 51      # make study: the pre-registered 42 seeds
 
 Seeds are paired across methods: one seed gives every method the same data order, augmented views and student
 initialisation. Finished runs are read, interrupted ones resumed (as the notebooks do), so a study can be extended
@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", choices=PROFILES, default="smoke")
     p.add_argument("--dataset", default="cub")
     p.add_argument("--methods", nargs="+", default=STUDY_METHODS)
-    p.add_argument("--seeds", nargs="+", type=int, default=list(range(10)))
+    p.add_argument("--seeds", nargs="+", type=int, default=list(range(10)),
+                   help="paired seeds (default 0..9; the book's study: 10..51, studies/preregistration.md)")
     p.add_argument("--student", default=None, help="default: the profile's (smoke: pand-mini-resnet, paper: resnet18)")
     p.add_argument("--teacher-mode", choices=["online", "bank"], default=None)
     p.add_argument("--data-root", default=None)

@@ -82,6 +82,10 @@ def summary(rows: list[dict]) -> dict:
             out[f"{side}:{key}"] = t_interval([r[side][key] for r in rows])
         out[f"diff:{key}"] = t_interval([r["calibrated"][key] - r["hand"][key] for r in rows])
     out["neighbour_agreement"] = t_interval([r["neighbour_agreement"] for r in rows])
+    paired = [(r["calibrated"]["kd_target_entropy"] - r["hand"]["kd_target_entropy"],
+               r["students"]["pand"] - r["students"]["pand-no-psc"]) for r in rows
+              if {"pand", "pand-no-psc"} <= set(r["students"])]
+    out["entropy_change_vs_student_correlation"] = (statistics.correlation(*zip(*paired)) if len(paired) > 2 else None)
     return out
 
 
@@ -105,7 +109,12 @@ def markdown(rows: list[dict], s: dict, note: str) -> str:
                      f"{iv(s['diff:' + key], fmt, '+')} |")
     chance = rows[0]["chance_agreement"]
     lines += [f"| NLRD neighbours (k = 3 in groups of 16) the two anchor sets share | — | — | "
-              f"{iv(s['neighbour_agreement'], '.3f')} (chance {chance:.2f}) |", "", note]
+              f"{iv(s['neighbour_agreement'], '.3f')} (chance {chance:.2f}) |", ""]
+    corr = s.get("entropy_change_vs_student_correlation")
+    if corr is not None:
+        lines += [f"Over the seeds, the correlation of the change in target entropy with the seed's pand − pand-no-psc "
+                  f"is {corr:+.2f}.", ""]
+    lines.append(note)
     return "\n".join(lines) + "\n"
 
 
@@ -156,10 +165,6 @@ def main(argv: list[str] | None = None) -> int:
     out.with_suffix(".md").write_text(markdown(rows, s, note))
     plot(rows, out.with_suffix(".png"), note)
     print(markdown(rows, s, note))
-    corr = [(r["calibrated"]["kd_target_entropy"] - r["hand"]["kd_target_entropy"],
-             r["students"].get("pand", 0) - r["students"].get("pand-no-psc", 0)) for r in rows]
-    if len(corr) > 2:
-        print("correlation of Δ entropy with the student difference:", statistics.correlation(*zip(*corr)))
     return 0
 
 

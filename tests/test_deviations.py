@@ -65,6 +65,17 @@ def _table_rows() -> dict[int, str]:
     return rows
 
 
+def test_every_measured_row_of_the_deviations_table_matches_the_committed_results():
+    results = json.loads((REPO / "studies" / "results" / "deviations.json").read_text())
+    rows = _table_rows()
+    measured = {r for r, line in rows.items() if "measured on the miniature" in line.lower()}
+    assert measured == {c["row"] for c in results["contrasts"]} | {6}
+    for c in results["contrasts"]:
+        assert dev.measured_phrase(c) in rows[c["row"]], (c["row"], dev.measured_phrase(c))
+        assert c["n"] == len(c["values"]) and c["n"] == results["seeds_used"]
+    assert results["teacher_stochastic_layers"] == [] and "no stochastic layer" in rows[6]
+
+
 def test_the_miniature_teacher_has_no_stochastic_layer():
     assert dev.teacher_stochastic_layers() == []
 
@@ -75,12 +86,14 @@ def test_one_short_seed_of_every_arm_reuses_the_study_runs(tmp_path, monkeypatch
     from pand_core.study import run_study
 
     monkeypatch.setenv("PAND_CACHE", str(tmp_path / "cache"))
-    tiny = {"teacher": "pand-tiny-clip", "teacher_weights": None, "data_root": str(synthetic_root)}
+    tiny = {"teacher": "pand-tiny-clip", "teacher_weights": None}
     study = {"calibrate": dict(tiny, epochs=2, n_ctx=4, batch_size=8),
-             "distill": dict(tiny, epochs=2, nlrd_group_size=4, student_pretrained=False)}
-    run_study("smoke", "cub", ["pand"], [0], student="resnet18", runs=tmp_path / "runs", progress=False,
-              log=lambda *_: None, overrides=study)
-    overrides = {"calibrate": study["calibrate"], "distill": dict(study["distill"], student="resnet18")}
+             "distill": dict(tiny, epochs=1, nlrd_group_size=4, student_pretrained=False)}
+    run_study("smoke", "cub", ["pand"], [0], runs=tmp_path / "runs", data_root=str(synthetic_root),
+              progress=False, log=lambda *_: None, overrides=study)
+    root = {"data_root": str(synthetic_root)}
+    overrides = {"calibrate": dict(study["calibrate"], **root),
+                 "distill": dict(study["distill"], **root)}
     calls = []
     original = distill_mod.distill
     monkeypatch.setattr(distill_mod, "distill", lambda cfg, **kw: calls.append(Path(cfg.out).name) or original(cfg, **kw))

@@ -54,3 +54,23 @@ def test_seeds_needed_by_hand():
     assert seeds_needed(10.0, 2.0, cap=20) == 20
     with pytest.raises(ValueError):
         seeds_needed(1.0, 0.0)
+
+
+def test_the_committed_studies_ran_the_preregistered_seed_counts():
+    """The pilot's decision (studies/results/noise-split.json), the Makefile's seeds and the committed study and
+    deviation study agree: 42 paired seeds 10-51 for every method, 15 (10-24) for every deviation contrast."""
+    import json
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    decision = json.loads((repo / "studies" / "results" / "noise-split.json").read_text())["decision"]
+    make = (repo / "Makefile").read_text()
+    seq = {name: range(int(a), int(b) + 1) for name, a, b in re.findall(r"(\w+_SEEDS)\s*:= \$\(shell seq (\d+) (\d+)\)", make)}
+    assert len(seq["STUDY_SEEDS"]) == decision["study_seeds"] == 42
+    assert len(seq["DEVIATION_SEEDS"]) == decision["deviation_seeds_needed"] == 15
+    study = json.loads((repo / "studies" / "results" / "study.json").read_text())
+    assert all(m["seeds"] == list(seq["STUDY_SEEDS"]) for m in study["methods"].values())
+    deviations = json.loads((repo / "studies" / "results" / "deviations.json").read_text())
+    assert all(sorted(map(int, c["values"])) == list(seq["DEVIATION_SEEDS"]) for c in deviations["contrasts"])
+    assert decision["test_per_class"] == 20 and not decision["enlarge"]

@@ -56,7 +56,8 @@ def build_book(plan: Plan, repo: Path, html_out: Path, strict: bool = True) -> P
     if stage.exists():
         shutil.rmtree(stage)
     shutil.copytree(repo / "book", stage / "book")
-    shutil.copytree(repo / "studies" / "results", stage / "studies" / "results")  # measured tables the pages include
+    shutil.copytree(repo / "studies", stage / "studies",  # measured tables and the pre-registration the pages include
+                    ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     shutil.copy(repo / "_toc.yml", stage / "_toc.yml")
     cfg = yaml.safe_load((repo / "_config.yml").read_text())
     cfg.setdefault("execute", {})["execute_notebooks"] = "off"
