@@ -48,8 +48,9 @@ def anchor_similarity(anchors: torch.Tensor) -> float:
 
 def neighbour_agreement(logits_a: torch.Tensor, logits_b: torch.Tensor, group_size: int, k: int = NLRD_K,
                         rounds: int = 20, seed: int = 0) -> float:
-    """Mean fraction |N_a(i) ∩ N_b(i)| / k of the k NLRD neighbours (`teacher_neighbours`) that two sets of teacher
-    logits of the same rows share, over `rounds` random shuffles cut into NLRD's groups of `group_size`."""
+    """Mean share of the k NLRD neighbours (`teacher_neighbours`) of a row that two sets of teacher logits of the same
+    rows have in common (the size of N_a(i) ∩ N_b(i) over k), over `rounds` random shuffles cut into NLRD's groups of
+    `group_size`."""
     if logits_a.shape != logits_b.shape:
         raise ValueError(f"logits of one shape expected, got {tuple(logits_a.shape)} and {tuple(logits_b.shape)}")
     g = torch.Generator().manual_seed(seed)
