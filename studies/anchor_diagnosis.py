@@ -124,7 +124,8 @@ def plot(rows: list[dict], path: Path, note: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 4, figsize=(13, 3.4))
+    fig, axes = plt.subplots(2, 2, figsize=(9, 6.6))
+    axes = axes.ravel()
     for ax, key in zip(axes[:3], ("accuracy", "top_probability", "kd_target_entropy")):
         for r in rows:
             ax.plot([0, 1], [r["hand"][key], r["calibrated"][key]], color="0.6", lw=0.8, marker="o", ms=3)
@@ -136,11 +137,12 @@ def plot(rows: list[dict], path: Path, note: str) -> None:
     y = [r["students"]["pand"] - r["students"]["pand-no-psc"] for r in rows if "pand-no-psc" in r["students"]]
     ax.scatter(x, y, s=14)
     ax.axhline(0, color="0.5", lw=0.6)
+    ax.locator_params(axis="x", nbins=5)
     ax.set_xlabel("Δ target entropy (calibrated − hand)", fontsize=8)
     ax.set_ylabel("pand − pand-no-psc (points)", fontsize=8)
     ax.set_title("per seed: student difference", fontsize=9)
-    fig.suptitle(note, fontsize=7, y=0.01, va="bottom")
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.suptitle(note, fontsize=6, y=0.005, va="bottom", wrap=True)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
