@@ -4,7 +4,8 @@
     python -m pand_core.pipeline --profile paper --data-root /data --datasets cub --seeds 0 1 2
 
 First the runs: Stage 1 per (data set, seed) and Stage 2 per (data set, student, method, seed), in this process by
-the study runner (`pand_core.study`; seeds paired across methods), then `summary.json` per data set. Then each
+the study runner (`pand_core.study`; seeds paired across methods) or, with `--executor local|slurm`, every run a
+job on this machine's GPUs or a Slurm cluster (`pand_core.batch`), then `summary.json` per data set. Then each
 notebook once, for the book: it reads those runs (a finished run is read, never trained again). Finished runs and
 accepted notebook copies are skipped (`--force` executes the notebooks again); a failing stage stops the pipeline
 with its name (and cell), and everything already computed stays, so a rerun continues from the failed stage. An
@@ -36,6 +37,8 @@ from .book.build import BOOK_NOTEBOOKS, build_book, rejected_pages  # noqa: F401
 from .params import RunParams
 from .infra.progress import PROGRESS_FILE_ENV, format_status, progress_enabled, read_status
 from .study import STUDY_METHODS, run_study
+from .batch.executors import BatchOptions
+from .batch.options import add_batch_arguments, batch_options, print_plan
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 # smoke: the study's methods; paper: every method in table order but `kd`, the project's own baseline (the paper
@@ -152,17 +155,36 @@ def make_plan(profile: str, out: Path, datasets: list[str], methods: list[str], 
     return plan
 
 
-def run_studies(plan: Plan, log=print) -> list[dict]:
-    """Every study of the plan (finished runs are read, not trained again); one summary record per study."""
-    records = []
-    for n, kwargs in enumerate(plan.studies, 1):
-        name = f"[study {n}/{len(plan.studies)}] {kwargs['dataset']} {kwargs['student']}"
-        log(f"{name}: {len(kwargs['methods'])} methods x seeds {kwargs['seeds']} ...")
-        t0 = time.perf_counter()
-        path = run_study(**kwargs, log=lambda line: log(f"{name}: {line}"))
-        records.append({"study": f"{kwargs['dataset']}-{kwargs['student']}", "summary": str(path),
-                        "seconds": time.perf_counter() - t0})
-    return records
+def run_studies(plan: Plan, log=print, batch: BatchOptions | None = None) -> list[dict]:
+    """Every study of the plan (finished runs are read, not trained again); one summary record per study. With a
+    batch executor (`local`, `slurm`) the runs of every study go out as one grid, so the workers stay busy across
+    studies; then each study's summary is written."""
+    if batch is None or batch.executor == "inline":
+        records = []
+        for n, kwargs in enumerate(plan.studies, 1):
+            name = f"[study {n}/{len(plan.studies)}] {kwargs['dataset']} {kwargs['student']}"
+            log(f"{name}: {len(kwargs['methods'])} methods x seeds {kwargs['seeds']} ...")
+            t0 = time.perf_counter()
+            path = run_study(**kwargs, batch=batch, log=lambda line: log(f"{name}: {line}"))
+            records.append({"study": f"{kwargs['dataset']}-{kwargs['student']}", "summary": str(path),
+                            "seconds": time.perf_counter() - t0})
+        return records
+    from .batch.executors import run_jobs
+    from .report import write_study_summary
+
+    t0 = time.perf_counter()
+    run_jobs(study_grid(plan), batch, log=lambda line: log(f"[{batch.executor}] {line}"))
+    seconds = time.perf_counter() - t0
+    return [{"study": f"{kw['dataset']}-{kw['student']}", "seconds": seconds, "executor": batch.executor,
+             "summary": str(write_study_summary(kw["runs"], kw["profile"], kw["dataset"], kw["student"]))}
+            for kw in plan.studies]
+
+
+def study_grid(plan: Plan):
+    """The jobs of every study of the plan as one grid (`batch.jobs.grid`)."""
+    from .batch.jobs import grid
+
+    return grid([{k: v for k, v in kw.items() if k not in ("progress", "log")} for kw in plan.studies])
 
 
 def stderr_cells(nb) -> list[tuple[int, str]]:
@@ -358,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="rerun stages whose outputs exist")
     p.add_argument("--book", action="store_true", help="then build the book from the executed notebooks")
     p.add_argument("--html", default=None, help="where the built book goes (default: _build/html in the repository)")
+    add_batch_arguments(p)
     args = p.parse_args(argv)
     out = Path(args.out)
     repo = NOTEBOOK_DIR.parent
@@ -371,8 +394,12 @@ def main(argv: list[str] | None = None) -> int:
                         stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs)
         plan = make_plan(args.profile, out, args.datasets, args.methods or DEFAULT_METHODS[args.profile],
                          args.students, args.seeds or DEFAULT_SEEDS[args.profile], args.data_root, args.teacher_mode, run)
+        batch = batch_options(args)
+        if args.dry_run:
+            print_plan(study_grid(plan), args)
+            return
         warm_caches(log=print)  # before any kernel starts: first-run work must not print inside a notebook
-        studies = run_studies(plan)
+        studies = run_studies(plan, batch=batch)
         summary = run_plan(plan, force=args.force, strict=args.book)
         resolved = dict(vars(args), seeds=plan.studies[0]["seeds"] if plan.studies else args.seeds,
                         students=sorted({s["student"] for s in plan.studies}))

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..infra.files import atomic_torch_save, safe_load
+from ..infra.files import atomic_torch_save, build_once, safe_load
 from ..infra.progress import Progress
 from .base import FGVCDataset, load_image
 from .transforms import CLIP_MEAN, CLIP_STD, paper_blur_kernel
@@ -32,21 +32,29 @@ def decode_split(dataset: FGVCDataset, resize: int = 256, cache_dir: str | Path 
     Cached under `cache_dir/decoded/` when given (CUB-200 train at 256 px: about 1.2 GB)."""
     ident = {"dataset": dataset.name, "split": dataset.split, "root": str(Path(dataset.root).resolve()),
              "n": len(dataset), "resize": resize, "files": hashlib.sha256("".join(p for p, _ in dataset.samples).encode()).hexdigest()}
-    path = None
-    if cache_dir is not None:
-        key = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
-        path = Path(cache_dir) / "decoded" / f"{dataset.name}-{dataset.split}-{resize}px-{key}.pt"
-        if path.exists():
-            blob = safe_load(path, "decoded-image cache")
-            if blob["meta"] == ident:
-                return blob["images"]
-    out = torch.empty(len(dataset), 3, resize, resize, dtype=torch.uint8)
-    for i, (p, _) in enumerate(Progress(dataset.samples, "decoding images", progress=progress, leave=False)):
-        image = load_image(p).resize((resize, resize), Image.BILINEAR)
-        out[i] = torch.from_numpy(__import__("numpy").asarray(image).copy()).permute(2, 0, 1)
-    if path is not None:
-        atomic_torch_save({"images": out, "meta": ident}, path)
-    return out
+    path: Path | None = None  # the cache file, when there is a cache folder
+
+    def decode() -> torch.Tensor:
+        out = torch.empty(len(dataset), 3, resize, resize, dtype=torch.uint8)
+        for i, (p, _) in enumerate(Progress(dataset.samples, "decoding images", progress=progress, leave=False)):
+            image = load_image(p).resize((resize, resize), Image.BILINEAR)
+            out[i] = torch.from_numpy(__import__("numpy").asarray(image).copy()).permute(2, 0, 1)
+        if path is not None:
+            atomic_torch_save({"images": out, "meta": ident}, path)
+        return out
+
+    if cache_dir is None:
+        return decode()
+    key = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+    path = Path(cache_dir) / "decoded" / f"{dataset.name}-{dataset.split}-{resize}px-{key}.pt"
+
+    def cached() -> torch.Tensor | None:
+        if not path.exists():
+            return None
+        blob = safe_load(path, "decoded-image cache")
+        return blob["images"] if blob["meta"] == ident else None
+
+    return build_once(path, cached, decode)  # jobs running at once: one decodes, the others wait and read
 
 
 # ------------------------------------------------------------------------------------ colour operations

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pickle
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, TypeVar
 
 import torch
 
 from .errors import OutputError, UnsafeFileError
+
+T = TypeVar("T")
 
 
 def temp_path(path: Path) -> Path:
@@ -59,3 +63,36 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
 def write_json(path: str | Path, payload: dict) -> Path:
     """Write JSON atomically, so a crash never leaves half a file."""
     return atomic_write(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n"))
+
+
+def lock_path(path: str | Path) -> Path:
+    """The lock file that guards the building of `path`: `.<name>.lock` beside it."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextmanager
+def exclusive(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_path(path)` for the block, waiting while another process holds it (`flock`:
+    a process that dies, even by SIGKILL, frees its lock)."""
+    lock = lock_path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def build_once(path: str | Path, load: Callable[[], T | None], build: Callable[[], T]) -> T:
+    """`load()` when it finds `path` built; else, holding `exclusive(path)`, `load()` again (another process may have
+    built it while this one waited) and only then `build()`. Two processes never build one file at once: the
+    second waits and reads what the first wrote (`build` writes `path` atomically)."""
+    found = load()
+    if found is not None:
+        return found
+    with exclusive(path):
+        found = load()
+        return found if found is not None else build()

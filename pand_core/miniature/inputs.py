@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..infra.files import atomic_torch_save
+from ..infra.files import atomic_torch_save, build_once
 from ..infra.paths import default_cache
 from .world import SYNTHETIC_VERSION, SyntheticSpec, make_synthetic_cub
 
@@ -34,8 +34,8 @@ def teacher_weights(teacher: str, cache: Path | None = None) -> str | None:
         return str(shipped_teacher_dir())
     if teacher == TINY_TEACHER:
         path = (cache or default_cache()) / "teachers" / f"{TINY_TEACHER}-seed0.pt"
-        if not path.exists():
-            atomic_torch_save(build_tiny_teacher(seed=0).model.state_dict(), path)
+        build_once(path, lambda: path if path.exists() else None,
+                   lambda: atomic_torch_save(build_tiny_teacher(seed=0).model.state_dict(), path))
         return str(path)
     return None
 

@@ -23,7 +23,7 @@ from .steps import FirstSteps
 from .world import SYNTHETIC_VERSION, BODY_COLOURS, HEAD_COLOURS, all_classes, draw_bird
 from ..data.transforms import CLIP_MEAN, CLIP_STD
 from ..infra.environment import environment
-from ..infra.files import atomic_torch_save, write_json
+from ..infra.files import atomic_torch_save, build_once, write_json
 from ..infra.paths import recipe_key
 from .network import get_student_network
 from ..infra.progress import Progress
@@ -126,9 +126,10 @@ def upstream_student_weights(cache: Path, spec: UpstreamSpec = UpstreamSpec(), p
     folder = (cache / "students" / f"{spec.arch}-upstream-v{spec.version}-w{SYNTHETIC_VERSION}-{spec.image_size}px"
                                    f"-s{spec.seed}-{recipe_key(spec)}")
     weights = folder / "weights.pt"
-    if weights.exists():
-        return weights
-    net, log = pretrain_student(spec, progress)
-    write_json(folder / "pretraining.json", log)
-    atomic_torch_save(net.state_dict(), weights)  # last: its presence marks the folder complete
-    return weights
+
+    def pretrain() -> Path:
+        net, log = pretrain_student(spec, progress)
+        write_json(folder / "pretraining.json", log)
+        return atomic_torch_save(net.state_dict(), weights)  # last: its presence marks the folder complete
+
+    return build_once(weights, lambda: weights if weights.exists() else None, pretrain)  # concurrent jobs: once

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..infra.files import build_once
 from ..infra.progress import Progress
 from ..infra.seeds import stream_tag
 
@@ -207,17 +208,29 @@ class SyntheticSpec:
 def make_synthetic_cub(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), progress: bool | None = None) -> Path:
     """Write the synthetic world as `root/CUB_200_2011/` (CUB file layout) and return that folder.
 
-    Reuses an existing folder written with the same spec; a different spec in the same place is an error.
+    Reuses an existing folder written with the same spec; a different spec in the same place is an error. Processes
+    that want the same world at once (jobs of a batch study) write it once: the others wait and reuse it.
     """
     base = Path(root).expanduser() / "CUB_200_2011"
     meta_path = base / "synthetic.json"
     meta = dict(asdict(spec), version=SYNTHETIC_VERSION)
-    if meta_path.exists():
+
+    def existing() -> Path | None:
+        if not meta_path.exists():
+            return None
         if json.loads(meta_path.read_text()) == meta:
             return base
         raise FileExistsError(
             f"{base} holds a synthetic data set of another spec or version ({meta_path}); choose another root or delete it."
         )
+
+    return build_once(meta_path, existing, lambda: _write_world(base, spec, meta, progress))
+
+
+def _write_world(base: Path, spec: SyntheticSpec, meta: dict, progress: bool | None) -> Path:
+    """`make_synthetic_cub`'s writer: every image and list file, then `synthetic.json` (written last: the set is
+    complete)."""
+    meta_path = base / "synthetic.json"
     classes = synthetic_classes(spec.n_classes)
     (base / "images").mkdir(parents=True, exist_ok=True)
     images, labels, split, captions = [], [], [], []

@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 from ..infra.batched import map_batches
 from ..data.base import FGVCDataset
 from ..data.views import AugmentedViews
-from ..infra.files import atomic_torch_save, safe_load
+from ..infra.files import atomic_torch_save, build_once, safe_load
 from .teacher import Teacher
 from ..infra.seeds import SEEDING_VERSION
 
@@ -104,23 +104,32 @@ def cached_features(
     """
     identity = _cache_identity(teacher, dataset, teacher.preprocess, precision)
     path = Path(cache_dir) / "features" / f"{dataset.name}-{dataset.split}-{_key(identity)}.pt"
-    blob = _load_cached(path, identity)
-    if blob is not None:
-        return blob["features"], blob["labels"]
-    view = FGVCDataset(dataset.name, dataset.split, dataset.root, dataset.samples, dataset.classnames,
-                       dataset.template, transform=teacher.preprocess)
-    feats, labels = extract_features(teacher, view, batch_size, num_workers, progress, precision)
-    atomic_torch_save({"features": feats, "labels": labels, "meta": {"identity": identity, "kind": "eval features"}}, path)
-    return feats, labels
+
+    def build() -> dict:
+        view = FGVCDataset(dataset.name, dataset.split, dataset.root, dataset.samples, dataset.classnames,
+                           dataset.template, transform=teacher.preprocess)
+        feats, labels = extract_features(teacher, view, batch_size, num_workers, progress, precision)
+        blob = {"features": feats, "labels": labels, "meta": {"identity": identity, "kind": "eval features"}}
+        atomic_torch_save(blob, path)
+        return blob
+
+    blob = _build_cached(path, identity, build)  # jobs running at once (pand_core.batch): one builds, others read
+    return blob["features"], blob["labels"]
 
 
-def _per_view_cache(cache_dir: str | Path | None, kind: str, views: AugmentedViews, identity: dict):
-    """(file, its contents if they were made for `identity`, else None) of a per-view cache under
-    `cache_dir/kind/`; (None, None) without a cache folder."""
+def _per_view_path(cache_dir: str | Path | None, kind: str, views: AugmentedViews, identity: dict) -> Path | None:
+    """The file of a per-view cache under `cache_dir/kind/`; None without a cache folder."""
     if cache_dir is None:
-        return None, None
-    path = Path(cache_dir) / kind / f"{views.base.name}-{views.base.split}-V{views.views}-{_key(identity)}.pt"
-    return path, _load_cached(path, identity)
+        return None
+    return Path(cache_dir) / kind / f"{views.base.name}-{views.base.split}-V{views.views}-{_key(identity)}.pt"
+
+
+def _build_cached(path: Path | None, identity: dict, build: Callable[[], dict]) -> dict:
+    """The cache at `path` when it was made for `identity`, else `build()` (which writes it); with a file, one
+    process builds it while the others that want it wait and read it (`build_once`)."""
+    if path is None:
+        return build()
+    return build_once(path, lambda: _load_cached(path, identity), build)
 
 
 def _views_identity(views: AugmentedViews) -> dict:
@@ -142,15 +151,18 @@ def view_tensors(views: AugmentedViews, cache_dir: str | Path | None = None, lim
     if first.numel() * first.element_size() * len(views) * views.views > limit_bytes:
         return None
     identity = _views_identity(views)
-    path, blob = _per_view_cache(cache_dir, "views", views, identity)
-    if blob is not None:
-        return blob["views"]
-    flat, _ = map_batches(lambda x: x, views.stored(), batch_size, progress=progress,
-                          desc=f"augmented training views, {views.views} per image (batches)")
-    held = flat.view(len(views), views.views, *first.shape)
-    if path is not None:
-        atomic_torch_save({"views": held, "meta": {"identity": identity, "kind": "augmented views"}}, path)
-    return held
+    path = _per_view_path(cache_dir, "views", views, identity)
+
+    def build() -> dict:
+        flat, _ = map_batches(lambda x: x, views.stored(), batch_size, progress=progress,
+                              desc=f"augmented training views, {views.views} per image (batches)")
+        blob = {"views": flat.view(len(views), views.views, *first.shape),
+                "meta": {"identity": identity, "kind": "augmented views"}}
+        if path is not None:
+            atomic_torch_save(blob, path)
+        return blob
+
+    return _build_cached(path, identity, build)["views"]
 
 
 def build_bank(
@@ -172,15 +184,18 @@ def build_bank(
         raise ValueError("build_bank needs AugmentedViews with views=V")
     identity = dict(_cache_identity(teacher, views.base, views.transform, precision), seed=views.seed, views=views.views,
                     indices=_key({"i": views.indices}), seeding=SEEDING_VERSION)
-    path, blob = _per_view_cache(cache_dir, "banks", views, identity)
-    if blob is not None:
-        return blob["bank"]
-    flat, _ = extract_features(teacher, views.stored(), batch_size, num_workers, progress, precision,
-                               desc=f"teacher bank, {views.views} views (batches)")
-    bank = flat.view(len(views.indices), views.views, -1)
-    if path is not None:
-        atomic_torch_save({"bank": bank, "meta": {"identity": identity, "kind": "augmented-view bank"}}, path)
-    return bank
+    path = _per_view_path(cache_dir, "banks", views, identity)
+
+    def build() -> dict:
+        flat, _ = extract_features(teacher, views.stored(), batch_size, num_workers, progress, precision,
+                                   desc=f"teacher bank, {views.views} views (batches)")
+        blob = {"bank": flat.view(len(views.indices), views.views, -1),
+                "meta": {"identity": identity, "kind": "augmented-view bank"}}
+        if path is not None:
+            atomic_torch_save(blob, path)
+        return blob
+
+    return _build_cached(path, identity, build)["bank"]
 
 
 def per_class_accuracy(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:

@@ -1,0 +1,75 @@
+"""The grid of a study as jobs: one per Stage 1 run and one per Stage 2 run, with the Stage 1 run each Stage 2 run
+reads (its learned anchors). Pure: builds configs, runs nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import METHODS, CalibrateConfig, DistillConfig, default_student, make_config, to_dict
+from ..infra.errors import PandError
+
+
+@dataclass
+class RunJob:
+    """One run: its `stage` ("calibrate" | "distill"), its full config (the run folder is `config.out`), a short
+    `name` (`<dataset>/<run folder name>`) and the names of the jobs it must wait for (`after`)."""
+
+    name: str
+    stage: str
+    config: CalibrateConfig | DistillConfig
+    after: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def out(self) -> Path:
+        return Path(self.config.out)
+
+
+def study_jobs(profile: str, dataset: str, methods: list[str], seeds: list[int], student: str | None = None,
+               runs: str | Path = "runs", teacher_mode: str | None = None, data_root: str | None = None,
+               overrides: dict[str, dict] | None = None) -> list[RunJob]:
+    """The jobs of one study (`study.run_study`'s arguments), in the in-process study's order: per seed its Stage
+    1 run, then each method. A Stage 2 run that reads learned anchors waits for its seed's Stage 1 run; the others
+    (hand anchors, no teacher) wait for nothing."""
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise PandError(f"unknown method(s) {unknown}; expected some of {list(METHODS)}")
+    overrides = overrides or {}
+    student = student or default_student(profile)
+    extra = dict(overrides.get("distill", {}), **({"teacher_mode": teacher_mode} if teacher_mode else {}))
+    jobs = []
+    for seed in seeds:
+        stage1 = make_config("calibrate", profile, runs=runs, dataset=dataset, data_root=data_root, seed=seed,
+                             **overrides.get("calibrate", {}))
+        first = RunJob(f"{dataset}/{Path(stage1.out).name}", "calibrate", stage1)
+        jobs.append(first)
+        anchors = str(Path(stage1.out) / "anchors.pt")
+        for method in methods:
+            cfg = make_config("distill", profile, runs=runs, method=method, dataset=dataset, data_root=data_root,
+                              student=student, seed=seed, **extra)
+            after = (first.name,) if cfg.anchors == anchors else ()
+            jobs.append(RunJob(f"{dataset}/{Path(cfg.out).name}", "distill", cfg, after))
+    return jobs
+
+
+def grid(studies: list[dict]) -> list[RunJob]:
+    """The jobs of several studies (each a dict of `study_jobs` arguments) as one grid: a Stage 1 run that two
+    studies share (two students of one data set and seed) is one job."""
+    jobs: dict[str, RunJob] = {}
+    for kwargs in studies:
+        for job in study_jobs(**kwargs):
+            if job.name in jobs and to_dict(jobs[job.name].config) != to_dict(job.config):
+                raise PandError(f"two studies want the run {job.name} ({job.out}) with different configurations; "
+                                "give them different runs folders")
+            jobs.setdefault(job.name, job)
+    return list(jobs.values())
+
+
+def dependents(jobs: list[RunJob], name: str) -> list[RunJob]:
+    """The jobs that wait, directly or through others, for the job `name`."""
+    found, frontier = [], {name}
+    for job in jobs:  # jobs come after the ones they wait for
+        if frontier & set(job.after):
+            found.append(job)
+            frontier.add(job.name)
+    return found
