@@ -41,7 +41,7 @@ class BatchFailed(PandError):
 @dataclass
 class BatchOptions:
     """How a grid runs (the study's and the pipeline's `--executor` flags). `folder`: submitit's job folder (its
-    pickles and each job's log); default `<runs>/jobs`."""
+    pickles and each job's log), one subfolder per invocation; default `<runs>/jobs`."""
 
     executor: str = "inline"
     workers: int | None = None  # local: jobs at once (default: one per GPU; without a GPU, half the cores)
@@ -119,10 +119,11 @@ def _finished(job: RunJob) -> dict | None:
 
 
 def _jobs_folder(options: BatchOptions, jobs: list[RunJob]) -> Path:
-    if options.folder:
-        return Path(options.folder)
-    runs = Path(jobs[0].config.out).parents[2] if jobs else Path("runs")  # <runs>/<profile>/<dataset>/<run>
-    return runs / "jobs"
+    """submitit's folder for this invocation: `<jobs folder>/<date-time>-<pid>/` (local job ids are process ids,
+    which repeat: a folder per invocation never mistakes an old job's result for a new one's)."""
+    base = Path(options.folder) if options.folder else (
+        Path(jobs[0].config.out).parents[2] / "jobs" if jobs else Path("runs") / "jobs")  # <runs>/<profile>/<ds>/<run>
+    return base / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
 
 
 def _submitit():
