@@ -1,4 +1,4 @@
-"""The three executors of a grid of `RunJob`s and the driver of the two that run jobs elsewhere.
+"""The three executors of a grid of runs (`RunJob`) and the driver of the two that run jobs elsewhere.
 
 - `inline` (default): each job in this process, one after another, in the in-process study's order; the first
   failure stops it (nothing of submitit is imported).
