@@ -237,6 +237,39 @@ def test_local_workers_give_the_inline_numbers(inline_reference, small_world, tm
     assert log[0] == "8 of 8 runs finished before: read, not run again" and not any("submitted" in x for x in log)
 
 
+def _device_task():
+    """A task that runs nothing and reports the devices and threads its worker was given."""
+    def task(job, threads):
+        import os
+        import time
+
+        start = time.time()
+        time.sleep(1.0)  # long enough for the two workers' jobs to overlap
+        return {"test_acc_last": 0.0, "calibrated_acc": {"test": 0.0}, "hand_prompt_acc": {"test": 0.0},
+                "visible": os.environ.get("CUDA_VISIBLE_DEVICES"), "threads": threads, "span": (start, time.time())}
+
+    return task
+
+
+@pytest.mark.slow
+def test_each_local_job_sees_one_gpu_of_its_own(tmp_path, monkeypatch):
+    """With GPUs (counted by the driver; none is needed to test the assignment) every job gets exactly one, and
+    two jobs running at once never share it; more workers than GPUs is refused in one sentence."""
+    pytest.importorskip("submitit")
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    jobs = study_jobs("smoke", "cub", ["ce", "vl2lite", "kd"], [0], runs=tmp_path)
+    got = run_jobs(jobs, BatchOptions("local", workers=2, threads=1, poll_s=0.1), task=_device_task(),
+                   log=lambda *_: None)
+    assert {r["visible"] for r in got.values()} == {"0", "1"} and {r["threads"] for r in got.values()} == {1}
+    spans = [(r["visible"], *r["span"]) for r in got.values()]
+    for i, (gpu, start, end) in enumerate(spans):  # a GPU's jobs never overlap in time
+        assert not any(g == gpu and s < end and start < e for g, s, e in spans[i + 1:])
+    with pytest.raises(Exception, match="--workers 3 but this machine has 2 GPU"):
+        run_jobs(jobs, BatchOptions("local", workers=3), task=_device_task())
+
+
 def _killing_task(victim: str, at_epoch: int):
     """A task that SIGKILLs its own worker process when the run `victim` reaches `at_epoch` (its earlier epochs
     checkpointed), else runs the job as usual. A closure, so that submitit pickles it by value."""
