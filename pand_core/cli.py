@@ -29,6 +29,8 @@ HELP = {
     "student_weights": "torchvision weights tag of the student: IMAGENET1K_V1 (the original's pretrained=True) or DEFAULT (newest)",
     "dataset": " | ".join(DATASET_NAMES),
     "data_root": "folder holding the data set (default: on smoke/cub the book's world; else $PAND_DATA, else $PAND_CACHE/data, where `data download` puts it)",
+    "class_names": "the prompts' class names: authors (the original code's lists; on Aircraft and Dogs they differ from "
+                   "the files) | dataset (the names the data set's files give)",
     "teacher": "open_clip model name",
     "teacher_weights": "open_clip pretrained tag, local weights file or directory; 'none' for random weights",
     "teacher_mode": "online (teacher runs on every batch, faithful) | bank (precomputed augmented views, fast)",

@@ -50,6 +50,8 @@ ABLATION = {(spec.anchors == "learned", spec.nlrd): name for name, spec in METHO
             if spec.feature_terms and spec.optimiser == "pand" and spec.kd_scale == 1.0}
 
 PROFILES = ("smoke", "paper")
+# Where the prompts' class names come from (`data.authors_names`): the original code's fixed lists, or the data set's files.
+CLASS_NAME_SOURCES = ("authors", "dataset")
 
 # Name registries, plain data so that checking a name imports no model code. `data.DATASETS` has one loader per
 # data set name; `models` registers MODEL_CONFIG_DIR's open_clip configs (pand-tiny-clip, pand-mini-clip).
@@ -70,6 +72,7 @@ class CalibrateConfig:
 
     dataset: str = "cub"
     data_root: str | None = None  # None: the profile's default (smoke: the synthetic world in the cache)
+    class_names: str = "authors"  # "authors" (the original prompts' lists; differ on Aircraft and Dogs) | "dataset"
     teacher: str = "convnext_xxlarge"
     teacher_weights: str | None = "laion2b_s34b_b82k_augreg_soup"
     n_ctx: int = 16
@@ -109,6 +112,7 @@ class DistillConfig:
     method: str = "pand"
     dataset: str = "cub"
     data_root: str | None = None
+    class_names: str = "authors"  # "authors" (the original prompts' lists; differ on Aircraft and Dogs) | "dataset"
     student: str = "resnet18"
     student_pretrained: bool = True
     student_weights: str = "IMAGENET1K_V1"  # torchvision weights tag: V1 is the original's `pretrained=True`
@@ -232,6 +236,8 @@ def _check_common(cfg: CalibrateConfig | DistillConfig) -> None:
         raise ConfigError(f"unknown profile {cfg.profile!r}; expected one of {list(PROFILES)}.")
     if cfg.dataset not in DATASET_NAMES:
         raise ConfigError(f"unknown data set {cfg.dataset!r}; expected one of {sorted(DATASET_NAMES)}.")
+    if cfg.class_names not in CLASS_NAME_SOURCES:
+        raise ConfigError(f"class_names must be one of {list(CLASS_NAME_SOURCES)}, got {cfg.class_names!r}")
     if cfg.teacher_precision not in ("fp32", "bf16", "fp16"):
         raise ConfigError(f"teacher_precision must be fp32, bf16 or fp16, got {cfg.teacher_precision!r}")
     check_schedule(cfg)
@@ -308,6 +314,15 @@ def _field_defaults() -> dict[str, Any]:
 
 ABSENT_MEANS = {"seeding": 1}  # an option whose absence from a saved config means other than its default: runs saved
 # before named random streams (`seeding` 2) drew with bare numeric tags
+NAMES_CHANGED_ON = ("aircraft", "dogs")  # runs saved before `class_names` prompted with the data set's names there
+
+
+def _absent_means(saved: dict[str, Any]) -> dict[str, Any]:
+    """What an option missing from `saved` stood for when that run was made."""
+    out = {**_field_defaults(), **ABSENT_MEANS}
+    if saved.get("dataset") in NAMES_CHANGED_ON:
+        out["class_names"] = "dataset"
+    return out
 
 
 def config_diff(saved: dict[str, Any], current: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
@@ -315,12 +330,12 @@ def config_diff(saved: dict[str, Any], current: dict[str, Any], ignore: tuple[st
 
     An option that a run saved before the option existed counts as its default, so adding options to the
     project does not orphan earlier runs."""
-    defaults = {**_field_defaults(), **ABSENT_MEANS}
+    defaults = _absent_means(saved)
     saved = {**{k: defaults[k] for k in current if k not in saved and k in defaults}, **saved}
     keys = sorted((set(saved) | set(current)) - set(ignore))
     return [f"{k}: {saved.get(k)!r} != {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
 
 
-__all__ = ["CalibrateConfig", "DATASET_NAMES", "DistillConfig", "METHODS", "MINI_STUDENT", "MethodSpec", "PROFILES",
+__all__ = ["CLASS_NAME_SOURCES", "CalibrateConfig", "DATASET_NAMES", "DistillConfig", "METHODS", "MINI_STUDENT", "MethodSpec", "PROFILES",
            "check_schedule", "check_student_weights", "config_diff", "is_known_student", "is_known_teacher", "make_config",
            "to_dict"]

@@ -78,4 +78,4 @@ def split_for(cfg: CalibrateConfig | DistillConfig, split: str = "test", transfo
     from ..data.splits import TRAIN_SPLIT
 
     name = TRAIN_SPLIT[cfg.dataset] if split == "train" else split
-    return load_dataset(cfg.dataset, run_inputs(cfg).data_root, name, transform)
+    return load_dataset(cfg.dataset, run_inputs(cfg).data_root, name, transform, class_names=cfg.class_names)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..infra.errors import DatasetNotFoundError
+from .authors_names import authors_aircraft_names, check_source
 from .base import FGVCDataset, check_split, read_lines, require_files
 
 TEMPLATE = "a photo of {}, one of the airplane models"
@@ -61,9 +62,12 @@ def aircraft_classnames(base: Path) -> list[str]:
     return [f"{maker[v]} {v}" for v in variants]
 
 
-def load_aircraft(root: str | Path, split: str, transform: Callable | None = None) -> FGVCDataset:
-    """FGVC-Aircraft split at the variant level; labels follow `variants.txt` order."""
+def load_aircraft(root: str | Path, split: str, transform: Callable | None = None,
+                  class_names: str = "dataset") -> FGVCDataset:
+    """FGVC-Aircraft split at the variant level; labels follow `variants.txt` order. Class names: "dataset" (manufacturer
+    + variant from the files, `aircraft_classnames`) or "authors" (the original prompts' list, `authors_names`)."""
     check_split("aircraft", split, SPLITS)
+    check_source(class_names)
     base = resolve_aircraft_root(root)
     vfile = base / f"images_variant_{split}.txt"
     require_files([base / "variants.txt", vfile, base / "images"], "FGVC-Aircraft 2013b", Path(root), TREE, DOWNLOAD)
@@ -74,4 +78,5 @@ def load_aircraft(root: str | Path, split: str, transform: Callable | None = Non
         if variant not in index:
             raise DatasetNotFoundError(f"{vfile}: variant {variant!r} of image {image_id} is not in variants.txt.")
         samples.append((str(base / "images" / f"{image_id}.jpg"), index[variant]))
-    return FGVCDataset("aircraft", split, base, samples, aircraft_classnames(base), TEMPLATE, transform)
+    names = authors_aircraft_names(variants) if class_names == "authors" else aircraft_classnames(base)
+    return FGVCDataset("aircraft", split, base, samples, names, TEMPLATE, transform)

@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 
 from ..infra.errors import DatasetNotFoundError
+from .authors_names import authors_dogs_names, check_source
 from .base import FGVCDataset, check_split, require_files
 
 TEMPLATE = "a photo of {}, a type of dog"
@@ -41,9 +42,11 @@ def read_dogs_list(path: Path) -> list[tuple[str, int]]:
     return list(zip(files, labels.tolist()))
 
 
-def load_dogs(root: str | Path, split: str, transform: Callable | None = None) -> FGVCDataset:
-    """Stanford Dogs split; class names from the synset folders that the lists assign to each label."""
+def load_dogs(root: str | Path, split: str, transform: Callable | None = None, class_names: str = "dataset") -> FGVCDataset:
+    """Stanford Dogs split; class names from the synset folders that the lists assign to each label ("dataset") or,
+    for those breeds, the original prompts' list ("authors", `authors_names`: label 64 "Brittany")."""
     check_split("dogs", split, SPLITS)
+    check_source(class_names)
     base = Path(root).expanduser()
     lists = {s: base / f"{s}_list.mat" for s in SPLITS}
     require_files([base, lists["train"], lists["test"], base / "Images"], "Stanford Dogs", base, TREE, DOWNLOAD)
@@ -58,5 +61,7 @@ def load_dogs(root: str | Path, split: str, transform: Callable | None = None) -
     if sorted(folder_of) != list(range(n)):
         raise DatasetNotFoundError(f"{base}: labels in the .mat lists must be 1..C without gaps.")
     classnames = [dogs_classname(folder_of[i]) for i in range(n)]
+    if class_names == "authors":
+        classnames = authors_dogs_names(classnames)
     samples = [(str(base / "Images" / rel), label) for rel, label in rows[split]]
     return FGVCDataset("dogs", split, base, samples, classnames, TEMPLATE, transform)

@@ -14,7 +14,7 @@ import torch
 
 from ..assets import run_inputs
 from ..config import CalibrateConfig, to_dict
-from ..data import load_dataset
+from ..data import class_names_record, describe_class_names, load_dataset
 from ..data.base import skip_unreadable
 from ..data.splits import OFFICIAL_VAL, TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
 from ..infra.devices import resolve_device
@@ -37,11 +37,11 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
     cfg.validate()
     inputs = run_inputs(cfg)  # data root and teacher weights, resolved once from the config
     data_root, cache = inputs.data_root, cfg.cache
-    train = load_dataset(cfg.dataset, data_root, TRAIN_SPLIT[cfg.dataset])
-    test = load_dataset(cfg.dataset, data_root, TEST_SPLIT)
+    train = load_dataset(cfg.dataset, data_root, TRAIN_SPLIT[cfg.dataset], class_names=cfg.class_names)
+    test = load_dataset(cfg.dataset, data_root, TEST_SPLIT, class_names=cfg.class_names)
     official_val = cfg.select_on == "val" and cfg.dataset in OFFICIAL_VAL
     note = SELECTION_NOTES["official-val" if official_val else cfg.select_on]
-    val = load_dataset(cfg.dataset, data_root, OFFICIAL_VAL[cfg.dataset]) if official_val else None
+    val = load_dataset(cfg.dataset, data_root, OFFICIAL_VAL[cfg.dataset], class_names=cfg.class_names) if official_val else None
     device = resolve_device(cfg.device)
     run = RunDir(cfg.out, to_dict(cfg), resume=resume)
     try:
@@ -52,6 +52,8 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
         t_start = time.perf_counter()
         teacher = load_teacher(cfg.teacher, inputs.teacher_weights, device)
         run.log(f"calibrate {cfg.dataset}: teacher {teacher.name} from {teacher.source}, device {device}")
+        names = class_names_record(train, cfg.class_names)
+        run.log(describe_class_names(names))
 
         t0 = time.perf_counter()
         f_train, y_train = cached_features(teacher, train, cache, cfg.batch_size, progress=progress,
@@ -129,6 +131,7 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
             "hand_prompt_acc": hand_acc,
             "calibrated_acc": cal_acc,
             "chance_acc": 100.0 / len(train.classnames),
+            "class_names": names,
             "skipped_images": skipped,
             "anchors": str(anchors_path),
             "epochs": cfg.epochs,

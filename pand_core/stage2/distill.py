@@ -26,6 +26,7 @@ from ..infra.devices import resolve_device
 from ..infra.distributed import Dist, barrier, init_distributed, main_process_first, shutdown, sum_across
 from ..infra.environment import environment
 from ..infra.errors import ConfigError
+from ..data import class_names_record
 from .feeding import Stage2Data, load_inputs, prepare
 from ..infra.meter import EpochMeter
 from ..method.losses import ce_weight, feature_alignment_loss, hinton_kd_loss, loss_weights, nlrd_loss, pand_total_loss, text_kd_loss
@@ -182,6 +183,7 @@ def _result(cfg: DistillConfig, data: Stage2Data, student_start, world: int, tes
         "teacher_mode": data.targets.mode if data.targets is not None else "none",
         "train_views": data.train_views,
         "anchors": cfg.spec.anchors if cfg.spec.anchors != "learned" else cfg.anchors,
+        "class_names": class_names_record(data.train, cfg.class_names) if teacher is not None else None,
         "epochs": cfg.epochs,
         "seed": cfg.seed,
         "profile": cfg.profile,

@@ -1,0 +1,143 @@
+"""The authors' class names on FGVC-Aircraft and Stanford Dogs (`data.authors_names`): every name where they differ
+from the data set's own files, pinned; the opt-in to the files' names; how old runs read without the option."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import write_dogs_list, write_jpg
+from pand_core.cli import build_parser
+from pand_core.config import config_diff, make_config, to_dict
+from pand_core.data import class_names_record, describe_class_names, load_dataset, renamed_classes
+from pand_core.data.authors_names import (AIRCRAFT_NAMES, AIRCRAFT_VARIANTS, DOGS_NAMES, authors_aircraft_names,
+                                          authors_dogs_names)
+from pand_core.infra.errors import ConfigError
+
+# Where the files' manufacturer is not the authors': a copy of FGVC-Aircraft whose per-image lists credit Canadair and
+# Lockheed Martin (the two manufacturers the authors' list lacks), label -> (variant, files' maker, authors' name).
+DIFFERING = {
+    44: ("CRJ-200", "Canadair", "Bombardier Aerospace CRJ-200"),
+    45: ("CRJ-700", "Canadair", "Bombardier Aerospace CRJ-700"),
+    46: ("CRJ-900", "Canadair", "Bombardier Aerospace CRJ-900"),
+    51: ("Challenger 600", "Canadair", "Bombardier Aerospace Challenger 600"),
+    72: ("F-16A/B", "Lockheed Martin", "Lockheed Corporation F-16A/B"),
+}
+AUTHORS_MAKERS = {  # the 28 manufacturers of the authors' list
+    "ATR", "Airbus", "Antonov", "Beechcraft", "Boeing", "Bombardier Aerospace", "British Aerospace", "Cessna",
+    "Cirrus Aircraft", "Dassault Aviation", "Dornier", "Douglas Aircraft Company", "Embraer", "Eurofighter", "Fairchild",
+    "Fokker", "Gulfstream Aerospace", "Ilyushin", "Lockheed Corporation", "McDonnell Douglas", "Panavia", "Piper",
+    "Robin", "Saab", "Supermarine", "Tupolev", "Yakovlev", "de Havilland",
+}
+
+
+def write_aircraft(root: Path, makers: dict[str, str]) -> Path:
+    """An FGVC-Aircraft 2013b copy with one train and one test image per variant of `makers` (variant -> maker)."""
+    data = root / "fgvc-aircraft-2013b" / "data"
+    data.mkdir(parents=True)
+    (data / "variants.txt").write_text("".join(f"{v}\n" for v in makers))
+    for split, offset in (("train", 0), ("val", 0), ("trainval", 0), ("test", 5000)):
+        ids = [f"{offset + i:05d}" for i in range(len(makers))]
+        (data / f"images_variant_{split}.txt").write_text("".join(f"{i} {v}\n" for i, v in zip(ids, makers)))
+        (data / f"images_manufacturer_{split}.txt").write_text("".join(f"{i} {m}\n" for i, m in zip(ids, makers.values())))
+    (data / "images").mkdir()
+    write_jpg(data / "images" / "00000.jpg")
+    return root
+
+
+def full_copy_makers() -> dict[str, str]:
+    makers = {v: name[: -len(v) - 1] for v, name in zip(AIRCRAFT_VARIANTS, AIRCRAFT_NAMES)}
+    makers.update({v: m for v, m, _ in DIFFERING.values()})
+    return makers
+
+
+def test_aircraft_authors_names_where_the_files_differ(tmp_path):
+    root = write_aircraft(tmp_path, full_copy_makers())
+    own = load_dataset("aircraft", root, "train", class_names="dataset").classnames
+    authors = load_dataset("aircraft", root, "train", class_names="authors").classnames
+    assert len(own) == len(authors) == 100
+    assert {i: (own[i], authors[i]) for i in range(100) if own[i] != authors[i]} == {
+        i: (f"{m} {v}", name) for i, (v, m, name) in DIFFERING.items()}
+    assert renamed_classes("aircraft", root, "test", "authors") == {i: (f"{m} {v}", n) for i, (v, m, n) in DIFFERING.items()}
+    assert renamed_classes("aircraft", root, "test", "dataset") == {}
+    # a few the rule "<maker> <variant>" gives with the maker repeated, as the authors' list has them
+    assert [authors[i] for i in (40, 41, 63, 70)] == ["Beechcraft Beechcraft 1900", "Boeing Boeing 717",
+                                                      "Dornier Dornier 328", "Embraer Embraer Legacy 600"]
+    assert load_dataset("aircraft", root, "test", class_names="authors").classnames == authors
+
+
+def test_aircraft_authors_list_invariants():
+    assert len(AIRCRAFT_NAMES) == len(set(AIRCRAFT_NAMES)) == len(AIRCRAFT_VARIANTS) == len(set(AIRCRAFT_VARIANTS)) == 100
+    assert all(name.endswith(" " + v) for v, name in zip(AIRCRAFT_VARIANTS, AIRCRAFT_NAMES))
+    assert {name[: -len(v) - 1] for v, name in zip(AIRCRAFT_VARIANTS, AIRCRAFT_NAMES)} == AUTHORS_MAKERS
+    assert (AIRCRAFT_VARIANTS[0], AIRCRAFT_VARIANTS[21], AIRCRAFT_VARIANTS[99]) == ("707-320", "A300B4", "Yak-42")
+
+
+def test_aircraft_partial_copy_applies_names_by_variant(aircraft_root):
+    """The fixture's four variants (labels 0..3 there) take the authors' names of their variants."""
+    ds = load_dataset("aircraft", aircraft_root, "trainval", class_names="authors")
+    assert ds.classnames == ["Boeing 707-320", "Airbus A300B4", "ATR ATR-42", "Dassault Aviation Falcon 2000"]
+    assert class_names_record(ds, "authors") == {"source": "authors", "renamed": {}}
+
+
+def test_aircraft_unknown_variant_needs_the_dataset_names(tmp_path):
+    root = write_aircraft(tmp_path, {"707-320": "Boeing", "Concorde": "Aerospatiale"})
+    with pytest.raises(ConfigError, match=r"'Concorde'.*--class-names dataset"):
+        load_dataset("aircraft", root, "train", class_names="authors")
+    assert load_dataset("aircraft", root, "train", class_names="dataset").classnames == ["Boeing 707-320", "Aerospatiale Concorde"]
+
+
+def test_dogs_label_64_is_brittany(tmp_path):
+    train = ["n02085620-Chihuahua/n02085620_1.jpg", "n02101388-Brittany_spaniel/n02101388_1.jpg"]
+    write_dogs_list(tmp_path / "train_list.mat", train, [1, 2])
+    write_dogs_list(tmp_path / "test_list.mat", train[::-1], [2, 1])
+    for n, rel in enumerate(train):
+        write_jpg(tmp_path / "Images" / rel, seed=n)
+    assert load_dataset("dogs", tmp_path, "train").classnames == ["Chihuahua", "Brittany spaniel"]  # the files' (default)
+    ds = load_dataset("dogs", tmp_path, "train", class_names="authors")
+    assert ds.classnames == ["Chihuahua", "Brittany"]
+    record = class_names_record(ds, "authors")
+    assert record == {"source": "authors", "renamed": {"1": {"dataset": "Brittany spaniel", "used": "Brittany"}}}
+    assert describe_class_names(record) == ("class names: authors, 1 renamed from the data set's own "
+                                            "(1: 'Brittany spaniel' -> 'Brittany')")
+
+
+def test_dogs_authors_list_differs_from_the_folder_names_only_at_64():
+    folder_names = list(DOGS_NAMES)
+    folder_names[64] = "Brittany spaniel"
+    assert len(set(DOGS_NAMES)) == 120 and DOGS_NAMES[64] == "Brittany"
+    assert authors_dogs_names(folder_names) == list(DOGS_NAMES)
+    assert (DOGS_NAMES[0], DOGS_NAMES[4], DOGS_NAMES[14], DOGS_NAMES[90]) == (
+        "Chihuahua", "Shih-Tzu", "black-and-tan coonhound", "EntleBucher")
+    with pytest.raises(ConfigError, match="not in the authors' Stanford Dogs list"):
+        authors_dogs_names(["Brittany"])  # the authors' spelling is no folder's name
+
+
+def test_aircraft_authors_names_for_every_variant_in_any_order():
+    assert authors_aircraft_names(list(AIRCRAFT_VARIANTS[::-1])) == list(AIRCRAFT_NAMES[::-1])
+
+
+def test_cub_and_pets_are_unchanged_and_a_bad_source_is_refused(cub_root, pets_root):
+    """The authors' CUB and Pets lists are what the loaders derive from the files (no table: nothing to rename)."""
+    for name, root, split in (("cub", cub_root, "train"), ("pets", pets_root, "trainval")):
+        assert (load_dataset(name, root, split, class_names="authors").classnames
+                == load_dataset(name, root, split).classnames)
+        assert renamed_classes(name, root, split, "authors") == {}
+    with pytest.raises(ConfigError, match="class_names must be 'authors'"):
+        load_dataset("cub", cub_root, "train", class_names="paper")
+
+
+def test_config_default_flag_and_old_runs(tmp_path):
+    cfg = make_config("calibrate", "paper", runs=tmp_path, dataset="aircraft")
+    assert cfg.class_names == "authors"
+    assert make_config("distill", "smoke", runs=tmp_path).class_names == "authors"
+    with pytest.raises(ConfigError, match="class_names must be one of"):
+        make_config("calibrate", "paper", runs=tmp_path, class_names="paper")
+    args = build_parser().parse_args(["calibrate", "--class-names", "dataset"])
+    assert args.class_names == "dataset"
+    # a run saved before the option prompted with the files' names on Aircraft and Dogs, and the same names elsewhere
+    saved = {k: v for k, v in to_dict(cfg).items() if k != "class_names"}
+    assert config_diff(saved, to_dict(cfg)) == ["class_names: 'dataset' != 'authors'"]
+    cub = make_config("calibrate", "paper", runs=tmp_path)
+    assert config_diff({k: v for k, v in to_dict(cub).items() if k != "class_names"}, to_dict(cub)) == []
