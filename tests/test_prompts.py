@@ -110,3 +110,20 @@ def test_no_gradient_reaches_a_users_unfrozen_model():
     text_params = [n for n, p in model.named_parameters() if not n.startswith("visual.") and n != "logit_scale"]
     assert text_params and all(model.get_parameter(n).grad is None for n in text_params)
     assert not any(model.get_parameter(n).requires_grad for n in text_params)
+
+
+def test_stage1_logits_stay_fp32_inside_autocast():
+    """Row 7 of the deviations: Stage 1's scale-100 logits are not rounded by the bf16 autocast around the text encoder
+    (CPU autocast stands in for the GPU's: the same dispatch, the same rounding)."""
+    from pand_core.stage1.prompts import stage1_logits
+
+    g = torch.Generator().manual_seed(0)
+    feats = torch.nn.functional.normalize(torch.randn(16, 32, generator=g), dim=-1)
+    text = torch.nn.functional.normalize(torch.randn(10, 32, generator=g), dim=-1)
+    reference = 100.0 * feats @ text.t()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        rounded = 100.0 * feats @ text.t()  # what the product alone gives in the region
+        logits = stage1_logits(feats, text, 100.0)
+    assert rounded.dtype == torch.bfloat16 and (rounded.float() - reference).abs().max() > 1e-3
+    assert logits.dtype == torch.float32
+    torch.testing.assert_close(logits, reference, rtol=0, atol=1e-5)

@@ -174,6 +174,13 @@ def stage1_optimizer(learner: PromptLearner, cfg: CalibrateConfig) -> tuple[torc
     return opt, CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=0.0)
 
 
+def stage1_logits(feats: torch.Tensor, text: torch.Tensor, logit_scale: float) -> torch.Tensor:
+    """Stage 1's logits s1 · f · t_cᵀ `[B, C]` in fp32, also inside an autocast region: at s1 = 100 a bf16 product
+    would round them to 8 significant bits (0.25 apart near 40), 8× coarser than the original's fp16."""
+    with torch.autocast(feats.device.type, enabled=False):
+        return logit_scale * feats.float() @ text.float().t()
+
+
 def train_one_epoch(
     learner: PromptLearner,
     feats: torch.Tensor,
@@ -192,9 +199,10 @@ def train_one_epoch(
     meter = EpochMeter(learner.ctx.device, "Stage 1", STAGE1_ADVICE)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-            logits = logit_scale * feats[idx] @ learner().t()
-        loss = F.cross_entropy(logits.float(), labels[idx])
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):  # the text encoder in bf16 on a GPU
+            text = learner()
+        logits = stage1_logits(feats[idx], text, logit_scale)
+        loss = F.cross_entropy(logits, labels[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([learner.ctx], grad_clip)
