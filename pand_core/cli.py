@@ -39,6 +39,7 @@ HELP = {
     "cache": "cache folder: teacher features, views, banks, decoded images, the miniature's world and weights "
              "(default: $PAND_CACHE, else ~/.cache/pand)",
     "select_on": "which Stage 1 epoch's anchors to keep: last | val (Aircraft: its official val split; others: a hold-out of train) | test (the original protocol)",
+    "distill.batch_size": "global batch; on paper ce-original takes the original's 512 unless this is given",
     "student": "torchvision classifier, e.g. resnet18, mobilenet_v2",
     "out": "run directory (config.json, metrics.jsonl, checkpoints, result.json, run.log; default: "
            "$PAND_RUNS/<profile>/<dataset>/<run>, $PAND_RUNS defaulting to runs/)",
@@ -84,7 +85,7 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, stage: str) -> 
             values = f" (smoke: {smoke!r}, paper: {f.default!r})"
         else:  # None: the help says what is used instead
             values = "" if f.default is None else f" (both profiles: {f.default!r})"
-        help_text = (HELP.get(f.name, "") + values).lstrip()
+        help_text = (HELP.get(f"{stage}.{f.name}", HELP.get(f.name, "")) + values).lstrip()
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
         else:

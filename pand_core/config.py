@@ -29,11 +29,14 @@ class MethodSpec:
     optimiser: str  # "pand" | "original" (the original code's `kda` recipe: AdamW wd 0, StepLR(30, 0.5))
     kd_scale: float = 1.0
     keep_dropout: bool = False  # keep the torchvision classifier's Dropout before the new classifier (MobileNet-V2)
+    batch_size: int | None = None  # the recipe's global batch on the paper profile where it is not the run default (128)
 
 
 METHODS: dict[str, MethodSpec] = {
     "ce": MethodSpec(False, "none", False, False, False, "pand"),
-    "ce-original": MethodSpec(False, "none", False, False, False, "original", keep_dropout=True),
+    # the original's no-teacher run at its data config's default batch, 512 (`configs/data/kd_data.yaml`, swept at that
+    # default in `src/train.sh`); its commands set 128 only for PAND and VL2Lite
+    "ce-original": MethodSpec(False, "none", False, False, False, "original", keep_dropout=True, batch_size=512),
     "kd": MethodSpec(True, "hand", False, False, True, "pand"),
     "vl2lite": MethodSpec(True, "hand", True, False, False, "pand"),
     "vl2lite-original": MethodSpec(True, "hand", True, False, False, "original", kd_scale=0.5),
@@ -265,7 +268,8 @@ PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
 
 def make_config(stage: str, profile: str = "paper", *, runs: str | Path | None = None, **overrides: Any):
     """A validated config of `stage` ("calibrate" | "distill"): profile defaults, then explicit overrides
-    (`student=None` means the profile's student). Without `out`, the run folder is
+    (`student=None` means the profile's student; on paper a method whose recipe has its own batch, `ce-original`'s 512,
+    takes it unless `batch_size` is given). Without `out`, the run folder is
     `<runs>/<profile>/<dataset>/<run>`, `runs` defaulting to `runs_root()` (`$PAND_RUNS`, read at the edge); a
     method with learned anchors reads the Stage 1 run of its seed there (`calibrate-s<seed>/anchors.pt`, whether or
     not it exists yet: the stage checks); without `cache`, the cache is `default_cache()` (`$PAND_CACHE`).
@@ -283,6 +287,9 @@ def make_config(stage: str, profile: str = "paper", *, runs: str | Path | None =
     if unknown:
         raise ConfigError(f"unknown {stage} option(s) {sorted(unknown)}")
     values = dict(PROFILE_OVERRIDES[profile][stage], profile=profile)
+    recipe_batch = METHODS.get(overrides.get("method", DistillConfig.method), METHODS["pand"]).batch_size
+    if stage == "distill" and profile == "paper" and recipe_batch is not None:
+        values["batch_size"] = recipe_batch  # the method's own recipe; an explicit --batch-size still wins
     values.update(overrides)
     cfg = cls(**values).validate()
     root = Path(runs) if runs is not None else runs_root()

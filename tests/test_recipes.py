@@ -48,7 +48,14 @@ def test_recipe_of_each_method_on_the_paper_profile(method):
     assert type(opt) is torch.optim.AdamW and opt.defaults["lr"] == 1e-4 and opt.defaults["weight_decay"] == wd
     assert _describe(sched) == scheduler
     assert cfg.spec.kd_scale == kd_scale and cfg.spec.keep_dropout == dropout
-    assert cfg.student_weights == "IMAGENET1K_V1" and cfg.epochs == 300 and cfg.batch_size == 128
+    assert cfg.student_weights == "IMAGENET1K_V1" and cfg.epochs == 300
+    assert cfg.batch_size == (512 if method == "ce-original" else 128)  # the original's no-teacher run: kd_data.yaml's 512
+
+
+def test_an_explicit_batch_size_overrides_the_recipes_own():
+    assert make_config("distill", "paper", method="ce-original", batch_size=128).batch_size == 128
+    assert make_config("distill", "paper", method="ce", batch_size=64).batch_size == 64
+    assert make_config("distill", "smoke", method="ce-original").batch_size == make_config("distill", "smoke").batch_size
 
 
 def test_the_original_schedule_halves_every_30_epochs():
