@@ -55,6 +55,7 @@ ABLATION = {(spec.anchors == "learned", spec.nlrd): name for name, spec in METHO
 PROFILES = ("smoke", "paper")
 # Where the prompts' class names come from (`data.authors_names`): the original code's fixed lists, or the data set's files.
 CLASS_NAME_SOURCES = ("authors", "dataset")
+PROMPT_PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # Stage 1's text encoder (`stage1.prompts.prompt_autocast_dtype`)
 
 # Name registries, plain data so that checking a name imports no model code. `data.DATASETS` has one loader per
 # data set name; `models` registers MODEL_CONFIG_DIR's open_clip configs (pand-tiny-clip, pand-mini-clip).
@@ -88,6 +89,7 @@ class CalibrateConfig:
     early_stop_patience: int = 0  # > 0: stop after this many epochs without a better held-out accuracy (original: 50, test)
     select_on: str = "last"  # "last" | "val" | "test" (the original protocol, labelled as such)
     teacher_precision: str = "fp32"  # teacher features: fp32 (as the original's Stage 1) | bf16 | fp16
+    prompt_precision: str = "auto"  # the text encoder's autocast: auto (bf16 on CUDA, else fp32) | fp32 | bf16 | fp16 (the original's)
     skip_bad_images: bool = False  # True: leave unreadable images out (listed in run.log and result.json)
     val_fraction: float = 0.1  # select_on == "val" on a data set without an official val split (Aircraft has one)
     seed: int = 0
@@ -101,6 +103,9 @@ class CalibrateConfig:
         _check_common(self)
         if self.n_ctx < 1:
             raise ConfigError(f"n_ctx must be >= 1, got {self.n_ctx}")
+        if self.prompt_precision not in PROMPT_PRECISIONS:
+            raise ConfigError(f"prompt_precision must be one of {', '.join(PROMPT_PRECISIONS)}, "
+                              f"got {self.prompt_precision!r}")
         if self.select_on not in ("last", "val", "test"):
             raise ConfigError(f"select_on must be 'last', 'val' or 'test', got {self.select_on!r}")
         if self.select_on == "val" and not 0 < self.val_fraction < 1:
@@ -344,5 +349,6 @@ def config_diff(saved: dict[str, Any], current: dict[str, Any], ignore: tuple[st
 
 
 __all__ = ["CLASS_NAME_SOURCES", "CalibrateConfig", "DATASET_NAMES", "DistillConfig", "METHODS", "MINI_STUDENT", "MethodSpec", "PROFILES",
+           "PROMPT_PRECISIONS",
            "check_schedule", "check_student_weights", "config_diff", "is_known_student", "is_known_teacher", "make_config",
            "to_dict"]

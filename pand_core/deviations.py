@@ -41,6 +41,10 @@ ARMS = (
     Arm("anchors-best-on-test", calibrate={"select_on": "test"}),
     Arm("early-stop", {"early_stop_patience": SCALED_PATIENCE}),
     Arm("teacher-bf16", {"teacher_precision": "bf16"}),
+    # row 7: Stage 1 under the project's CUDA autocast (text encoder bf16, logits fp32) and under the original's
+    # 16-mixed (text encoder and logits fp16, loss scaling), both emulated by CPU autocast
+    Arm("stage1-bf16", calibrate={"prompt_precision": "bf16"}),
+    Arm("stage1-fp16", calibrate={"prompt_precision": "fp16"}),
     Arm("nlrd-groups-32", {"batch_size": NLRD_BATCH, "nlrd_group_size": 32}),
     Arm("nlrd-whole-batch", {"batch_size": NLRD_BATCH, "nlrd_group_size": None}),
 )
@@ -66,6 +70,10 @@ CONTRASTS = (
              "test_acc_best"),
     Contrast(4, f"early stop (patience {SCALED_PATIENCE} of 20 epochs) − none, on test_acc_last", "early-stop", "pand"),
     Contrast(5, "teacher under bf16 − fp32 (CPU autocast)", "teacher-bf16", "pand"),
+    Contrast(7, "Stage 1 in bf16 with fp32 logits − the original's fp16 (CPU autocast): teacher zero-shot",
+             "stage1-bf16", "stage1-fp16", "stage1:test"),
+    Contrast(7, "Stage 1 in bf16 with fp32 logits − the original's fp16 (CPU autocast): the PAND student",
+             "stage1-bf16", "stage1-fp16"),
     Contrast(8, f"NLRD in groups of 32 − over the whole batch of {NLRD_BATCH}", "nlrd-groups-32", "nlrd-whole-batch"),
     Contrast(12, "teacher bank − online teacher", "pand", "online"),
 )

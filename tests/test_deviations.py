@@ -24,7 +24,9 @@ def test_each_arm_is_pand_changed_only_where_it_says(tmp_path):
         assert changed == expected, arm.name
         assert Path(cfg.out).parent == tmp_path / "smoke" / "cub" / "deviations"
         if arm.calibrate:
-            assert cal.select_on == "test" and cfg.anchors == str(Path(cal.out) / "anchors.pt")
+            assert cal.select_on == arm.calibrate.get("select_on", "last")
+            assert cfg.anchors == str(Path(cal.out) / "anchors.pt")
+            assert to_dict(cal)["prompt_precision"] == arm.calibrate.get("prompt_precision", "auto")
         else:
             assert cal.out == make_config("calibrate", "smoke", runs=tmp_path, seed=3).out  # the study's Stage 1
 
@@ -102,5 +104,7 @@ def test_one_short_seed_of_every_arm_reuses_the_study_runs(tmp_path, monkeypatch
     assert set(runs) == {"pand", *(a.name for a in dev.ARMS)}
     assert runs["online"][0][1]["teacher_mode"] == "online" and runs["pand"][0][1]["teacher_mode"] == "bank"
     assert runs["anchors-best-on-test"][0][0]["selected_on"] == "test"
+    assert [runs[a][0][0]["prompt_autocast"] for a in ("pand", "stage1-bf16", "stage1-fp16")] == ["float32", "bfloat16",
+                                                                                                "float16"]
     records = dev.summarise(runs)
     assert [r["row"] for r in records] == [c.row for c in dev.CONTRASTS] and all(r["n"] == 1 for r in records)

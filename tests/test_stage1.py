@@ -152,3 +152,60 @@ def test_progress_bars_follow_flag_env_and_terminal(monkeypatch):
     assert progress_enabled() is True
     monkeypatch.setenv("PAND_PROGRESS", "0")
     assert progress_enabled() is False
+
+
+def test_prompt_precision_resolves_per_device_and_refuses_unknown_names():
+    from pand_core.stage1.prompts import make_prompt_scaler, prompt_autocast_dtype
+
+    assert prompt_autocast_dtype("auto", "cpu") is None and prompt_autocast_dtype("auto", "cuda") is torch.bfloat16
+    assert prompt_autocast_dtype("fp32", "cuda") is None and prompt_autocast_dtype("bf16", "cpu") is torch.bfloat16
+    assert prompt_autocast_dtype("fp16", "cpu") is torch.float16
+    assert make_prompt_scaler("bf16", "cpu") is None and make_prompt_scaler("fp16", "cpu") is not None
+    with pytest.raises(ConfigError, match="prompt_precision must be one of auto, fp32, bf16, fp16"):
+        prompt_autocast_dtype("fp8", "cpu")
+    with pytest.raises(ConfigError, match="prompt_precision must be one of"):
+        CalibrateConfig(prompt_precision="half").validate()
+
+
+@pytest.mark.parametrize("precision, logits_dtype", [("fp32", torch.float32), ("bf16", torch.float32),
+                                                     ("fp16", torch.float16)])
+def test_prompt_precision_rounds_the_text_encoder_and_only_fp16_the_logits(tiny_teacher, monkeypatch, precision,
+                                                                           logits_dtype):
+    """Row 7 of the deviations: bf16 (the project's GPU path, here under CPU autocast) keeps the logits fp32; fp16
+    is the original's 16-mixed, logits in fp16 and the loss scaled. Every path learns the toy task."""
+    from pand_core.infra.meter import EpochMeter
+
+    seen = []
+    real_add = EpochMeter.add
+    monkeypatch.setattr(EpochMeter, "add", lambda self, total, terms, logits, labels:
+                        (seen.append(logits.dtype), real_add(self, total, terms, logits, labels))[1])
+    feats, labels = _toy_features(tiny_teacher)
+    torch.manual_seed(1)
+    learner = PromptLearner(tiny_teacher, tiny_teacher.tokenizer, NAMES, "{}", n_ctx=4)
+    cfg = CalibrateConfig(epochs=25, lr=0.5, batch_size=8, seed=0, prompt_precision=precision)
+    hist = train_prompts(learner, feats, labels, 50.0, cfg, feats, labels, progress=False)
+    assert set(seen) == {logits_dtype} and learner.ctx.dtype == torch.float32
+    assert hist[-1]["eval_acc"] == 100.0
+
+
+def test_auto_precision_on_cpu_is_fp32_exactly_and_the_autocast_paths_round(tiny_teacher):
+    feats, labels = _toy_features(tiny_teacher)
+    runs = {}
+    for precision in ("auto", "fp32", "bf16", "fp16"):
+        torch.manual_seed(3)
+        learner = PromptLearner(tiny_teacher, tiny_teacher.tokenizer, NAMES, "{}", n_ctx=4)
+        cfg = CalibrateConfig(epochs=3, batch_size=8, prompt_precision=precision)
+        runs[precision] = (train_prompts(learner, feats, labels, 50.0, cfg, progress=False), learner.ctx.detach())
+    assert runs["auto"][0] == runs["fp32"][0] and torch.equal(runs["auto"][1], runs["fp32"][1])
+    for rounded in ("bf16", "fp16"):
+        assert not torch.equal(runs[rounded][1], runs["fp32"][1]), rounded
+
+
+def test_fp16_steps_need_their_loss_scaler(tiny_teacher):
+    from pand_core.stage1.prompts import stage1_optimizer, train_one_epoch
+
+    feats, labels = _toy_features(tiny_teacher)
+    learner = PromptLearner(tiny_teacher, tiny_teacher.tokenizer, NAMES, "{}", n_ctx=4)
+    opt, _ = stage1_optimizer(learner, CalibrateConfig())
+    with pytest.raises(ConfigError, match="needs its loss scaler"):
+        train_one_epoch(learner, feats, labels, 50.0, opt, torch.arange(len(feats)), 8, 1.0, precision="fp16")

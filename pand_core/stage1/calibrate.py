@@ -21,7 +21,7 @@ from ..infra.devices import resolve_device
 from ..infra.environment import environment
 from ..models.features import accuracy, cached_features, zero_shot_logits
 from ..models import load_teacher
-from .prompts import PromptLearner, save_anchors, train_prompts
+from .prompts import PromptLearner, prompt_autocast_dtype, save_anchors, train_prompts
 from ..infra.rundir import RunDir
 
 SELECTION_NOTES = {
@@ -92,6 +92,10 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
             if cfg.select_on != "last" and rec[f"{held_name}_acc"] > chosen["held_acc"]:
                 chosen.update(epoch=rec["epoch"], held_acc=rec[f"{held_name}_acc"], ctx=learner.ctx.detach().clone())
 
+        dtype = prompt_autocast_dtype(cfg.prompt_precision, device)
+        run.log(f"Stage 1 steps: text encoder in {str(dtype or torch.float32).removeprefix('torch.')} "
+                f"(prompt_precision={cfg.prompt_precision}), logits "
+                + ("fp16 with loss scaling, as the original's 16-mixed" if cfg.prompt_precision == "fp16" else "fp32"))
         t0 = time.perf_counter()
         history = train_prompts(learner, f_fit, y_fit, scale, cfg, f_held, y_held, progress=progress, on_epoch=on_epoch)
         stage1_s = time.perf_counter() - t0
@@ -124,6 +128,8 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
             "selected_on": cfg.select_on,
             "selection": note,
             "teacher_precision": cfg.teacher_precision,
+            "prompt_precision": cfg.prompt_precision,
+            "prompt_autocast": str(dtype or torch.float32).removeprefix("torch."),
             "selected_epoch": chosen["epoch"],
             "early_stop_patience": cfg.early_stop_patience,
             "early_stop_watches": held_name if cfg.early_stop_patience else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
-from ..config import CalibrateConfig, check_schedule
+from ..config import PROMPT_PRECISIONS, CalibrateConfig, check_schedule
 from ..infra.errors import ConfigError, MissingFileError
 from ..infra.files import atomic_torch_save, safe_load
 from ..infra.meter import EpochMeter
@@ -181,6 +182,21 @@ def stage1_logits(feats: torch.Tensor, text: torch.Tensor, logit_scale: float) -
         return logit_scale * feats.float() @ text.float().t()
 
 
+def prompt_autocast_dtype(precision: str, device: torch.device | str) -> torch.dtype | None:
+    """The autocast dtype of Stage 1's text encoder for `precision` on `device`, None for fp32: "auto" is bf16 on
+    CUDA and fp32 elsewhere; "bf16" and "fp16" apply on any device (CPU autocast included)."""
+    if precision not in PROMPT_PRECISIONS:
+        raise ConfigError(f"prompt_precision must be one of {', '.join(PROMPT_PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        return torch.bfloat16 if torch.device(device).type == "cuda" else None
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def make_prompt_scaler(precision: str, device: torch.device | str) -> torch.amp.GradScaler | None:
+    """The dynamic loss scaler of the fp16 path (the original's `precision='16-mixed'` used one), else None."""
+    return torch.amp.GradScaler(torch.device(device).type) if precision == "fp16" else None
+
+
 def train_one_epoch(
     learner: PromptLearner,
     feats: torch.Tensor,
@@ -191,22 +207,41 @@ def train_one_epoch(
     batch_size: int,
     grad_clip: float,
     epoch: int = 0,
+    precision: str = "auto",
+    scaler: torch.amp.GradScaler | None = None,
 ) -> dict[str, float]:
     """One Stage 1 epoch: a step of CE(s1 · f · t_cᵀ), gradient norm clipped at `grad_clip`, per batch of `order`;
     its mean loss and training accuracy (%), read once after the last step (`meter.EpochMeter`, as Stage 2's).
+
+    `precision` (`prompt_autocast_dtype`): the text encoder under that autocast, the logits in fp32
+    (`stage1_logits`); "fp16" reproduces the original's 16-mixed instead, the logits under the autocast too and the
+    loss scaled by `scaler` (unscaled before clipping, a step with non-finite gradients skipped, as Lightning does).
     Raises `NonFiniteLossError` naming the first step whose loss was not finite."""
-    use_amp = learner.ctx.device.type == "cuda"
-    meter = EpochMeter(learner.ctx.device, "Stage 1", STAGE1_ADVICE)
+    device = learner.ctx.device
+    dtype = prompt_autocast_dtype(precision, device)
+    if precision == "fp16" and scaler is None:
+        raise ConfigError("prompt_precision='fp16' needs its loss scaler (make_prompt_scaler).")
+    meter = EpochMeter(device, "Stage 1", STAGE1_ADVICE)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):  # the text encoder in bf16 on a GPU
+        with torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext():
             text = learner()
-        logits = stage1_logits(feats[idx], text, logit_scale)
-        loss = F.cross_entropy(logits, labels[idx])
+            if precision == "fp16":  # the original's logits, in the autocast's fp16
+                logits = logit_scale * feats[idx] @ text.t()
+        if precision != "fp16":
+            logits = stage1_logits(feats[idx], text, logit_scale)
+        loss = F.cross_entropy(logits.float(), labels[idx])
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_([learner.ctx], grad_clip)
-        opt.step()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_([learner.ctx], grad_clip)
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([learner.ctx], grad_clip)
+            opt.step()
         meter.add(loss, {}, logits, labels[idx])
     meter.check(epoch)
     return meter.read()
@@ -226,13 +261,15 @@ def train_prompts(
     """Fit `learner.ctx` by cross-entropy of `logit_scale · f · t_cᵀ` on precomputed image features with the
     recipe fields of `cfg` (the method page, Stage 1): one record per epoch (epoch, lr, loss, train_acc, eval_acc if eval data, in %).
 
-    With `cfg.early_stop_patience` > 0 it returns early, `patience` epochs after the best eval accuracy."""
+    With `cfg.early_stop_patience` > 0 it returns early, `patience` epochs after the best eval accuracy. The steps run
+    at `cfg.prompt_precision` (`train_one_epoch`); the eval accuracy is computed in fp32 in every case."""
     check_schedule(cfg)
     if cfg.early_stop_patience and (eval_feats is None or eval_labels is None):
         raise ConfigError("early_stop_patience needs eval_feats and eval_labels to watch.")
     device = learner.ctx.device
     feats, labels = feats.to(device), labels.to(device)
     opt, sched = stage1_optimizer(learner, cfg)
+    scaler = make_prompt_scaler(cfg.prompt_precision, device)
     gen = torch.Generator().manual_seed(cfg.seed)
     history = []
     best_acc, best_epoch = -1.0, 0
@@ -240,7 +277,8 @@ def train_prompts(
     for epoch in bar:
         order = torch.randperm(len(feats), generator=gen).to(device)
         lr = opt.param_groups[0]["lr"]
-        stats = train_one_epoch(learner, feats, labels, logit_scale, opt, order, cfg.batch_size, cfg.grad_clip, epoch)
+        stats = train_one_epoch(learner, feats, labels, logit_scale, opt, order, cfg.batch_size, cfg.grad_clip, epoch,
+                                cfg.prompt_precision, scaler)
         record = {"epoch": epoch, "lr": lr, "loss": stats["loss"], "train_acc": stats["train_acc"]}
         sched.step()
         if eval_feats is not None and eval_labels is not None:
