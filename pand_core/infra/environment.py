@@ -12,6 +12,17 @@ from typing import Any
 import torch
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo's first "model name"; elsewhere `platform.processor()`), or ""."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def environment() -> dict[str, Any]:
     """Versions of the stack, the device and the machine, for a run's self-describing output."""
     import open_clip
@@ -28,6 +39,7 @@ def environment() -> dict[str, Any]:
         "open_clip": open_clip.__version__,
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "cpu_model": cpu_model(),
         "torch_threads": torch.get_num_threads(),
         "device": torch.cuda.get_device_name(0) if cuda else "cpu",
         "cuda": torch.version.cuda if cuda else None,
