@@ -21,7 +21,8 @@ PAPER_SOURCE = {
 # What each row is, where that is not obvious from its name; printed under the tables that show the row.
 METHOD_NOTES = {
     "ce-original": "`ce-original`: the original code's run without a teacher (AdamW, weight decay 0, StepLR(30, 0.5); "
-                   "MobileNet-V2 keeps its classifier Dropout(0.2)).",
+                   "MobileNet-V2 keeps its classifier Dropout(0.2); on paper at the original's batch of 512, "
+                   "`ce` at 128).",
     "ce": "`ce`: controlled — the student trained on labels with PAND's optimiser and schedule, no dropout.",
     "kd": "`kd`: the project's own baseline (Hinton KD from the teacher's zero-shot logits, s = 1/0.07, T = 2, PAND's "
           "α schedule and optimiser); the original code has no counterpart.",
