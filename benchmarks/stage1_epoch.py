@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from pand_core.config import CalibrateConfig
 from pand_core.infra.environment import write_benchmark
 from pand_core.models import load_teacher
-from pand_core.stage1.prompts import PromptLearner, stage1_optimizer, train_one_epoch
+from pand_core.stage1.prompts import PromptLearner, make_prompt_scaler, prompt_autocast_dtype, stage1_optimizer, train_one_epoch
 
 WORDS = ["Black", "footed", "Albatross", "Laysan", "Sooty", "Crested", "Auklet", "Least", "Parakeet", "Rhinoceros",
          "Brewer", "Blackbird", "Red", "winged", "Yellow", "headed", "Bobolink", "Indigo", "Bunting", "Lazuli"]
@@ -49,14 +49,17 @@ def measure_stage1(teacher, classes: int, batch: int, steps: int, device: torch.
         torch.manual_seed(0)
         learner = PromptLearner(teacher, teacher.tokenizer, names, "a photo of {}, a type of bird", 16, truncate=truncate)
         opt, _ = stage1_optimizer(learner, recipe)
+        scaler = make_prompt_scaler(recipe.prompt_precision, device)
         times = []
         for _ in range(steps + 1):
             t0 = time.perf_counter()
-            train_one_epoch(learner, feats, labels, teacher.logit_scale, opt, one_batch, recipe.batch_size, recipe.grad_clip)
+            train_one_epoch(learner, feats, labels, teacher.logit_scale, opt, one_batch, recipe.batch_size, recipe.grad_clip,
+                            precision=recipe.prompt_precision, scaler=scaler)
             times.append(time.perf_counter() - t0)
         step = statistics.median(times[1:])
         key = "truncated" if truncate else "full"
         result[key] = {"sequence_length": learner.seq_len, "step_s": step,
+                       "autocast": str(prompt_autocast_dtype(recipe.prompt_precision, device) or torch.float32),
                        "cub_epoch_s_estimate": step * math.ceil(5994 / batch)}
         del learner, opt
         log(f"{key:9s}: sequence {result[key]['sequence_length']:2d} tokens, {step:8.3f} s per step")

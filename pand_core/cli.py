@@ -31,8 +31,8 @@ HELP = {
     "data_root": "folder holding the data set (default: on smoke/cub the book's world; else $PAND_DATA, else $PAND_CACHE/data, where `data download` puts it)",
     "class_names": "the prompts' class names: authors (the original code's lists; on Aircraft and Dogs they differ from "
                    "the files) | dataset (the names the data set's files give)",
-    "prompt_precision": "Stage 1's text encoder: auto (bf16 autocast on CUDA, fp32 elsewhere; logits fp32) | fp32 | bf16 | "
-                        "fp16 (the original's 16-mixed: logits in fp16 too, loss scaling)",
+    "prompt_precision": "Stage 1's steps: auto (fp16 on CUDA, fp32 elsewhere) | fp32 | bf16 (text encoder only, "
+                        "logits fp32) | fp16 (the original's 16-mixed: text encoder and logits, loss scaling)",
     "teacher": "open_clip model name",
     "teacher_weights": "open_clip pretrained tag, local weights file or directory; 'none' for random weights",
     "teacher_mode": "online (teacher runs on every batch, faithful) | bank (precomputed augmented views, fast)",

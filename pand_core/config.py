@@ -89,7 +89,7 @@ class CalibrateConfig:
     early_stop_patience: int = 0  # > 0: stop after this many epochs without a better held-out accuracy (original: 50, test)
     select_on: str = "last"  # "last" | "val" | "test" (the original protocol, labelled as such)
     teacher_precision: str = "fp32"  # teacher features: fp32 (as the original's Stage 1) | bf16 | fp16
-    prompt_precision: str = "auto"  # the text encoder's autocast: auto (bf16 on CUDA, else fp32) | fp32 | bf16 | fp16 (the original's)
+    prompt_precision: str = "auto"  # Stage 1's autocast: auto (CUDA: fp16, the original's; else fp32) | fp32 | bf16 | fp16
     skip_bad_images: bool = False  # True: leave unreadable images out (listed in run.log and result.json)
     val_fraction: float = 0.1  # select_on == "val" on a data set without an official val split (Aircraft has one)
     seed: int = 0

@@ -41,8 +41,8 @@ ARMS = (
     Arm("anchors-best-on-test", calibrate={"select_on": "test"}),
     Arm("early-stop", {"early_stop_patience": SCALED_PATIENCE}),
     Arm("teacher-bf16", {"teacher_precision": "bf16"}),
-    # row 7: Stage 1 under the project's CUDA autocast (text encoder bf16, logits fp32) and under the original's
-    # 16-mixed (text encoder and logits fp16, loss scaling), both emulated by CPU autocast
+    # row 7: Stage 1 under bf16 autocast (text encoder only, logits fp32: the CUDA default when the arm was fixed) and
+    # under the original's 16-mixed (text encoder and logits fp16, loss scaling), both emulated by CPU autocast
     Arm("stage1-bf16", calibrate={"prompt_precision": "bf16"}),
     Arm("stage1-fp16", calibrate={"prompt_precision": "fp16"}),
     Arm("nlrd-groups-32", {"batch_size": NLRD_BATCH, "nlrd_group_size": 32}),

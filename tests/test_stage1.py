@@ -157,10 +157,12 @@ def test_progress_bars_follow_flag_env_and_terminal(monkeypatch):
 def test_prompt_precision_resolves_per_device_and_refuses_unknown_names():
     from pand_core.stage1.prompts import make_prompt_scaler, prompt_autocast_dtype
 
-    assert prompt_autocast_dtype("auto", "cpu") is None and prompt_autocast_dtype("auto", "cuda") is torch.bfloat16
+    # auto: the original's fp16 on CUDA; fp32 on a CPU, which emulates fp16 (row 7 of the deviations)
+    assert prompt_autocast_dtype("auto", "cpu") is None and prompt_autocast_dtype("auto", "cuda") is torch.float16
     assert prompt_autocast_dtype("fp32", "cuda") is None and prompt_autocast_dtype("bf16", "cpu") is torch.bfloat16
-    assert prompt_autocast_dtype("fp16", "cpu") is torch.float16
+    assert prompt_autocast_dtype("fp16", "cpu") is torch.float16 and prompt_autocast_dtype("bf16", "cuda") is torch.bfloat16
     assert make_prompt_scaler("bf16", "cpu") is None and make_prompt_scaler("fp16", "cpu") is not None
+    assert make_prompt_scaler("auto", "cpu") is None
     with pytest.raises(ConfigError, match="prompt_precision must be one of auto, fp32, bf16, fp16"):
         prompt_autocast_dtype("fp8", "cpu")
     with pytest.raises(ConfigError, match="prompt_precision must be one of"):

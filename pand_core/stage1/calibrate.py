@@ -95,7 +95,7 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
         dtype = prompt_autocast_dtype(cfg.prompt_precision, device)
         run.log(f"Stage 1 steps: text encoder in {str(dtype or torch.float32).removeprefix('torch.')} "
                 f"(prompt_precision={cfg.prompt_precision}), logits "
-                + ("fp16 with loss scaling, as the original's 16-mixed" if cfg.prompt_precision == "fp16" else "fp32"))
+                + ("fp16 with loss scaling, as the original's 16-mixed" if dtype is torch.float16 else "fp32"))
         t0 = time.perf_counter()
         history = train_prompts(learner, f_fit, y_fit, scale, cfg, f_held, y_held, progress=progress, on_epoch=on_epoch)
         stage1_s = time.perf_counter() - t0

@@ -183,18 +183,20 @@ def stage1_logits(feats: torch.Tensor, text: torch.Tensor, logit_scale: float) -
 
 
 def prompt_autocast_dtype(precision: str, device: torch.device | str) -> torch.dtype | None:
-    """The autocast dtype of Stage 1's text encoder for `precision` on `device`, None for fp32: "auto" is bf16 on
-    CUDA and fp32 elsewhere; "bf16" and "fp16" apply on any device (CPU autocast included)."""
+    """The autocast dtype of Stage 1's text encoder for `precision` on `device`, None for fp32: "auto" is fp16 on
+    CUDA, as the original's 16-mixed, and fp32 elsewhere (CPUs emulate fp16 slowly); "bf16" and "fp16" apply on any
+    device (CPU autocast included)."""
     if precision not in PROMPT_PRECISIONS:
         raise ConfigError(f"prompt_precision must be one of {', '.join(PROMPT_PRECISIONS)}, got {precision!r}")
     if precision == "auto":
-        return torch.bfloat16 if torch.device(device).type == "cuda" else None
+        return torch.float16 if torch.device(device).type == "cuda" else None
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 def make_prompt_scaler(precision: str, device: torch.device | str) -> torch.amp.GradScaler | None:
     """The dynamic loss scaler of the fp16 path (the original's `precision='16-mixed'` used one), else None."""
-    return torch.amp.GradScaler(torch.device(device).type) if precision == "fp16" else None
+    fp16 = prompt_autocast_dtype(precision, device) is torch.float16
+    return torch.amp.GradScaler(torch.device(device).type) if fp16 else None
 
 
 def train_one_epoch(
@@ -213,22 +215,24 @@ def train_one_epoch(
     """One Stage 1 epoch: a step of CE(s1 · f · t_cᵀ), gradient norm clipped at `grad_clip`, per batch of `order`;
     its mean loss and training accuracy (%), read once after the last step (`meter.EpochMeter`, as Stage 2's).
 
-    `precision` (`prompt_autocast_dtype`): the text encoder under that autocast, the logits in fp32
-    (`stage1_logits`); "fp16" reproduces the original's 16-mixed instead, the logits under the autocast too and the
-    loss scaled by `scaler` (unscaled before clipping, a step with non-finite gradients skipped, as Lightning does).
+    `precision` (`prompt_autocast_dtype`): the text encoder under that autocast; fp16 (also "auto" on CUDA) is the
+    original's 16-mixed, the logits under the autocast too and the loss scaled by `scaler` (unscaled before clipping,
+    a step with non-finite gradients skipped, as Lightning does); otherwise the logits are fp32 (`stage1_logits`).
     Raises `NonFiniteLossError` naming the first step whose loss was not finite."""
     device = learner.ctx.device
     dtype = prompt_autocast_dtype(precision, device)
-    if precision == "fp16" and scaler is None:
-        raise ConfigError("prompt_precision='fp16' needs its loss scaler (make_prompt_scaler).")
+    fp16 = dtype is torch.float16
+    if fp16 and scaler is None:
+        raise ConfigError(f"prompt_precision={precision!r} on {device.type} trains in fp16 and needs its loss scaler "
+                          "(make_prompt_scaler).")
     meter = EpochMeter(device, "Stage 1", STAGE1_ADVICE)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         with torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext():
             text = learner()
-            if precision == "fp16":  # the original's logits, in the autocast's fp16
+            if fp16:  # the original's logits, in the autocast's fp16
                 logits = logit_scale * feats[idx] @ text.t()
-        if precision != "fp16":
+        if not fp16:
             logits = stage1_logits(feats[idx], text, logit_scale)
         loss = F.cross_entropy(logits.float(), labels[idx])
         opt.zero_grad(set_to_none=True)
