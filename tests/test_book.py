@@ -430,6 +430,9 @@ def test_pipeline_end_to_end_with_failure_recovery_and_book(tmp_path, monkeypatc
     page = (html / "notebooks" / "04_results.html").read_text()
     assert "Traceback" not in page and "it/s]" not in page  # no tracebacks, no progress-bar noise
     assert (html / "_static" / "mathjax" / "tex-chtml.js").exists()  # math renders offline
+    assert (html / "_static" / "tables.css").exists()  # the book's own table styles, as `make book` has them
+    reproduction = (html / "book" / "reproduction.html").read_text()
+    assert "tables.css" in reproduction and 'class="deviations-table' in reproduction
     published = [p for p in html.rglob("*") if p.suffix in (".html", ".ipynb", ".txt", ".js") and p.is_file()]
     for page in published:  # no path of this machine, in pages or downloadable sources: injected cells are left out
         text = page.read_text(errors="replace")
