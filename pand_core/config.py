@@ -327,22 +327,29 @@ def _field_defaults() -> dict[str, Any]:
 ABSENT_MEANS = {"seeding": 1}  # an option whose absence from a saved config means other than its default: runs saved
 # before named random streams (`seeding` 2) drew with bare numeric tags
 NAMES_CHANGED_ON = ("aircraft", "dogs")  # runs saved before `class_names` prompted with the data set's names there
+# Stage 1 on a GPU before `prompt_precision`: bf16 autocast over the text encoder and the logits, which no value of the
+# option reproduces (on a CPU it was fp32, today's "auto")
+PROMPT_PRECISION_BEFORE_ON_GPU = "bf16 autocast, logits included (a GPU run from before prompt_precision)"
 
 
-def _absent_means(saved: dict[str, Any]) -> dict[str, Any]:
-    """What an option missing from `saved` stood for when that run was made."""
+def _absent_means(saved: dict[str, Any], ran_on: str | None = None) -> dict[str, Any]:
+    """What an option missing from `saved` stood for when that run was made (`ran_on`: the device it recorded)."""
     out = {**_field_defaults(), **ABSENT_MEANS}
     if saved.get("dataset") in NAMES_CHANGED_ON:
         out["class_names"] = "dataset"
+    if ran_on is not None and ran_on != "cpu":
+        out["prompt_precision"] = PROMPT_PRECISION_BEFORE_ON_GPU
     return out
 
 
-def config_diff(saved: dict[str, Any], current: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
+def config_diff(saved: dict[str, Any], current: dict[str, Any], ignore: tuple[str, ...] = (),
+                ran_on: str | None = None) -> list[str]:
     """Human-readable differences between a saved config and the current one (for refusing a mismatched resume).
 
-    An option that a run saved before the option existed counts as its default, so adding options to the
-    project does not orphan earlier runs."""
-    defaults = _absent_means(saved)
+    An option that a run saved before the option existed counts as what the project did then (mostly its default),
+    so adding options to the project does not orphan earlier runs; `ran_on` is the device the saved run recorded
+    (its result.json's `environment.device`), where that mattered."""
+    defaults = _absent_means(saved, ran_on)
     saved = {**{k: defaults[k] for k in current if k not in saved and k in defaults}, **saved}
     keys = sorted((set(saved) | set(current)) - set(ignore))
     return [f"{k}: {saved.get(k)!r} != {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]

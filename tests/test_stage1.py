@@ -211,3 +211,25 @@ def test_fp16_steps_need_their_loss_scaler(tiny_teacher):
     opt, _ = stage1_optimizer(learner, CalibrateConfig())
     with pytest.raises(ConfigError, match="needs its loss scaler"):
         train_one_epoch(learner, feats, labels, 50.0, opt, torch.arange(len(feats)), 8, 1.0, precision="fp16")
+
+
+@pytest.mark.parametrize("device, changed", [("cpu", False), ("NVIDIA H100 80GB HBM3", True), (None, False)])
+def test_a_stage1_run_from_before_prompt_precision_is_read_by_where_it_ran(tmp_path, device, changed):
+    """On a CPU an old run trained in fp32, today's "auto"; on a GPU in bf16 with bf16 logits, which nothing today
+    reproduces, so a finished GPU run of that time is refused instead of standing in for the fp16 default."""
+    from pand_core.book.stages import _finished
+    from pand_core.config import PROMPT_PRECISION_BEFORE_ON_GPU, to_dict
+    from pand_core.infra.rundir import config_changes
+
+    cfg = make_config("calibrate", "smoke", runs=tmp_path, seed=0)
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({k: v for k, v in to_dict(cfg).items() if k != "prompt_precision"}))
+    if device is not None:
+        (out / "result.json").write_text(json.dumps({"stage": "calibrate", "environment": {"device": device}}))
+    expected = [f"prompt_precision: {PROMPT_PRECISION_BEFORE_ON_GPU!r} != 'auto'"] if changed else []
+    assert config_changes(out, to_dict(cfg)) == expected
+    if changed:
+        cfg.out = str(out)
+        with pytest.raises(ConfigError, match="prompt_precision: 'bf16 autocast, logits included"):
+            _finished(cfg)

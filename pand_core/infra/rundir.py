@@ -127,8 +127,13 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
 
 def config_changes(run_dir: str | Path, config: dict[str, Any]) -> list[str]:
     """How `config` differs from the run's saved config.json, one line per field, fields of `RESUME_IGNORES` left
-    out; [] when `config` would reproduce that run."""
-    return config_diff(read_config(run_dir), config, ignore=RESUME_IGNORES)
+    out; [] when `config` would reproduce that run (read with the device its result.json recorded, if any)."""
+    result = Path(run_dir) / "result.json"
+    try:
+        ran_on = json.loads(result.read_text()).get("environment", {}).get("device") if result.exists() else None
+    except (json.JSONDecodeError, AttributeError):
+        ran_on = None
+    return config_diff(read_config(run_dir), config, ignore=RESUME_IGNORES, ran_on=ran_on)
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
