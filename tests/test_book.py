@@ -410,18 +410,19 @@ def test_pipeline_end_to_end_with_failure_recovery_and_book(tmp_path, monkeypatc
     add_stderr(good.jobs[1], "UserWarning: a real warning\n")
     status = {(s["notebook"], s["tag"]): s["status"] for s in run_plan(good, log=log.append)}
     assert status[("00_quickstart", "smoke")] == "skipped" and status[("01_prompt_calibration", "cub-s0")] == "ran"
+    assert sum(s == "ran" for s in status.values()) == 3  # that one, and the two summary pages that always rerun
     assert stderr_cells(nbformat.read(str(good.jobs[0].output(out.resolve())), as_version=4)) == []
     assert good.jobs[1].output(out.resolve()).with_name("01_prompt_calibration-cub-s0.rejected.ipynb").exists()
     assert any("not fit for the book" in line and "a real warning" in line for line in log)
 
-    neighbourhood = good.book_copies["02_neighborhood_graph"]
-    add_stderr(neighbourhood, "UserWarning: appeared after the run\n")
-    with pytest.raises(PipelineError, match="02_neighborhood_graph.ipynb is not fit for the book"):
+    distillation = good.book_copies["03_distillation"]
+    add_stderr(distillation, "UserWarning: appeared after the run\n")
+    with pytest.raises(PipelineError, match="03_distillation.ipynb is not fit for the book"):
         build_book(good, REPO, tmp_path / "html")
-    assert not neighbourhood.output(out.resolve()).exists()  # set aside: the next run executes it again
+    assert not distillation.output(out.resolve()).exists()  # set aside: the next run executes it again
     status = {(s["notebook"], s["tag"]): s["status"] for s in run_plan(good, log=log.append)}
-    assert status[("02_neighborhood_graph", "cub-pand-mini-resnet")] == "ran"
-    assert status[("03_distillation", "cub-pand-mini-resnet-pand-s0")] == "skipped"
+    assert status[("03_distillation", "cub-pand-mini-resnet-pand-s0")] == "ran"
+    assert status[("02_neighborhood_graph", "cub-pand-mini-resnet")] == "skipped"
 
     html = build_book(good, REPO, tmp_path / "html")
     pages = {p.relative_to(html).as_posix() for p in html.rglob("*.html")}

@@ -158,11 +158,14 @@ def _stranger_env(tmp_path: Path) -> dict[str, str]:
 def test_smoke_pipeline_and_book_on_a_machine_that_never_ran_the_project(tmp_path):
     """`make smoke`'s command with an empty home, caches, matplotlib folder and $PAND_CACHE (the miniature world is
     drawn from nothing; the teacher and student are the shipped ones, and nothing is pretrained: no teacher or
-    student folder appears in the cache); then a rerun after deleting one executed notebook."""
+    student folder appears in the cache). Two paired seeds instead of the default three: every method, page and
+    book build is the same code, each seed costs a minute here, and what a fresh machine changes does not depend
+    on their number. Resuming after a deleted or rejected copy is `test_book.py`'s end-to-end test."""
     env = _stranger_env(tmp_path)
     work = tmp_path / "work"
     work.mkdir()
-    cmd = [sys.executable, "-m", "pand_core.pipeline", "--profile", "smoke", "--out", "runs", "--book", "--html", "html"]
+    cmd = [sys.executable, "-m", "pand_core.pipeline", "--profile", "smoke", "--seeds", "0", "1", "--out", "runs",
+           "--book", "--html", "html"]
     first = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=3600)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
     assert list(Path(env["MPLCONFIGDIR"]).glob("fontlist-*.json"))  # warmed by the pipeline, before any kernel
@@ -170,8 +173,8 @@ def test_smoke_pipeline_and_book_on_a_machine_that_never_ran_the_project(tmp_pat
     assert not (cache / "students").exists() and not list((cache / "teachers").glob("pand-mini-clip*"))
     executed = sorted((work / "runs" / "notebooks").glob("*.ipynb"))
     assert len(executed) == 6 and not [p for p in executed if ".rejected" in p.name or ".failed" in p.name]
-    summary = json.loads((work / "runs" / "smoke" / "cub" / "summary.json").read_text())  # the 3-seed study
-    assert {m: v["seeds"] for m, v in summary["methods"].items()} == {m: [0, 1, 2] for m in STUDY_METHODS}
+    summary = json.loads((work / "runs" / "smoke" / "cub" / "summary.json").read_text())  # the 2-seed study
+    assert {m: v["seeds"] for m, v in summary["methods"].items()} == {m: [0, 1] for m in STUDY_METHODS}
     for path in executed:
         assert stderr_cells(nbformat.read(str(path), as_version=4)) == [], path.name
 
@@ -185,10 +188,4 @@ def test_smoke_pipeline_and_book_on_a_machine_that_never_ran_the_project(tmp_pat
         if page.suffix == ".html":
             assert "Traceback" not in text and "it/s]" not in text, page.name
 
-    (work / "runs" / "notebooks" / "01_prompt_calibration-cub-s0.ipynb").unlink()  # a user deletes one copy
-    second = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=1800)
-    assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-4000:]
-    jobs = {(j["notebook"], j["tag"]): j["status"] for j in json.loads((work / "runs" / "pipeline.json").read_text())["jobs"]}
-    assert jobs[("01_prompt_calibration", "cub-s0")] == "ran" and jobs[("00_quickstart", "smoke")] == "skipped"
-    assert sum(s == "ran" for s in jobs.values()) == 3  # that one, and the two summary pages that always rerun
-    assert "\x1b[2K" not in first.stdout + second.stdout  # no live status line when not on a terminal
+    assert "\x1b[2K" not in first.stdout  # no live status line when not on a terminal

@@ -90,7 +90,7 @@ def _outputs(path: Path) -> str:
 def test_the_paper_notebooks_run_on_the_paper_profile(paper_world, monkeypatch, tmp_path):
     """The quickstart, Stage 1 and Stage 2 pages with `PROFILE = "paper"`: every cell runs (the accelerator check,
     the download cell, both stages online at 224 px), nothing is written to stderr (the book would reject it)."""
-    runs = tmp_path / "runs"
+    runs = Path(paper_world["base"]) / "runs"  # the next test's pipeline continues in this folder
     _user_env(paper_world, monkeypatch, runs)
     out = tmp_path / "executed"
     for name in ("00_quickstart", "01_prompt_calibration", "03_distillation"):
@@ -111,8 +111,11 @@ def test_the_paper_notebooks_run_on_the_paper_profile(paper_world, monkeypatch, 
 
 def test_the_batch_reproduction_runs_on_the_paper_profile(paper_world, tmp_path):
     """`python -m pand_core.pipeline --profile paper`, shortened by its flags: the plan, every method it schedules on
-    the paper profile, the study summary and the book built from the executed pages."""
-    runs, html = tmp_path / "runs", tmp_path / "html"
+    the paper profile, the study summary and the book built from the executed pages. It runs in the runs folder the
+    pages filled (as a user who tried the quickstart, then the whole reproduction): the runs they trained are the
+    pipeline's own configurations, read and not trained again."""
+    runs, html = Path(paper_world["base"]) / "runs", tmp_path / "html"
+    before = {p.parent.name: p.stat().st_mtime_ns for p in (runs / "paper" / "cub").glob("*/result.json")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAND_")}
     env.update(PAND_CACHE=paper_world["PAND_CACHE"], TORCH_HOME=paper_world["TORCH_HOME"], PAND_PROGRESS="0")
     cmd = [sys.executable, "-m", "pand_core.pipeline", "--profile", "paper", "--teacher", TINY_TEACHER,
@@ -125,6 +128,9 @@ def test_the_batch_reproduction_runs_on_the_paper_profile(paper_world, tmp_path)
     for method in DEFAULT_METHODS["paper"]:
         result = json.loads((runs / "paper" / "cub" / f"{method}-resnet18-s0" / "result.json").read_text())
         assert result["profile"] == "paper" and result["epochs"] == 2, method
+    if before:  # the pages' test ran first (alone, this test trains every run itself)
+        assert set(before) == {"calibrate-s0", "ce-resnet18-s0", "pand-resnet18-s0"}
+        assert {r: (runs / "paper" / "cub" / r / "result.json").stat().st_mtime_ns for r in before} == before
     jobs = json.loads((runs / "pipeline.json").read_text())["jobs"]
     assert [j["notebook"] for j in jobs] == ["00_quickstart", "01_prompt_calibration", "03_distillation",
                                              "02_neighborhood_graph", "04_results", "05_costs"]
