@@ -345,10 +345,12 @@ def test_every_parameters_cell_parses_in_papermill(caplog):
 
 def test_the_repository_address_has_one_home():
     """The Colab badges and install cells name the repository of `_config.yml` (its one home) and this notebook's
-    path on its branch; the install cell installs what the page needs, never the book tool chain."""
+    path on its branch; every install cell is `book.colab.install_cell` (a wheel on Drive first, the address after)."""
     import re
 
     import yaml
+
+    from pand_core.book.colab import install_cell
 
     repo = yaml.safe_load((NOTEBOOKS.parent / "_config.yml").read_text())["repository"]
     url, branch = repo["url"].rstrip("/"), repo["branch"]
@@ -359,9 +361,7 @@ def test_the_repository_address_has_one_home():
         text = "\n".join(c.source for c in nb.cells)
         badges = re.findall(r"colab\.research\.google\.com/github/([^)\s]+)", text)
         assert badges == [f"{slug}/blob/{branch}/notebooks/{path.name}"], (path.name, badges)
-        installs = re.findall(r'pip install -q "pand_core(\[[a-z]+\])? @ git\+([^"]+)"', text)
-        assert [u for _, u in installs] == [url], (path.name, installs)
-        assert all(extra in ("", "[notebooks]") for extra, _ in installs), path.name
+        assert nb.cells[1].source == install_cell(url), f"{path.name}: its first code cell is not the install cell"
         found |= set(re.findall(r"https?://github\.com/[\w.-]+/[\w.-]+", text))
     for other in ("README.md", "pyproject.toml", *map(str, Path("book").glob("*.md"))):
         found |= set(re.findall(r"https?://github\.com/[\w.-]+/[\w.-]+", (NOTEBOOKS.parent / other).read_text()))
@@ -426,14 +426,20 @@ def test_pipeline_end_to_end_with_failure_recovery_and_book(tmp_path, monkeypatc
 
     html = build_book(good, REPO, tmp_path / "html")
     pages = {p.relative_to(html).as_posix() for p in html.rglob("*.html")}
-    assert {"book/intro.html", "book/method.html", "book/reproduction.html", "book/api.html",
+    assert {"book/intro.html", "book/method.html", "book/reproduction.html", "book/api.html", "book/gpu-recipe.html",
             "notebooks/03_distillation.html", "notebooks/04_results.html"} <= pages
     page = (html / "notebooks" / "04_results.html").read_text()
     assert "Traceback" not in page and "it/s]" not in page  # no tracebacks, no progress-bar noise
     assert (html / "_static" / "mathjax" / "tex-chtml.js").exists()  # math renders offline
     assert (html / "_static" / "tables.css").exists()  # the book's own table styles, as `make book` has them
-    reproduction = (html / "book" / "reproduction.html").read_text()
-    assert "tables.css" in reproduction and 'class="deviations-table' in reproduction
+    deviations = (html / "book" / "deviations.html").read_text()
+    assert "tables.css" in deviations and 'class="deviations-table' in deviations
+    assert 'class="deviations-table' not in (html / "book" / "reproduction.html").read_text()  # printed once
+    # what a browser is not needed for: code and outputs fit, no builders' history, the findings box is the study's
+    from pand_core.book.checks import book_problems
+
+    assert book_problems(html, REPO / "studies" / "results" / "study.json") == []
+    assert '<details class="provenance">' in (html / "book" / "miniature.html").read_text()  # provenance folded
     published = [p for p in html.rglob("*") if p.suffix in (".html", ".ipynb", ".txt", ".js") and p.is_file()]
     for page in published:  # no path of this machine, in pages or downloadable sources: injected cells are left out
         text = page.read_text(errors="replace")

@@ -1,5 +1,7 @@
-"""The authors' class names on FGVC-Aircraft and Stanford Dogs (`data.authors_names`): every name where they differ
-from the data set's own files, pinned; the opt-in to the files' names; how old runs read without the option."""
+"""The authors' class names (`data.authors_names`): on CUB-200 and Oxford-IIIT Pet the loaders, fed the data sets'
+official class lists, give the authors' name for every class; on FGVC-Aircraft and Stanford Dogs every name where the
+authors' lists differ from the data set's own files, pinned; the opt-in to the files' names; how old runs read without
+the option."""
 
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ from conftest import write_dogs_list, write_jpg
 from pand_core.cli import build_parser
 from pand_core.config import config_diff, make_config, to_dict
 from pand_core.data import class_names_record, describe_class_names, load_dataset, renamed_classes
-from pand_core.data.authors_names import (AIRCRAFT_NAMES, AIRCRAFT_VARIANTS, DOGS_NAMES, authors_aircraft_names,
-                                          authors_dogs_names)
+from pand_core.data.authors_names import (AIRCRAFT_NAMES, AIRCRAFT_VARIANTS, CUB_NAMES, DOGS_NAMES, PETS_NAMES,
+                                          authors_aircraft_names, authors_dogs_names)
 from pand_core.infra.errors import ConfigError
 
 # Where the files' manufacturer is not the authors': a copy of FGVC-Aircraft whose per-image lists credit Canadair and
@@ -30,6 +32,93 @@ AUTHORS_MAKERS = {  # the 28 manufacturers of the authors' list
     "Fokker", "Gulfstream Aerospace", "Ilyushin", "Lockheed Corporation", "McDonnell Douglas", "Panavia", "Piper",
     "Robin", "Saab", "Supermarine", "Tupolev", "Yakovlev", "de Havilland",
 }
+
+
+# CUB-200-2011's `classes.txt`, class ids 1..200 in order: each line is "<id> <NNN>.<folder>" with NNN the id, so the
+# folder names are what is kept here.
+CUB_FOLDERS = """
+Black_footed_Albatross Laysan_Albatross Sooty_Albatross Groove_billed_Ani Crested_Auklet Least_Auklet Parakeet_Auklet
+Rhinoceros_Auklet Brewer_Blackbird Red_winged_Blackbird Rusty_Blackbird Yellow_headed_Blackbird Bobolink Indigo_Bunting
+Lazuli_Bunting Painted_Bunting Cardinal Spotted_Catbird Gray_Catbird Yellow_breasted_Chat Eastern_Towhee
+Chuck_will_Widow Brandt_Cormorant Red_faced_Cormorant Pelagic_Cormorant Bronzed_Cowbird Shiny_Cowbird Brown_Creeper
+American_Crow Fish_Crow Black_billed_Cuckoo Mangrove_Cuckoo Yellow_billed_Cuckoo Gray_crowned_Rosy_Finch Purple_Finch
+Northern_Flicker Acadian_Flycatcher Great_Crested_Flycatcher Least_Flycatcher Olive_sided_Flycatcher
+Scissor_tailed_Flycatcher Vermilion_Flycatcher Yellow_bellied_Flycatcher Frigatebird Northern_Fulmar Gadwall
+American_Goldfinch European_Goldfinch Boat_tailed_Grackle Eared_Grebe Horned_Grebe Pied_billed_Grebe Western_Grebe
+Blue_Grosbeak Evening_Grosbeak Pine_Grosbeak Rose_breasted_Grosbeak Pigeon_Guillemot California_Gull
+Glaucous_winged_Gull Heermann_Gull Herring_Gull Ivory_Gull Ring_billed_Gull Slaty_backed_Gull Western_Gull
+Anna_Hummingbird Ruby_throated_Hummingbird Rufous_Hummingbird Green_Violetear Long_tailed_Jaeger Pomarine_Jaeger
+Blue_Jay Florida_Jay Green_Jay Dark_eyed_Junco Tropical_Kingbird Gray_Kingbird Belted_Kingfisher Green_Kingfisher
+Pied_Kingfisher Ringed_Kingfisher White_breasted_Kingfisher Red_legged_Kittiwake Horned_Lark Pacific_Loon Mallard
+Western_Meadowlark Hooded_Merganser Red_breasted_Merganser Mockingbird Nighthawk Clark_Nutcracker
+White_breasted_Nuthatch Baltimore_Oriole Hooded_Oriole Orchard_Oriole Scott_Oriole Ovenbird Brown_Pelican White_Pelican
+Western_Wood_Pewee Sayornis American_Pipit Whip_poor_Will Horned_Puffin Common_Raven White_necked_Raven
+American_Redstart Geococcyx Loggerhead_Shrike Great_Grey_Shrike Baird_Sparrow Black_throated_Sparrow Brewer_Sparrow
+Chipping_Sparrow Clay_colored_Sparrow House_Sparrow Field_Sparrow Fox_Sparrow Grasshopper_Sparrow Harris_Sparrow
+Henslow_Sparrow Le_Conte_Sparrow Lincoln_Sparrow Nelson_Sharp_tailed_Sparrow Savannah_Sparrow Seaside_Sparrow
+Song_Sparrow Tree_Sparrow Vesper_Sparrow White_crowned_Sparrow White_throated_Sparrow Cape_Glossy_Starling Bank_Swallow
+Barn_Swallow Cliff_Swallow Tree_Swallow Scarlet_Tanager Summer_Tanager Artic_Tern Black_Tern Caspian_Tern Common_Tern
+Elegant_Tern Forsters_Tern Least_Tern Green_tailed_Towhee Brown_Thrasher Sage_Thrasher Black_capped_Vireo
+Blue_headed_Vireo Philadelphia_Vireo Red_eyed_Vireo Warbling_Vireo White_eyed_Vireo Yellow_throated_Vireo
+Bay_breasted_Warbler Black_and_white_Warbler Black_throated_Blue_Warbler Blue_winged_Warbler Canada_Warbler
+Cape_May_Warbler Cerulean_Warbler Chestnut_sided_Warbler Golden_winged_Warbler Hooded_Warbler Kentucky_Warbler
+Magnolia_Warbler Mourning_Warbler Myrtle_Warbler Nashville_Warbler Orange_crowned_Warbler Palm_Warbler Pine_Warbler
+Prairie_Warbler Prothonotary_Warbler Swainson_Warbler Tennessee_Warbler Wilson_Warbler Worm_eating_Warbler
+Yellow_Warbler Northern_Waterthrush Louisiana_Waterthrush Bohemian_Waxwing Cedar_Waxwing American_Three_toed_Woodpecker
+Pileated_Woodpecker Red_bellied_Woodpecker Red_cockaded_Woodpecker Red_headed_Woodpecker Downy_Woodpecker Bewick_Wren
+Cactus_Wren Carolina_Wren House_Wren Marsh_Wren Rock_Wren Winter_Wren Common_Yellowthroat
+""".split()
+
+# Oxford-IIIT Pet's breeds as its image names spell them (`<stem>_<n>.jpg`), CLASS-ID 1..37 in order (cats capitalised).
+PETS_STEMS = """
+Abyssinian american_bulldog american_pit_bull_terrier basset_hound beagle Bengal Birman Bombay boxer British_Shorthair
+chihuahua Egyptian_Mau english_cocker_spaniel english_setter german_shorthaired great_pyrenees havanese japanese_chin
+keeshond leonberger Maine_Coon miniature_pinscher newfoundland Persian pomeranian pug Ragdoll Russian_Blue saint_bernard
+samoyed scottish_terrier shiba_inu Siamese Sphynx staffordshire_bull_terrier wheaten_terrier yorkshire_terrier
+""".split()
+
+
+def write_full_cub(root: Path) -> Path:
+    """A CUB-200-2011 copy with the official `classes.txt` and one (train) image entry per class."""
+    base = root / "CUB_200_2011"
+    (base / "images").mkdir(parents=True)
+    folders = [f"{i:03d}.{name}" for i, name in enumerate(CUB_FOLDERS, start=1)]
+    (base / "classes.txt").write_text("".join(f"{i} {f}\n" for i, f in enumerate(folders, start=1)))
+    (base / "images.txt").write_text("".join(f"{i} {f}/{f[4:]}_0001.jpg\n" for i, f in enumerate(folders, start=1)))
+    (base / "image_class_labels.txt").write_text("".join(f"{i} {i}\n" for i in range(1, 201)))
+    (base / "train_test_split.txt").write_text("".join(f"{i} 1\n" for i in range(1, 201)))
+    return root
+
+
+def write_full_pets(root: Path) -> Path:
+    """An Oxford-IIIT Pet copy whose annotations list one trainval and one test image of each CLASS-ID."""
+    ann = root / "oxford-iiit-pet" / "annotations"
+    ann.mkdir(parents=True)
+    (root / "oxford-iiit-pet" / "images").mkdir()
+    for split, n in (("trainval", 1), ("test", 2)):
+        (ann / f"{split}.txt").write_text("".join(f"{stem}_{n} {i} {1 if stem[0].isupper() else 2} 1\n"
+                                                  for i, stem in enumerate(PETS_STEMS, start=1)))
+    return root
+
+
+def test_cub_loader_gives_the_authors_name_for_every_class(tmp_path):
+    assert len(CUB_FOLDERS) == len(set(CUB_FOLDERS)) == len(CUB_NAMES) == len(set(CUB_NAMES)) == 200
+    root = write_full_cub(tmp_path)
+    for source in ("dataset", "authors"):
+        names = load_dataset("cub", root, "train", class_names=source).classnames
+        assert len(names) == 200
+        assert {i: (names[i], CUB_NAMES[i]) for i in range(200) if names[i] != CUB_NAMES[i]} == {}
+    assert (CUB_NAMES[21], CUB_NAMES[140], CUB_NAMES[158]) == ("Chuck will Widow", "Artic Tern", "Black and white Warbler")
+
+
+def test_pets_loader_gives_the_authors_name_for_every_class(tmp_path):
+    assert len(PETS_STEMS) == len(set(PETS_STEMS)) == len(PETS_NAMES) == len(set(PETS_NAMES)) == 37
+    root = write_full_pets(tmp_path)
+    for split in ("trainval", "test"):
+        names = load_dataset("pets", root, split, class_names="authors").classnames
+        assert len(names) == 37
+        assert {i: (names[i], PETS_NAMES[i]) for i in range(37) if names[i] != PETS_NAMES[i]} == {}
+    assert (PETS_NAMES[0], PETS_NAMES[5], PETS_NAMES[14]) == ("Abyssinian", "Bengal", "German Shorthaired")
 
 
 def write_aircraft(root: Path, makers: dict[str, str]) -> Path:

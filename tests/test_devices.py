@@ -12,7 +12,9 @@ from pand_core.infra import devices
 def test_cpu_runtime_says_there_is_no_gpu(monkeypatch, capsys):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     text = devices.describe_accelerator()
-    assert text.startswith("No GPU") and capsys.readouterr().out.strip() == text
+    printed = capsys.readouterr().out.strip()
+    assert text.startswith("No GPU") and " ".join(printed.split()) == text  # printed wrapped at 88 columns
+    assert max(len(line) for line in printed.splitlines()) <= 88
 
 
 def test_fit_on_estimates_labels_them_as_estimates():

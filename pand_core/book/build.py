@@ -59,8 +59,9 @@ def build_book(plan: Plan, repo: Path, html_out: Path, strict: bool = True) -> P
     shutil.copytree(repo / "studies", stage / "studies",  # measured tables and the pre-registration the pages include
                     ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     shutil.copy(repo / "_toc.yml", stage / "_toc.yml")
-    if (repo / "_static").is_dir():  # the book's own CSS (tables.css), which Jupyter Book takes from the root's _static
-        shutil.copytree(repo / "_static", stage / "_static")
+    for own in ("_static", "_ext"):  # the book's CSS (tables.css) and its local Sphinx extension (provenance folding)
+        if (repo / own).is_dir():
+            shutil.copytree(repo / own, stage / own, ignore=shutil.ignore_patterns("__pycache__"))
     cfg = yaml.safe_load((repo / "_config.yml").read_text())
     cfg.setdefault("execute", {})["execute_notebooks"] = "off"
     (stage / "_config.yml").write_text(yaml.safe_dump(cfg, sort_keys=False))

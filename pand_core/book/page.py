@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PLOT_STYLE = {"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3}
+from ..report.style import FIGURE_STYLE as PLOT_STYLE  # noqa: F401  (the book's one figure style)
 
 
 @dataclass
@@ -29,8 +29,10 @@ class Page:
 def start_page(runs: str | Path) -> Page:
     """Set `$PAND_RUNS` to `runs` (run folders go to `runs/<profile>/<dataset>/<run>`, and pages show paths under it
     as `$PAND_RUNS/…`), apply the book's plot style and start the page's clock."""
-    import matplotlib.pyplot as plt
+    from ..report.style import FIGURE_LOG_ENV, apply_style, record_figures
 
     os.environ["PAND_RUNS"] = str(runs)
-    plt.rcParams.update(PLOT_STYLE)
+    apply_style()
+    if os.environ.get(FIGURE_LOG_ENV):  # measuring the book's figures (their sizes and smallest fonts)
+        record_figures(os.environ[FIGURE_LOG_ENV], page=os.environ.get("PAND_PAGE", ""))
     return Page(Path(runs))

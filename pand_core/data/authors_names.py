@@ -1,21 +1,36 @@
-"""The class names the authors' prompts use where they differ from the names the data set's own files give.
+"""The authors' class-name lists, kept as data by label: applied where they differ from the names the data set's own
+files give (FGVC-Aircraft, Stanford Dogs), kept where they agree (CUB-200, Oxford-IIIT Pet) so tests can show it.
 
 The original code reads each data set's class names from a fixed list (`configs/data/attributes/<n>_<NAME>.yaml`, one
-name per label, filled into the data set's prompt template). On CUB-200 and Oxford-IIIT Pet those lists are what the
-project's loaders derive from the files (`cub.py`, `pets.py`). On FGVC-Aircraft and Stanford Dogs they are not:
+name per label, taken in file order and filled into the data set's prompt template: Stage 2's hand prompts and Stage
+1's CoOp prompts alike). On CUB-200 and Oxford-IIIT Pet those lists are what the project's loaders derive from the
+files (`cub.cub_classname`: `classes.txt`'s folder name without "NNN." and with spaces for "_"; `pets.pets_classname`:
+the image-name stem of each CLASS-ID, words capitalised), every one of the 200 and 37 names. On FGVC-Aircraft and
+Stanford Dogs they are not:
 
 * Aircraft: the authors write "<manufacturer> <variant>" with 28 manufacturers (no "Canadair", no "Lockheed Martin":
   "Bombardier Aerospace CRJ-200", "Lockheed Corporation F-16A/B"), where `aircraft.aircraft_classnames` reads each
   variant's manufacturer from the data set's per-image lists (30 manufacturers).
 * Dogs: label 64 is "Brittany" in the authors' list and "Brittany spaniel" in the synset folder name; the other 119 agree.
 
-Where the lists come from: PAND's own copies of these two files (LLLVTA/PAND) are not in the code index this project
-could read offline; the same paths in the VL2Lite code it builds on (oguzakif/vl2det@69986b5, identical Aircraft list
-in Myleswork/VL2Lite@bdefcdbb) have exactly the features a line-by-line comparison with LLLVTA/PAND@26902f2 reported
-(28 manufacturers, the two examples above, "Brittany" at label 64). They are copied here as data, by label.
+Where the lists come from (the public code index this project reads; repository@commit, path):
 
-`class_names="authors"` (the run configs' default) applies them by key: Aircraft by variant, Dogs by the folder-derived
-name, so a partial copy of a data set works; `class_names="dataset"` keeps the names the files give.
+* Pets: PAND's own `configs/data/attributes/4_OxfordIIITPet.yaml` (LLLVTA/PAND@1baf6ee), labels 0..36 in the data
+  set's CLASS-ID order, which its loader uses (`src/data/components/kd_dataloader.py`). The VL2Lite copies of that path
+  (oguzakif/vl2det@69986b5, Myleswork/VL2Lite@bdefcdbb) list the same breeds in another order and case.
+* CUB, Aircraft, Dogs: PAND's own copies of these three files are not in the index (it holds, under
+  `configs/data/attributes/` of LLLVTA/PAND@26902f2 and @1baf6ee, only `3_DTD.yaml`, `4_OxfordIIITPet.yaml`,
+  `6_StanfordCars.yaml` and `cub_feature.json`); PAND's Stage 1 script reads them from a checkout named VL2Lite
+  (`CONFIG_PATH=.../VL2Lite/configs/data/attributes/${DATASET}.yaml`, `scripts/run_coop_stagePSC.sh` @26902f2).
+  The lists here are the VL2Lite code's files at those paths (oguzakif/vl2det@69986b5; its CUB and Aircraft lists
+  are identical in Myleswork/VL2Lite@bdefcdbb). The CUB list's 200 names are, in the same order, the keys of PAND's
+  own `configs/data/attributes/cub_feature.json` (@1baf6ee); the Aircraft and Dogs lists have exactly the features a
+  line-by-line comparison with LLLVTA/PAND@26902f2 reported (28 manufacturers, the two examples above, "Brittany" at
+  label 64).
+
+`class_names="authors"` (the run configs' default) applies the Aircraft and Dogs lists by key: Aircraft by variant, Dogs
+by the folder-derived name, so a partial copy of a data set works; `class_names="dataset"` keeps the names the files
+give. CUB and Pets need no table: both sources give the same names.
 """
 
 from __future__ import annotations
@@ -24,9 +39,63 @@ from ..config import CLASS_NAME_SOURCES
 from ..infra.errors import ConfigError
 
 SOURCE = {
+    "cub": "configs/data/attributes/0_CUB_200_2011.yaml",
     "aircraft": "configs/data/attributes/1_FGVC_AIRCRAFT.yaml",
+    "pets": "configs/data/attributes/4_OxfordIIITPet.yaml",
     "dogs": "configs/data/attributes/5_StanfordDogs.yaml",
 }
+
+# The authors' CUB-200-2011 names, label 0..199 (their list counts from 1).
+CUB_NAMES: tuple[str, ...] = (
+    'Black footed Albatross', 'Laysan Albatross', 'Sooty Albatross', 'Groove billed Ani', 'Crested Auklet',
+    'Least Auklet', 'Parakeet Auklet', 'Rhinoceros Auklet', 'Brewer Blackbird', 'Red winged Blackbird',
+    'Rusty Blackbird', 'Yellow headed Blackbird', 'Bobolink', 'Indigo Bunting', 'Lazuli Bunting', 'Painted Bunting',
+    'Cardinal', 'Spotted Catbird', 'Gray Catbird', 'Yellow breasted Chat', 'Eastern Towhee', 'Chuck will Widow',
+    'Brandt Cormorant', 'Red faced Cormorant', 'Pelagic Cormorant', 'Bronzed Cowbird', 'Shiny Cowbird',
+    'Brown Creeper', 'American Crow', 'Fish Crow', 'Black billed Cuckoo', 'Mangrove Cuckoo', 'Yellow billed Cuckoo',
+    'Gray crowned Rosy Finch', 'Purple Finch', 'Northern Flicker', 'Acadian Flycatcher', 'Great Crested Flycatcher',
+    'Least Flycatcher', 'Olive sided Flycatcher', 'Scissor tailed Flycatcher', 'Vermilion Flycatcher',
+    'Yellow bellied Flycatcher', 'Frigatebird', 'Northern Fulmar', 'Gadwall', 'American Goldfinch',
+    'European Goldfinch', 'Boat tailed Grackle', 'Eared Grebe', 'Horned Grebe', 'Pied billed Grebe', 'Western Grebe',
+    'Blue Grosbeak', 'Evening Grosbeak', 'Pine Grosbeak', 'Rose breasted Grosbeak', 'Pigeon Guillemot',
+    'California Gull', 'Glaucous winged Gull', 'Heermann Gull', 'Herring Gull', 'Ivory Gull', 'Ring billed Gull',
+    'Slaty backed Gull', 'Western Gull', 'Anna Hummingbird', 'Ruby throated Hummingbird', 'Rufous Hummingbird',
+    'Green Violetear', 'Long tailed Jaeger', 'Pomarine Jaeger', 'Blue Jay', 'Florida Jay', 'Green Jay',
+    'Dark eyed Junco', 'Tropical Kingbird', 'Gray Kingbird', 'Belted Kingfisher', 'Green Kingfisher',
+    'Pied Kingfisher', 'Ringed Kingfisher', 'White breasted Kingfisher', 'Red legged Kittiwake', 'Horned Lark',
+    'Pacific Loon', 'Mallard', 'Western Meadowlark', 'Hooded Merganser', 'Red breasted Merganser', 'Mockingbird',
+    'Nighthawk', 'Clark Nutcracker', 'White breasted Nuthatch', 'Baltimore Oriole', 'Hooded Oriole', 'Orchard Oriole',
+    'Scott Oriole', 'Ovenbird', 'Brown Pelican', 'White Pelican', 'Western Wood Pewee', 'Sayornis', 'American Pipit',
+    'Whip poor Will', 'Horned Puffin', 'Common Raven', 'White necked Raven', 'American Redstart', 'Geococcyx',
+    'Loggerhead Shrike', 'Great Grey Shrike', 'Baird Sparrow', 'Black throated Sparrow', 'Brewer Sparrow',
+    'Chipping Sparrow', 'Clay colored Sparrow', 'House Sparrow', 'Field Sparrow', 'Fox Sparrow',
+    'Grasshopper Sparrow', 'Harris Sparrow', 'Henslow Sparrow', 'Le Conte Sparrow', 'Lincoln Sparrow',
+    'Nelson Sharp tailed Sparrow', 'Savannah Sparrow', 'Seaside Sparrow', 'Song Sparrow', 'Tree Sparrow',
+    'Vesper Sparrow', 'White crowned Sparrow', 'White throated Sparrow', 'Cape Glossy Starling', 'Bank Swallow',
+    'Barn Swallow', 'Cliff Swallow', 'Tree Swallow', 'Scarlet Tanager', 'Summer Tanager', 'Artic Tern', 'Black Tern',
+    'Caspian Tern', 'Common Tern', 'Elegant Tern', 'Forsters Tern', 'Least Tern', 'Green tailed Towhee',
+    'Brown Thrasher', 'Sage Thrasher', 'Black capped Vireo', 'Blue headed Vireo', 'Philadelphia Vireo',
+    'Red eyed Vireo', 'Warbling Vireo', 'White eyed Vireo', 'Yellow throated Vireo', 'Bay breasted Warbler',
+    'Black and white Warbler', 'Black throated Blue Warbler', 'Blue winged Warbler', 'Canada Warbler',
+    'Cape May Warbler', 'Cerulean Warbler', 'Chestnut sided Warbler', 'Golden winged Warbler', 'Hooded Warbler',
+    'Kentucky Warbler', 'Magnolia Warbler', 'Mourning Warbler', 'Myrtle Warbler', 'Nashville Warbler',
+    'Orange crowned Warbler', 'Palm Warbler', 'Pine Warbler', 'Prairie Warbler', 'Prothonotary Warbler',
+    'Swainson Warbler', 'Tennessee Warbler', 'Wilson Warbler', 'Worm eating Warbler', 'Yellow Warbler',
+    'Northern Waterthrush', 'Louisiana Waterthrush', 'Bohemian Waxwing', 'Cedar Waxwing',
+    'American Three toed Woodpecker', 'Pileated Woodpecker', 'Red bellied Woodpecker', 'Red cockaded Woodpecker',
+    'Red headed Woodpecker', 'Downy Woodpecker', 'Bewick Wren', 'Cactus Wren', 'Carolina Wren', 'House Wren',
+    'Marsh Wren', 'Rock Wren', 'Winter Wren', 'Common Yellowthroat',
+)
+
+# The authors' Oxford-IIIT Pet names, label 0..36 (CLASS-ID − 1).
+PETS_NAMES: tuple[str, ...] = (
+    'Abyssinian', 'American Bulldog', 'American Pit Bull Terrier', 'Basset Hound', 'Beagle', 'Bengal', 'Birman',
+    'Bombay', 'Boxer', 'British Shorthair', 'Chihuahua', 'Egyptian Mau', 'English Cocker Spaniel', 'English Setter',
+    'German Shorthaired', 'Great Pyrenees', 'Havanese', 'Japanese Chin', 'Keeshond', 'Leonberger', 'Maine Coon',
+    'Miniature Pinscher', 'Newfoundland', 'Persian', 'Pomeranian', 'Pug', 'Ragdoll', 'Russian Blue', 'Saint Bernard',
+    'Samoyed', 'Scottish Terrier', 'Shiba Inu', 'Siamese', 'Sphynx', 'Staffordshire Bull Terrier', 'Wheaten Terrier',
+    'Yorkshire Terrier',
+)
 
 # FGVC-Aircraft 2013b `data/variants.txt`, in label order (the order of the authors' list, label 0 first).
 AIRCRAFT_VARIANTS: tuple[str, ...] = (
@@ -127,5 +196,5 @@ def authors_dogs_names(folder_names: list[str]) -> list[str]:
     return [by_folder[n] for n in folder_names]
 
 
-__all__ = ["AIRCRAFT_NAMES", "AIRCRAFT_VARIANTS", "CLASS_NAME_SOURCES", "DOGS_DIFFERENCES", "DOGS_NAMES", "SOURCE",
-           "authors_aircraft_names", "authors_dogs_names", "check_source"]
+__all__ = ["AIRCRAFT_NAMES", "AIRCRAFT_VARIANTS", "CLASS_NAME_SOURCES", "CUB_NAMES", "DOGS_DIFFERENCES", "DOGS_NAMES",
+           "PETS_NAMES", "SOURCE", "authors_aircraft_names", "authors_dogs_names", "check_source"]

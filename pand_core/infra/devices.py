@@ -106,5 +106,7 @@ def describe_accelerator(print_result: bool = True) -> str:
         settings = ", ".join(f"{k} = {v!r}" for k, v in rec.items() if k != "why")
         text = f"GPU: {p.name}, {total:.1f} GiB. Set {settings} in the parameters cell: {rec['why']}"
     if print_result:
-        print(text)
+        import textwrap
+
+        print(textwrap.fill(text, 88))  # a notebook output that fits the book's page
     return text

@@ -18,6 +18,7 @@ from .results import (  # noqa: F401
     t_interval, verdict, write_study_summary,
 )
 from .tables import (  # noqa: F401
-    ablation_markdown, calibrations_markdown, claims_markdown, cost_markdown, results_markdown, stage1_markdown,
-    summary_markdown, write_study_report,
+    ablation_markdown, calibrations_markdown, claims_markdown, cost_markdown, dataset_label, results_markdown,
+    stage1_markdown, summary_markdown, write_study_report,
 )
+from .findings import committed_study, findings_markdown, study_figure  # noqa: F401

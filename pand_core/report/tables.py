@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..config import ABLATION, METHOD_ORDER
 from .paper import METHOD_NOTES, PAPER_DERIVED, PAPER_SOURCE
-from .plots import interval_plot
+from .findings import findings_markdown, study_figure
+from .style import apply_style
 from .results import claims
 
 def _interval(mean: float | None, ci: list[float] | None) -> str:
@@ -57,8 +58,8 @@ def stage1_markdown(summary: dict) -> str:
 
 
 def write_study_report(summary: dict, out_md: str | Path, provenance: str = "") -> tuple[Path, Path, Path]:
-    """Write a study's tables, claims in words and interval plot as `out_md`, a PNG and the summary's JSON beside
-    it (for the book's pages to include, with the numbers they were made from); return the three paths."""
+    """Write a study's tables, claims in words and figure (`findings.study_figure`) as `out_md`, a PNG and the
+    summary's JSON beside it, and the findings box (`findings.md`); return the first three paths."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -67,11 +68,12 @@ def write_study_report(summary: dict, out_md: str | Path, provenance: str = "") 
     out_md = Path(out_md)
     out_md.parent.mkdir(parents=True, exist_ok=True)
     png = out_md.with_suffix(".png")
-    ax = interval_plot(summary, title=f"{summary.get('dataset', '')} {summary['student']} "
-                                      f"({summary.get('profile', '')} profile): seeds and 95 % intervals")
-    ax.figure.tight_layout()
-    ax.figure.savefig(png, dpi=110)
-    plt.close(ax.figure)
+    with plt.rc_context():
+        apply_style()
+        fig = study_figure(summary)
+        fig.savefig(png)
+        plt.close(fig)
+    out_md.with_name("findings.md").write_text(findings_markdown(summary))
     text = "\n\n".join([summary_markdown(summary), stage1_markdown(summary), claims_markdown(summary)]
                         + ([provenance] if provenance else []))
     out_md.write_text(text + "\n")
@@ -80,28 +82,35 @@ def write_study_report(summary: dict, out_md: str | Path, provenance: str = "") 
     return out_md, png, data
 
 
+def dataset_label(dataset: str, profile: str | None) -> str:
+    """The name a reader sees for a data set: the smoke profile's world is the miniature, not CUB-200 itself."""
+    return f"miniature ({dataset.upper()} layout)" if profile == "smoke" else dataset
+
+
 def _pm(mean: float, std: float, n: int) -> str:
     return f"{mean:.2f} ± {std:.2f}" if n > 1 else f"{mean:.2f}"
 
 
 def results_markdown(rows: list[dict]) -> str:
     """The main table as Markdown, one table per (data set, student) under its own heading: clean (last epoch) and
-    test-selected (best test epoch, optimistic) side by side."""
+    test-selected (best test epoch, optimistic) side by side, and the paper's number where a row has one."""
     if not rows:
         return "_No Stage 2 runs found._"
-    head = ("| method | teacher | seeds | clean: last epoch | best epoch chosen on test (optimistic) | val-selected "
-            "| paper |\n|---|---|---|---|---|---|---|\n")
     tables = []
     for dataset, student in sorted({(r["dataset"], r["student"]) for r in rows}):
+        group = [r for r in rows if (r["dataset"], r["student"]) == (dataset, student)]
+        with_paper = any(r["paper"] is not None for r in group)  # the paper's setting: only paper-profile runs
+        head = ("| method | teacher | seeds | clean: last epoch | best epoch chosen on test (optimistic) | val-selected "
+                + ("| paper |\n|---|---|---|---|---|---|---|\n" if with_paper else "|\n|---|---|---|---|---|---|\n"))
         lines = []
-        for r in (r for r in rows if (r["dataset"], r["student"]) == (dataset, student)):
+        for r in group:
             n = len(r["seeds"])
             val = "—" if r["val_selected_mean"] is None else f"{r['val_selected_mean']:.2f}"
             key = (r["dataset"], r["student"], r["method"])
             paper = "—" if r["paper"] is None else f"{r['paper']:.2f}" + (PAPER_DERIVED if PAPER_SOURCE[key] != "quoted" else "")
             lines.append(f"| {r['method']} | {r['teacher_mode']} | {n} | {_pm(r['last_mean'], r['last_std'], n)} | "
-                         f"{_pm(r['best_mean'], r['best_std'], n)} | {val} | {paper} |")
-        tables.append(f"**{dataset}, {student}**\n\n" + head + "\n".join(lines))
+                         f"{_pm(r['best_mean'], r['best_std'], n)} | {val} |" + (f" {paper} |" if with_paper else ""))
+        tables.append(f"**{dataset_label(dataset, group[0]['profile'])}, {student}**\n\n" + head + "\n".join(lines))
     notes = sorted({PAPER_SOURCE[(r["dataset"], r["student"], r["method"])] for r in rows if r["paper"] is not None}
                    - {"quoted"})
     rows_shown = {r["method"] for r in rows}

@@ -1,0 +1,116 @@
+"""What the book found, from a study's summary (`studies/results/study.json`): the findings box that heads the intro
+and the results page, and the study figure (paired differences per claim; accuracy per method with the teacher).
+
+`python -m pand_core.report.redraw [study.json]` redraws `findings.md` and `study.png` beside the summary from its
+numbers alone (no run is repeated).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .results import claims
+
+STUDY_JSON = Path("studies/results/study.json")  # relative to the repository's root
+
+HEADLINE = {  # one sentence per verdict pattern of the three claims about PAND's gain over its baselines
+    "reproduced": "beats", "contradicted": "does not beat", "not resolved": "cannot be told apart from",
+    "not testable": "was not compared with",
+}
+
+
+def _pm(mean: float | None, ci: list[float] | None) -> str:
+    if mean is None:
+        return "—"
+    return f"{mean:+.1f}" if not ci else f"{mean:+.1f} [{ci[0]:+.1f}, {ci[1]:+.1f}]"
+
+
+def committed_study() -> dict | None:
+    """The committed study's summary (`studies/results/study.json` of the repository this package runs from); None
+    where the package was installed without the repository (e.g. from a wheel on Colab)."""
+    path = Path(__file__).resolve().parents[2] / STUDY_JSON
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def findings_markdown(summary: dict, study_link: str = "miniature.md") -> str:
+    """The findings box: one lead sentence generated from the verdicts, the six claims with their paired differences
+    and 95 % intervals, and what the evidence is and is not."""
+    rows = {c["difference"]: c for c in claims(summary)}
+    n = max(c["n"] for c in rows.values())  # seeds
+    ce, vl2lite = rows["pand-ce"]["verdict"], rows["pand-vl2lite"]["verdict"]
+    lead = (f"On the miniature, PAND {HEADLINE[ce]} training on labels alone (CE) {'and' if ce == vl2lite else 'but'} "
+            f"{HEADLINE[vl2lite]} VL2Lite.")
+    parts = [rows["pand-pand-no-psc"]["verdict"], rows["pand-pand-no-nlrd"]["verdict"]]
+    if parts == ["contradicted", "contradicted"]:
+        lead += " Each of its two parts lowers the student when added to the other."
+    elif parts == ["reproduced", "reproduced"]:
+        lead += " Each of its two parts raises the student when added to the other."
+    table = ["| the paper's claim | difference, points [95 % interval] | verdict |", "|---|---|---|"]
+    table += [f"| {c['claim']} | {_pm(c['mean'], c['ci95'])} | {c['verdict']} |" for c in rows.values()]
+    evidence = (f"**The evidence:** {n} paired seeds on the offline miniature — a synthetic 24-class bird world in "
+                "CUB-200's file layout, a small CLIP teacher and a 32 px student — not CUB-200. **Not yet run:** the "
+                "paper profile (CUB-200, the ConvNeXt-XXL teacher, ResNet-18) on a GPU, so none of the paper's "
+                f"numbers is confirmed or refuted here. [The study]({study_link}) gives every run.")
+    return "\n".join([f"**{lead}**", "", *table, "", evidence]) + "\n"
+
+
+def study_figure(summary: dict):
+    """Two panels at the page's width: each claim's paired difference with its 95 % interval (the verdicts' basis),
+    and every method's accuracy over seeds with the teacher's zero-shot accuracy as lines."""
+    from .style import page_figure
+
+    import textwrap
+
+    fig, (top, bottom) = page_figure(2, 1, height=7.6, layout="constrained", gridspec_kw={"height_ratios": [1, 1.1]})
+    rows = [c for c in claims(summary) if c["ci95"]][::-1]  # claims the summary can test (an interval needs 2 seeds)
+    colour = {"reproduced": "#2a7a3b", "contradicted": "#b3261e", "not resolved": "0.45", "not testable": "0.7"}
+    for y, c in enumerate(rows):
+        lo, hi = c["ci95"]
+        top.errorbar(c["mean"], y, xerr=[[c["mean"] - lo], [hi - c["mean"]]], fmt="o", capsize=4,
+                     color=colour[c["verdict"]])
+        top.annotate(c["verdict"], (hi, y), xytext=(6, 0), textcoords="offset points", va="center", fontsize=9.5,
+                     color=colour[c["verdict"]])
+    top.axvline(0, color="k", lw=1)
+    top.set_yticks(range(len(rows)), [textwrap.fill(c["claim"], 26) for c in rows])
+    top.set_xlabel("paired difference, points (mean and 95 % interval)")
+    top.set_xlim(min(c["ci95"][0] for c in rows) - 1, max(c["ci95"][1] for c in rows) + 4)
+    top.set_title(f"The paper's claims, {rows[0]['n']} paired seeds")
+    methods = summary["methods"]
+    for i, (method, v) in enumerate(methods.items()):
+        acc = v["test_acc_last"]
+        bottom.scatter([i] * len(acc["values"]), acc["values"], s=10, color="0.65", zorder=2)
+        lo, hi = acc["ci95"]
+        bottom.errorbar(i, acc["mean"], yerr=[[acc["mean"] - lo], [hi - acc["mean"]]], fmt="o", color="C0",
+                        capsize=4, zorder=3)
+    for key, label, style in (("calibrated", "teacher, calibrated prompts", "-"), ("hand", "teacher, hand prompts", "--")):
+        stage1 = summary.get("stage1", {}).get(key)
+        if stage1:
+            bottom.axhline(stage1["mean"], color="#7a4fa3", ls=style, lw=1.3, label=f"{label} ({stage1['mean']:.1f} %)")
+    bottom.set_xticks(range(len(methods)), list(methods), rotation=25, ha="right")
+    bottom.set_ylabel("test accuracy, last epoch (%)")
+    bottom.set_title("Students per method (dots: seeds) and the teacher")
+    bottom.legend(loc="lower right")
+    return fig
+
+
+def write_findings(summary_json: str | Path = STUDY_JSON) -> tuple[Path, Path]:
+    """Redraw `findings.md` and the study figure (`study.png`) beside `summary_json` from its numbers alone."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .style import apply_style
+
+    summary_json = Path(summary_json)
+    summary = json.loads(summary_json.read_text())
+    md = summary_json.with_name("findings.md")
+    md.write_text(findings_markdown(summary))
+    with plt.rc_context():
+        apply_style()
+        fig = study_figure(summary)
+        png = summary_json.with_suffix(".png")
+        fig.savefig(png)
+        plt.close(fig)
+    return md, png
