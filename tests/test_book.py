@@ -102,7 +102,7 @@ def test_results_page_tables_of_the_paper_and_of_stage1(tmp_path):
     paper = paper_markdown()
     assert "| cub | resnet18 | pand | 76.09 | quoted |" in paper
     assert "| cub | resnet18 | vl2lite-original | 72.69 | derived: 76.09 − 3.4" in paper
-    assert "| pets | (unconfirmed) | pand, best listed | 88.97 | quoted from the public listing |" in paper
+    assert "| pets | (unconfirmed) | pand, best listed | 88.97 | quoted from [WizWand's benchmark listing](https://" in paper
     assert "76.09 is the paper's own statement" in paper and "76.52 is the best PAND entry for CUB" in paper
     for seed, cal in ((1, 41.25), (0, 40.0)):
         path = tmp_path / "smoke" / "cub" / f"calibrate-s{seed}" / "result.json"
