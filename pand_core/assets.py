@@ -15,7 +15,11 @@ from .infra.errors import ConfigError
 def data_home(cache: str | Path | None = None) -> Path:
     """The one default home of the data sets: `$PAND_DATA`, else `<cache>/data` (`cache` defaulting to
     `paths.default_cache()`). `data download` puts a data set there and every stage looks there when no data root
-    is given."""
+    is given.
+
+    Args:
+        cache: The cache folder; None: `paths.default_cache()`.
+    """
     if os.environ.get("PAND_DATA"):
         return Path(os.environ["PAND_DATA"]).expanduser()
     if cache is None:
@@ -28,7 +32,12 @@ def data_home(cache: str | Path | None = None) -> Path:
 @dataclass(frozen=True)
 class RunInputs:
     """What a run reads, resolved from its config: the data root and the teacher's weights (None: random, or no
-    teacher named by the profile's project models)."""
+    teacher named by the profile's project models).
+
+    Args:
+        data_root: The data set's folder.
+        teacher_weights: What `load_teacher` gets as `pretrained`: a tag, a local file or folder, or None.
+    """
 
     data_root: Path
     teacher_weights: str | None
@@ -36,7 +45,11 @@ class RunInputs:
 
 def run_inputs(cfg: CalibrateConfig | DistillConfig) -> RunInputs:
     """The data root and teacher weights `cfg` implies: its own, else the profile's (the book's world and the shipped
-    teacher on smoke), with `cfg.cache` as the cache folder."""
+    teacher on smoke), with `cfg.cache` as the cache folder.
+
+    Args:
+        cfg: A Stage 1 or Stage 2 config with its `cache` set (`make_config` sets it).
+    """
     if cfg.cache is None:
         raise ConfigError("this config has no cache folder: make it with `make_config`, which sets `cache` "
                           "($PAND_CACHE, else ~/.cache/pand), or pass cache=FOLDER.")
@@ -46,7 +59,14 @@ def run_inputs(cfg: CalibrateConfig | DistillConfig) -> RunInputs:
 
 
 def resolve_data_root(profile: str, dataset: str, data_root: str | None, cache: Path | None = None) -> Path:
-    """`data_root` if given; else the book's world on the smoke profile's `cub`; else `data_home(cache)`."""
+    """`data_root` if given; else the book's world on the smoke profile's `cub`; else `data_home(cache)`.
+
+    Args:
+        profile: "smoke" or "paper".
+        dataset: The data set's name.
+        data_root: An explicit data root, or None.
+        cache: The cache folder (the book's world, `data_home`); None: `paths.default_cache()`.
+    """
     if data_root is not None:
         return Path(data_root).expanduser()
     if profile == "smoke" and dataset == "cub":

@@ -19,7 +19,21 @@ from .infra.seeds import SEEDING_VERSION
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """What a Stage 2 method uses: teacher, which anchors, which loss terms, which optimiser recipe."""
+    """What a Stage 2 method uses: teacher, which anchors, which loss terms, which optimiser recipe.
+
+    Args:
+        teacher: Whether the method distils from a teacher.
+        anchors: The class anchors: "none", "hand" (the prompt template) or "learned" (Stage 1's).
+        feature_terms: Add L_img + L_kd through the align head.
+        nlrd: Add the NLRD term.
+        hinton: Distil with Hinton KD on the logits instead.
+        optimiser: "pand" (AdamW + cosine) or "original" (the original code's `kda` recipe: AdamW wd 0,
+            StepLR(30, 0.5)).
+        kd_scale: The factor on L_kd.
+        keep_dropout: Keep the torchvision classifier's Dropout before the new classifier (MobileNet-V2).
+        batch_size: The recipe's global batch on the paper profile where it is not the run default (128); None:
+            the default.
+    """
 
     teacher: bool
     anchors: str  # "none" | "hand" | "learned"
@@ -71,8 +85,35 @@ class CalibrateConfig:
     """Stage 1 run: data, teacher, prompt learner and the SGD recipe of the method page's Stage 1 (the recipe's one home:
     `prompts.train_prompts` reads epochs, lr, momentum, weight_decay, batch_size, grad_clip, early_stop_patience, seed).
 
-    `early_stop_patience` > 0 stops after that many epochs without a new best held-out accuracy (the original: 50,
-    on the test split); the cosine keeps its full `epochs` length, as the original's did."""
+    Args:
+        dataset: "cub", "aircraft", "pets", "dogs" or "cars".
+        data_root: The data set's folder; None: the profile's default (smoke: the synthetic world in the cache).
+        class_names: "authors" (the original prompts' lists; they differ on Aircraft and Dogs) or "dataset".
+        teacher: The teacher's open_clip model name.
+        teacher_weights: An open_clip tag, a local weights file or folder, or None (random; on smoke, the shipped ones).
+        n_ctx: Learned context tokens in front of each class prompt.
+        epochs: Training epochs: the cosine schedule's length, kept when the run stops early.
+        lr: SGD's learning rate.
+        momentum: SGD's momentum.
+        weight_decay: SGD's weight decay.
+        batch_size: Images per step.
+        grad_clip: The largest gradient norm of the learned context.
+        early_stop_patience: Stop after this many epochs without a better held-out accuracy (the original: 50, on
+            the test split); 0: never.
+        select_on: Which epoch's anchors are saved: "last", "val" (best on validation) or "test" (the original
+            protocol, labelled as such).
+        teacher_precision: The teacher's feature pass: "fp32" (as the original's Stage 1), "bf16" or "fp16".
+        prompt_precision: The text encoder's autocast: "auto" (CUDA: fp16, the original's; else fp32), "fp32", "bf16"
+            or "fp16".
+        skip_bad_images: Leave unreadable images out (listed in run.log and result.json) instead of stopping.
+        val_fraction: The share of train held out for `select_on="val"` on a data set without an official val split.
+        seed: The run's seed.
+        device: "auto", "cpu", "cuda[:N]" or "mps".
+        out: The run folder; None: `<runs>/<profile>/<dataset>/calibrate-s<seed>` (set by `make_config`).
+        cache: The cache folder (features, the miniature's world and weights); None: `$PAND_CACHE` (set by
+            `make_config`).
+        profile: "paper" or "smoke", the profile the config was made from.
+    """
 
     dataset: str = "cub"
     data_root: str | None = None  # None: the profile's default (smoke: the synthetic world in the cache)
@@ -115,7 +156,54 @@ class CalibrateConfig:
 
 @dataclass
 class DistillConfig:
-    """Stage 2 run: method switch, data, models, losses and the AdamW recipe of the method page's Stage 2 (`make_optimizer`)."""
+    """Stage 2 run: method switch, data, models, losses and the AdamW recipe of the method page's Stage 2 (`make_optimizer`).
+
+    Args:
+        method: A name in `METHODS`, e.g. "pand", "vl2lite" or "ce".
+        dataset: "cub", "aircraft", "pets", "dogs" or "cars".
+        data_root: The data set's folder; None: the profile's default.
+        class_names: "authors" (the original prompts' lists; they differ on Aircraft and Dogs) or "dataset".
+        student: A torchvision classifier name (e.g. resnet18, mobilenet_v2) or `pand-mini-resnet`.
+        student_pretrained: Start from pretrained weights (ImageNet; on smoke, the miniature's upstream ones), not
+            random ones.
+        student_weights: The torchvision weights tag; `IMAGENET1K_V1` is the original's `pretrained=True`.
+        teacher: The teacher's open_clip model name.
+        teacher_weights: An open_clip tag, a local weights file or folder, or None (random; on smoke, the shipped ones).
+        teacher_mode: "online" (the teacher on every batch, as the original) or "bank" (features of stored views).
+        teacher_precision: The teacher's forward in both modes: "fp32" (the original's Stage 2), "bf16" or "fp16".
+        bank_views: V, the stored views per training image in bank mode.
+        anchors: The Stage 1 anchors file, required by methods with learned anchors (`make_config` sets the same
+            seed's).
+        epochs: Training epochs.
+        batch_size: The global batch, divided over the DDP processes.
+        lr: AdamW's learning rate.
+        weight_decay: AdamW's weight decay (PAND's recipe; the original recipe uses 0).
+        cosine_t_max: Epochs of the cosine's fall from `lr` to `cosine_eta_min`; it rises again after.
+        cosine_eta_min: The cosine's lowest learning rate.
+        step_size: StepLR's step in epochs (the original recipe: `vl2lite-original`, `ce-original`).
+        step_gamma: StepLR's factor.
+        temperature: T of the text-logit KD and of Hinton KD.
+        scale: The logit scale s of the teacher logits Z^t = s·f·Θᵀ.
+        nlrd_k: k, the NLRD neighbours per sample.
+        nlrd_group_size: Samples per NLRD neighbour search (one GPU's batch); None: the whole batch.
+        beta: β, the weight of the NLRD term.
+        image_size: The side in pixels of the training crop and of the test images.
+        resize: The side of the training transform's first, square resize.
+        val_fraction: The stratified share of train held out for a validation-selected test accuracy; 0: none.
+        early_stop_patience: Stop after this many epochs without a new best test accuracy (the original: 100);
+            0: never.
+        augment: "cpu" (PIL transforms in loader workers) or "device" (a uint8 cache, augmented on the device).
+        skip_bad_images: Leave unreadable images out (listed in run.log and result.json) instead of stopping.
+        amp: bf16 autocast on CUDA.
+        channels_last: The channels-last memory format for the student.
+        num_workers: DataLoader worker processes.
+        seed: The run's seed.
+        seeding: The version of the run's random streams (`seeds.SEEDING_VERSION`).
+        device: "auto", "cpu", "cuda[:N]" or "mps".
+        out: The run folder; None: `<runs>/<profile>/<dataset>/<method>-<student>-s<seed>` (set by `make_config`).
+        cache: The cache folder (views, banks, decoded images, the miniature's inputs); None: `$PAND_CACHE`.
+        profile: "paper" or "smoke", the profile the config was made from.
+    """
 
     method: str = "pand"
     dataset: str = "cub"
@@ -279,7 +367,14 @@ def make_config(stage: str, profile: str = "paper", *, runs: str | Path | None =
     method with learned anchors reads the Stage 1 run of its seed there (`calibrate-s<seed>/anchors.pt`, whether or
     not it exists yet: the stage checks); without `cache`, the cache is `default_cache()` (`$PAND_CACHE`).
 
-    A saved `config.json` round-trips: `make_config(stage, **json.load(f))`."""
+    A saved `config.json` round-trips: `make_config(stage, **json.load(f))`.
+
+    Args:
+        stage: "calibrate" or "distill".
+        profile: "paper" or "smoke".
+        runs: The runs folder; None: `runs_root()`.
+        overrides: Config fields to set, e.g. `seed=1`, `method="kd"`.
+    """
     cls = {"calibrate": CalibrateConfig, "distill": DistillConfig}.get(stage)
     if cls is None:
         raise ConfigError(f"unknown stage {stage!r}")

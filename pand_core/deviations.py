@@ -1,6 +1,10 @@
 """The declared deviations from the original code (book/_deviations.md), each measured on the miniature as a paired
 difference over seeds, with its 95 % interval.
 
+Run it from the command line:
+
+.. code-block:: shell
+
     python -m pand_core.deviations --seeds 0 1 ... --runs runs --report studies/results/deviations.md
 
 Every arm is PAND on the smoke profile changed in one place; the reference arm is the study's own `pand` run and
@@ -36,6 +40,9 @@ class Arm:
     calibrate: dict = field(default_factory=dict)
 
 
+#: The arms (`Arm`), each PAND on the smoke profile changed in one place.
+#:
+#: :meta hide-value:
 ARMS = (
     Arm("online", {"teacher_mode": "online"}),
     Arm("anchors-best-on-test", calibrate={"select_on": "test"}),
@@ -61,6 +68,9 @@ class Contrast:
     metric: str = "test_acc_last"  # a result.json key of Stage 2, or "stage1:<key>" of Stage 1's calibrated accuracy
 
 
+#: The deviations table's measured rows (`Contrast`), each a paired difference of two arms.
+#:
+#: :meta hide-value:
 CONTRASTS = (
     Contrast(1, "best-on-test − last epoch (the gain of choosing the epoch on test)", "pand", "pand", "best-minus-last"),
     Contrast(3, "Stage 1 anchors of the last epoch − best on test: teacher zero-shot", "pand", "anchors-best-on-test",
@@ -105,7 +115,16 @@ def reference_configs(seed: int, runs: str | Path, overrides: dict | None = None
 
 def run_deviations(seeds: list[int], runs: str | Path = "runs", progress: bool | None = None, log=print,
                    overrides: dict | None = None) -> dict:
-    """Run (or read) the reference and every arm for each seed; return {arm: {seed: (stage1 result, stage2 result)}}."""
+    """Run (or read) the reference and every arm for each seed; return {arm: {seed: (stage1 result, stage2 result)}}.
+
+    Args:
+        seeds: The paired seeds.
+        runs: The runs folder; the reference runs are the study's own there, the arms go to `deviations/`.
+        progress: Draw a progress bar; None: only on a terminal.
+        log: Receives one line per run.
+        overrides: Config fields of every run, as `{"calibrate": {...}, "distill": {...}}` (tests shorten the
+            schedule).
+    """
     from .book.stages import calibrated, distilled
 
     out: dict[str, dict[int, tuple]] = {}
@@ -138,7 +157,11 @@ def contrast_values(c: Contrast, runs: dict) -> dict[int, float]:
 
 
 def summarise(runs: dict) -> list[dict]:
-    """One record per contrast: row, label, seeds, every seed's value, mean and 95 % interval (`t_interval`)."""
+    """One record per contrast: row, label, seeds, every seed's value, mean and 95 % interval (`t_interval`).
+
+    Args:
+        runs: What `run_deviations` returned.
+    """
     from .report.results import t_interval
 
     rows = []
@@ -150,14 +173,22 @@ def summarise(runs: dict) -> list[dict]:
 
 
 def measured_phrase(record: dict) -> str:
-    """The words a deviations-table row carries for one measured contrast: "Δ [95 % CI], N seeds"."""
+    """The words a deviations-table row carries for one measured contrast: "Δ [95 % CI], N seeds".
+
+    Args:
+        record: One of `summarise`'s records.
+    """
     lo, hi = record["ci95"]
     return f"{record['label']}: {record['mean']:+.2f} [{lo:+.2f}, {hi:+.2f}] points, {record['n']} seeds"
 
 
 def stochastic_layers(module) -> list[str]:
     """Names of the modules of `module` that are random in training mode with a non-zero rate (dropout of any kind,
-    DropPath / stochastic depth, patch dropout): what a teacher left in train mode would switch on."""
+    DropPath / stochastic depth, patch dropout): what a teacher left in train mode would switch on.
+
+    Args:
+        module: A torch module, searched recursively.
+    """
     import torch.nn as nn
 
     found = []

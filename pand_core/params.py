@@ -19,7 +19,20 @@ class RunParams:
 
     `teacher_weights`: an open_clip tag, a local weights file or folder, or "none" (random). Naming a `teacher` other
     than the profile's on the paper profile needs its weights too (e.g. `ViT-B-32` with `openai`): the paper's tag
-    belongs to ConvNeXt-XXL only."""
+    belongs to ConvNeXt-XXL only.
+
+    Args:
+        profile: "smoke" or "paper".
+        dataset: "cub", "aircraft", "pets", "dogs" or "cars".
+        data_root: The data set's folder; None: the profile's default.
+        seed: The seed of every run of the page.
+        teacher: The teacher's open_clip model name; None: the profile's.
+        teacher_weights: An open_clip tag, a local weights file or folder, or "none" (random); None: the profile's.
+        student: The Stage 2 student; None: the profile's.
+        teacher_mode: "online" or "bank"; None: the profile's.
+        stage1_epochs: Stage 1 epochs; None or 0: the profile's.
+        stage2_epochs: Stage 2 epochs; None or 0: the profile's.
+    """
 
     profile: str = "smoke"
     dataset: str = "cub"
@@ -33,7 +46,11 @@ class RunParams:
     stage2_epochs: int | None = None
 
     def overrides(self, stage: str) -> dict[str, Any]:
-        """The config fields this page sets for `stage` ("calibrate" | "distill"), without data set, root and seed."""
+        """The config fields this page sets for `stage`, without data set, root and seed.
+
+        Args:
+            stage: "calibrate" or "distill".
+        """
         out: dict[str, Any] = {}
         if self.teacher is not None:
             default = PROFILE_OVERRIDES.get(self.profile, {}).get(stage, {}).get("teacher", CalibrateConfig.teacher)
@@ -55,13 +72,22 @@ class RunParams:
         return out
 
     def calibrate(self, **extra: Any) -> CalibrateConfig:
-        """The Stage 1 config of this page (extra fields as keyword arguments)."""
+        """The Stage 1 config of this page.
+
+        Args:
+            extra: Further config fields, e.g. `select_on="val"`; they win over the page's.
+        """
         return make_config("calibrate", self.profile, dataset=self.dataset, data_root=self.data_root, seed=self.seed,
                            **{**self.overrides("calibrate"), **extra})
 
     def distill(self, method: str, **extra: Any) -> DistillConfig:
         """The Stage 2 config of `method` on this page; a method with learned anchors reads those of this page's
-        Stage 1 run (`calibrate().out`, where `make_config` points it), whether or not that run has finished yet."""
+        Stage 1 run (`calibrate().out`, where `make_config` points it), whether or not that run has finished yet.
+
+        Args:
+            method: A name in `config.METHODS`.
+            extra: Further config fields; they win over the page's.
+        """
         return make_config("distill", self.profile, method=method, dataset=self.dataset, data_root=self.data_root,
                            seed=self.seed, **{**self.overrides("distill"), **extra})
 

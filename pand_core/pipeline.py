@@ -1,13 +1,17 @@
 """The reproduction pipeline: every run of a multi-seed study, then the book's notebooks executed with papermill.
 
+Run it from the command line:
+
+.. code-block:: shell
+
     python -m pand_core.pipeline --profile smoke                 # offline miniature, then the book
     python -m pand_core.pipeline --profile paper --data-root /data --datasets cub --seeds 0 1 2
 
 First the runs: Stage 1 per (data set, seed) and Stage 2 per (data set, student, method, seed), in this process by
-the study runner (`pand_core.study`; seeds paired across methods) or, with `--executor local|slurm`, every run a
+the study runner (`pand_core.study`; seeds paired across methods) or, with ``--executor local|slurm``, every run a
 job on this machine's GPUs or a Slurm cluster (`pand_core.batch`), then `summary.json` per data set. Then each
 notebook once, for the book: it reads those runs (a finished run is read, never trained again). Finished runs and
-accepted notebook copies are skipped (`--force` executes the notebooks again); a failing stage stops the pipeline
+accepted notebook copies are skipped (``--force`` executes the notebooks again); a failing stage stops the pipeline
 with its name (and cell), and everything already computed stays, so a rerun continues from the failed stage. An
 executed copy is accepted when no cell wrote to stderr (after removing dependencies' known first-run messages, see
 `pand_core.book.firstrun`): the book is built with warnings as errors, and a copy it would reject is set aside as
@@ -113,8 +117,20 @@ def make_plan(profile: str, out: Path, datasets: list[str], methods: list[str], 
               run: RunParams | None = None) -> Plan:
     """The study of each (data set, student) — every method over every seed — and the notebooks, once each:
     quickstart, Stage 1 and Stage 2 (`pand`, first seed) per data set, the neighbourhood analysis, results, costs.
-    `students=None`: the profile's student. `run` carries the teacher, its weights and the schedule lengths, given
-    alike to the studies and to every notebook that runs a stage."""
+    The teacher, its weights and the schedule lengths (`run`) go alike to the studies and to every notebook that
+    runs a stage.
+
+    Args:
+        profile: "smoke" or "paper".
+        out: The runs folder: run folders go to `<out>/<profile>/<dataset>/`, executed notebooks to `<out>/notebooks`.
+        datasets: The data sets to study.
+        methods: The Stage 2 methods (names in `config.METHODS`).
+        students: The Stage 2 students; None: the profile's.
+        seeds: The paired seeds; the notebooks that run a stage use the first.
+        data_root: The folder holding the data sets; None: the profile's default.
+        teacher_mode: "online" or "bank" for every Stage 2 run; None: the profile's.
+        run: The page parameters (`RunParams` of the same profile); None: the profile's defaults.
+    """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise PandError(f"unknown method(s) {unknown}; expected some of {list(METHODS)}")
@@ -340,7 +356,15 @@ def run_job(job: Job, out: Path, strict: bool = True, live: bool | None = None, 
 
 def run_plan(plan: Plan, force: bool = False, log=print, strict: bool = True, live: bool | None = None) -> list[dict]:
     """Run every job not yet done; return one summary record per job. With `strict` (the book will be built), a
-    finished copy that still holds stderr output is executed again instead of being reused."""
+    finished copy that still holds stderr output is executed again instead of being reused.
+
+    Args:
+        plan: What `make_plan` returned.
+        force: Execute every notebook again, also those with an accepted copy.
+        log: Receives one line per notebook.
+        strict: The book will be built: copies with stderr output are executed again, and a new one stops the run.
+        live: Force the terminal status line on or off; None: only on a terminal.
+    """
     summary = []
     for n, job in enumerate(plan.jobs, 1):
         name = f"[{n}/{len(plan.jobs)}] {job.notebook} {job.tag}".rstrip()

@@ -1,10 +1,14 @@
 """A multi-seed study: Stage 1 per seed and every Stage 2 method per seed, then `summary.json`.
 
+Run it from the command line:
+
+.. code-block:: shell
+
     python -m pand_core.study --profile smoke --seeds 10 11 ... 51      # make study: the pre-registered 42 seeds
     python -m pand_core.study --profile paper --data-root /data --seeds 0 1 2 --executor local   # a job per GPU
     python -m pand_core.study ... --executor slurm --slurm-partition gpu --slurm-time 720 --dry-run   # the plan
 
-By default the runs go one after another in this process; `--executor local|slurm` makes every run a job
+By default the runs go one after another in this process; ``--executor local|slurm`` makes every run a job
 (`pand_core.batch`: this machine's GPUs or cores, or a Slurm cluster, through submitit) with the same numbers.
 Seeds are paired across methods: one seed gives every method the same data order, augmented views and student
 initialisation. Finished runs are read, interrupted ones resumed (as the notebooks do), so a study can be extended
@@ -34,9 +38,24 @@ def run_study(profile: str, dataset: str, methods: list[str], seeds: list[int], 
               progress: bool | None = None, log=print, overrides: dict[str, dict] | None = None,
               batch: BatchOptions | None = None, task=None) -> Path:
     """Run (or read) Stage 1 for each seed and each method for each seed under `runs/<profile>/<dataset>/`; write
-    and return the path of `summary.json`. `overrides` = {"calibrate": {...}, "distill": {...}} changes config
-    fields of every run (as command-line flags would). `student=None`: the profile's student. `batch`: where the
-    runs go (default: this process, one after another; `pand_core.batch`); `task`: what runs one job (tests)."""
+    and return the path of `summary.json`.
+
+    Args:
+        profile: "smoke" or "paper".
+        dataset: The data set.
+        methods: The Stage 2 methods (names in `config.METHODS`).
+        seeds: The paired seeds.
+        student: The Stage 2 student; None: the profile's.
+        runs: The runs folder.
+        teacher_mode: "online" or "bank" for every Stage 2 run; None: the profile's.
+        data_root: The data set's folder; None: the profile's default.
+        progress: The inline executor's progress bar; None: only on a terminal.
+        log: Receives one line per finished run, and the summary's path.
+        overrides: Config fields of every run, as `{"calibrate": {...}, "distill": {...}}` (as command-line flags
+            would set them).
+        batch: Where the runs go (`pand_core.batch`); None: this process, one after another.
+        task: What runs one job (tests); None: `batch.task.run_job`.
+    """
     from .batch.jobs import study_jobs
     from .report import write_study_summary
 

@@ -8,7 +8,7 @@ pand_core[cluster]`).
 - `executors.py`: the three executors and the driver that submits ready jobs and collects results and failures.
 - `plan.py`: the dry run: jobs, dependencies, costs (measured where a run finished, else labelled estimates) and
   the wall time on N GPUs.
-- `options.py`: the `--executor` flags of the study and the pipeline.
+- `options.py`: the ``--executor`` flags of the study and the pipeline.
 
 Nothing here changes what a run computes: a job calls the same stage functions as the in-process study, with the
 same config, and a finished run is read, never run again.

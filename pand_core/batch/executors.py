@@ -40,8 +40,22 @@ class BatchFailed(PandError):
 
 @dataclass
 class BatchOptions:
-    """How a grid runs (the study's and the pipeline's `--executor` flags). `folder`: submitit's job folder (its
-    pickles and each job's log), one subfolder per invocation; default `<runs>/jobs`."""
+    """How a grid runs (the study's and the pipeline's ``--executor`` flags, `options.batch_options`).
+
+    Args:
+        executor: "inline" (this process), "local" (a process per job on this machine) or "slurm".
+        workers: local: jobs at once; None: one per GPU, without a GPU half the cores.
+        threads: CPU threads per job; None: local, the cores divided by the workers; slurm, `SLURM_CPUS_PER_TASK`;
+            inline, PyTorch's default.
+        folder: submitit's job folder (its pickles and each job's log), one subfolder per invocation; None:
+            `<runs>/jobs`.
+        partition: slurm: the partition; None: the cluster's default.
+        gpus_per_job: slurm: GPUs per job.
+        time_min: local and slurm: a job's time limit in minutes; None: slurm 24 h, local 7 days.
+        account: slurm: the account to charge; None: the user's default.
+        sbatch: slurm: other sbatch options without their dashes, e.g. `{"qos": "high", "mem": "64G"}`.
+        poll_s: Seconds between the driver's looks at running jobs.
+    """
 
     executor: str = "inline"
     workers: int | None = None  # local: jobs at once (default: one per GPU; without a GPU, half the cores)
@@ -85,9 +99,17 @@ def describe(job: RunJob, result: dict) -> str:
 
 def run_jobs(jobs: list[RunJob], options: BatchOptions | None = None, task: Task | None = None,
              log: Callable[[str], None] = print, progress: bool | None = None, desc: str = "runs") -> dict[str, dict]:
-    """Run (or read) every job with the executor of `options`; return each job's result by name. `task(job,
-    threads)` runs one job (default `task.run_job`; tests pass wrappers). Raises `BatchFailed` when a job failed.
-    `progress` / `desc`: the inline executor's progress bar."""
+    """Run (or read) every job with the executor of `options`; return each job's result by name. Raises
+    `BatchFailed` when a job failed.
+
+    Args:
+        jobs: The grid (`study_jobs`, `grid`).
+        options: The executor and its settings; None: inline.
+        task: Runs one job, `task(job, threads)` (default `task.run_job`; tests pass wrappers).
+        log: Receives one line per finished run and the executors' messages.
+        progress: The inline executor's progress bar; None: only on a terminal.
+        desc: That bar's label.
+    """
     options = options or BatchOptions()
     if options.executor == "inline":
         from ..infra.progress import Progress

@@ -3,7 +3,7 @@ reads (its learned anchors). Pure: builds configs, runs nothing."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import METHODS, CalibrateConfig, DistillConfig, default_student, make_config, to_dict
@@ -12,13 +12,19 @@ from ..infra.errors import PandError
 
 @dataclass
 class RunJob:
-    """One run: its `stage` ("calibrate" | "distill"), its full config (the run folder is `config.out`), a short
-    `name` (`<dataset>/<run folder name>`) and the names of the jobs it must wait for (`after`)."""
+    """One run of a study's grid, and the jobs it must wait for.
+
+    Args:
+        name: A short name, `<dataset>/<run folder name>`.
+        stage: "calibrate" or "distill".
+        config: The run's full config; the run folder is `config.out`.
+        after: The names of the jobs it waits for (a Stage 2 run with learned anchors: its seed's Stage 1 run).
+    """
 
     name: str
     stage: str
     config: CalibrateConfig | DistillConfig
-    after: tuple[str, ...] = field(default_factory=tuple)
+    after: tuple[str, ...] = ()
 
     @property
     def out(self) -> Path:
@@ -30,7 +36,19 @@ def study_jobs(profile: str, dataset: str, methods: list[str], seeds: list[int],
                overrides: dict[str, dict] | None = None) -> list[RunJob]:
     """The jobs of one study (`study.run_study`'s arguments), in the in-process study's order: per seed its Stage
     1 run, then each method. A Stage 2 run that reads learned anchors waits for its seed's Stage 1 run; the others
-    (hand anchors, no teacher) wait for nothing."""
+    (hand anchors, no teacher) wait for nothing.
+
+    Args:
+        profile: "smoke" or "paper".
+        dataset: The data set.
+        methods: The Stage 2 methods (names in `config.METHODS`).
+        seeds: The paired seeds.
+        student: The Stage 2 student; None: the profile's.
+        runs: The runs folder.
+        teacher_mode: "online" or "bank" for every Stage 2 run; None: the profile's.
+        data_root: The data set's folder; None: the profile's default.
+        overrides: Config fields for every run, as `{"calibrate": {...}, "distill": {...}}`.
+    """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise PandError(f"unknown method(s) {unknown}; expected some of {list(METHODS)}")
@@ -54,7 +72,11 @@ def study_jobs(profile: str, dataset: str, methods: list[str], seeds: list[int],
 
 def grid(studies: list[dict]) -> list[RunJob]:
     """The jobs of several studies (each a dict of `study_jobs` arguments) as one grid: a Stage 1 run that two
-    studies share (two students of one data set and seed) is one job."""
+    studies share (two students of one data set and seed) is one job.
+
+    Args:
+        studies: One dict of `study_jobs` keyword arguments per study.
+    """
     jobs: dict[str, RunJob] = {}
     for kwargs in studies:
         for job in study_jobs(**kwargs):
@@ -66,7 +88,12 @@ def grid(studies: list[dict]) -> list[RunJob]:
 
 
 def dependents(jobs: list[RunJob], name: str) -> list[RunJob]:
-    """The jobs that wait, directly or through others, for the job `name`."""
+    """The jobs that wait, directly or through others, for the job `name`.
+
+    Args:
+        jobs: The grid, each job after the jobs it waits for (as `study_jobs` and `grid` order them).
+        name: A job's name.
+    """
     found, frontier = [], {name}
     for job in jobs:  # jobs come after the ones they wait for
         if frontier & set(job.after):

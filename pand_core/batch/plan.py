@@ -2,7 +2,7 @@
 finished; else an estimate labelled as one) and the wall time of the grid on N GPUs.
 
 The estimate counts the forward FLOPs of the student and the teacher with `torch.utils.flop_counter` on the meta
-device (no weights, no memory) and divides the run's total by an assumed sustained rate (`--assume-tflops`). It is
+device (no weights, no memory) and divides the run's total by an assumed sustained rate (``--assume-tflops``). It is
 an order of magnitude, not a measurement: data loading, evaluation overhead and kernel efficiency are left out.
 """
 
@@ -124,7 +124,12 @@ def estimate(job: RunJob, tflops: float = ASSUMED_TFLOPS) -> Cost:
 
     Stage 1: the teacher's image features of train and test once, then per step the text tower over every class
     prompt, trained (×3). Stage 2: per epoch every training image through the student, trained (×3), and through
-    the teacher (online mode; the bank: every view once), and every test image through the student."""
+    the teacher (online mode; the bank: every view once), and every test image through the student.
+
+    Args:
+        job: The run, sized as its config's data set (`split_sizes`).
+        tflops: The assumed sustained TFLOP/s of one GPU.
+    """
     cfg = job.config
     n_train, n_test, classes = split_sizes(cfg.profile, cfg.dataset)
     image, text, _ = teacher_flops(cfg.teacher)
@@ -151,7 +156,12 @@ def estimate(job: RunJob, tflops: float = ASSUMED_TFLOPS) -> Cost:
 
 
 def job_cost(job: RunJob, tflops: float = ASSUMED_TFLOPS) -> Cost:
-    """The job's cost: measured from its own finished run, else from the same run on another seed, else `estimate`."""
+    """The job's cost: measured from its own finished run, else from the same run on another seed, else `estimate`.
+
+    Args:
+        job: The run.
+        tflops: The assumed sustained TFLOP/s of one GPU, for an estimate.
+    """
     seconds = measured_seconds(job.out)
     if seconds is not None:
         return Cost(seconds, f"measured ({job.out})")
@@ -163,7 +173,13 @@ def job_cost(job: RunJob, tflops: float = ASSUMED_TFLOPS) -> Cost:
 
 def wall_time(jobs: list[RunJob], seconds: dict[str, float], workers: int) -> float:
     """The grid's wall time on `workers` GPUs (or local workers) when each starts the next ready job in list order
-    as soon as it is free — the local executor's rule; jobs wait for the jobs in their `after`."""
+    as soon as it is free — the local executor's rule; jobs wait for the jobs in their `after`.
+
+    Args:
+        jobs: The grid, in submission order.
+        seconds: Each job's duration by name (`job_cost`).
+        workers: GPUs or local workers, at least 1.
+    """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     todo, running, done, now = list(jobs), [], set(), 0.0
@@ -185,7 +201,14 @@ def wall_time(jobs: list[RunJob], seconds: dict[str, float], workers: int) -> fl
 
 def plan_markdown(jobs: list[RunJob], gpus: list[int], tflops: float = ASSUMED_TFLOPS, list_jobs: bool = True) -> str:
     """The dry run's report: every job with what it waits for and its cost, then GPU-hours and wall time on each
-    number of GPUs in `gpus`."""
+    number of GPUs in `gpus`.
+
+    Args:
+        jobs: The grid.
+        gpus: The GPU counts to give the wall time for.
+        tflops: The assumed sustained TFLOP/s of one GPU, for estimates.
+        list_jobs: Include the table of every job.
+    """
     costs = {job.name: job_cost(job, tflops) for job in jobs}
     seconds = {name: c.seconds for name, c in costs.items()}
     n1 = sum(job.stage == "calibrate" for job in jobs)

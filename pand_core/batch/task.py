@@ -12,7 +12,11 @@ from .jobs import RunJob
 
 def job_threads(threads: int | None) -> int:
     """The CPU threads a job's PyTorch uses: `threads` when given, else Slurm's CPUs for the task when there is
-    one (`SLURM_CPUS_PER_TASK`), else PyTorch's default."""
+    one (`SLURM_CPUS_PER_TASK`), else PyTorch's default.
+
+    Args:
+        threads: The threads to set; None: as above.
+    """
     import torch
 
     if threads is None and os.environ.get("SLURM_CPUS_PER_TASK", "").isdigit():
@@ -25,7 +29,13 @@ def job_threads(threads: int | None) -> int:
 def run_job(job: RunJob, threads: int | None = None, quiet: bool = False) -> dict:
     """Run `job` (a finished run is read, an interrupted one resumed from its last checkpoint) and return its
     `result.json` contents. The job's log (stdout) first says its threads and devices; `quiet`: nothing (the
-    inline study, whose own log says each result)."""
+    inline study, whose own log says each result).
+
+    Args:
+        job: The run.
+        threads: Its CPU threads (`job_threads`).
+        quiet: Print nothing.
+    """
     from ..book.stages import calibrated, distilled
 
     used = job_threads(threads)

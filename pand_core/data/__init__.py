@@ -30,11 +30,16 @@ def load_dataset(name: str, root: str | Path, split: str, transform: Callable | 
                  download: bool = False, class_names: str = "dataset") -> FGVCDataset:
     """Load split `split` of data set `name` (one of `DATASETS`) from `root`; items are `(image, label)`.
 
-    `class_names`: "dataset" (the names the data set's files give) or "authors" (the original prompts' lists, which
-    differ on Aircraft and Dogs: `authors_names`; on CUB and Pets they agree, Cars has none).
-
-    `download=True`: when `root` holds no finished download of `name` and the loader cannot read it, fetch the
-    official archives into `root` first (`pand_core.data.download.download`)."""
+    Args:
+        name: "cub", "aircraft", "pets", "dogs" or "cars".
+        root: The data root, laid out as the data set's loader expects (as `download` leaves it).
+        split: The split's name: "train" or "test"; also "val" and "trainval" on Aircraft, "trainval" on Pets.
+        transform: Applied to each PIL image; None: items hold the PIL image itself.
+        download: When `root` holds no finished download of `name` and the loader cannot read it, fetch the official
+            archives into `root` first (`pand_core.data.download.download`).
+        class_names: "dataset" (the names the data set's files give) or "authors" (the original prompts' lists, which
+            differ on Aircraft and Dogs: `authors_names`; on CUB and Pets they agree, Cars has none).
+    """
     if name not in DATASETS:
         raise ConfigError(f"unknown data set {name!r}; expected one of {sorted(DATASETS)}.")
     check_source(class_names)

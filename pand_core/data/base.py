@@ -35,6 +35,15 @@ class FGVCDataset(Dataset):
     """A fine-grained classification split: `samples` of (path, 0-based label), class names, prompt template.
 
     Items are `(PIL RGB image, label)` when `transform is None`, else `(transform(image), label)`.
+
+    Args:
+        name: The data set's name, e.g. "cub".
+        split: The split's name, e.g. "train".
+        root: The folder the data set was read from.
+        samples: `(image path, label)` pairs; labels must lie in `0..len(classnames)-1`.
+        classnames: The class names in label order.
+        template: The hand-written prompt with `{}` for the class name.
+        transform: Applied to each decoded image; None: items hold the PIL image.
     """
 
     def __init__(

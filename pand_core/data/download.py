@@ -159,7 +159,12 @@ def marker_path(name: str, root: str | Path) -> Path:
 
 
 def is_downloaded(name: str, root: str | Path) -> bool:
-    """Whether a download of `name` into `root` finished (its marker exists)."""
+    """Whether a download of `name` into `root` finished (its marker exists).
+
+    Args:
+        name: A data set name, e.g. "cub".
+        root: The data root it was downloaded into.
+    """
     return marker_path(name, root).exists()
 
 
@@ -213,6 +218,11 @@ def fetch_archive(archive: Archive, folder: Path, log: bool = True) -> Path:
 
     A file already there with the right MD5 is reused. Any failure deletes the partial file and raises `DownloadError`
     (`ChecksumMismatchError` for a wrong checksum) naming the URL; a rerun starts the transfer afresh.
+
+    Args:
+        archive: The archive's entry in `REGISTRY` (file name, URL, MD5).
+        folder: Where the file is written; created if missing.
+        log: Print one status line to stderr before the transfer.
     """
     from torchvision.datasets.utils import calculate_md5, download_url
 
@@ -342,9 +352,16 @@ def _install_cars(root: Path, archive: str | Path | None) -> None:
 def download(name: str, root: str | Path, progress: bool | None = None, archive: str | Path | None = None,
              keep_archives: bool = False) -> Path:
     """Fetch, verify and extract data set `name` into `root` (the folder `load_dataset(name, root, …)` reads); return
-    `root`. Returns at once when its completion marker is there. `progress=False`: no status lines (default: one line per
-    archive and step); torchvision draws the byte bar with size and speed. `archive`: a local archive or folder (Stanford Cars
-    only, whose official links are dead). Raises `DownloadError` / `ChecksumMismatchError` with one message."""
+    `root`. Returns at once when its completion marker is there. Raises `DownloadError` / `ChecksumMismatchError` with
+    one message.
+
+    Args:
+        name: "cub", "aircraft", "pets", "dogs" or "cars".
+        root: The data root; created if missing.
+        progress: False: no status lines; otherwise one line per archive and step (torchvision draws the byte bar).
+        archive: A local archive or folder to install from (Stanford Cars only, whose official links are dead).
+        keep_archives: Keep the downloaded archives (under `root/.pand-downloads`) after extraction.
+    """
     from . import DATASETS
 
     if name not in DATASETS:

@@ -41,7 +41,12 @@ def paper_blur_kernel(size: int = 224) -> int:
 def paper_train_transform(size: int = 224, resize: int = 256) -> T.Compose:
     """Resize((256,256)) → RandomCrop(224) → square crop U{192..224} → 224 → Rotation(60) → Blur(5, σ∈[1e-5,10])
     → ColorJitter(0.3,0.1,0.1,0.1) → HFlip → ToTensor → CLIP Normalize. Other sizes scale the crop range and the
-    blur kernel (`paper_blur_kernel`), both given in pixels of a 224 px image."""
+    blur kernel (`paper_blur_kernel`), both given in pixels of a 224 px image.
+
+    Args:
+        size: The output side in pixels (224 in the paper).
+        resize: The side of the first, square resize (256 in the paper).
+    """
     min_side = max(1, round(size * 192 / 224))
     kernel = paper_blur_kernel(size)
     blur = [T.GaussianBlur(kernel, sigma=(1e-5, 10.0))] if kernel > 1 else []
@@ -61,5 +66,9 @@ def paper_train_transform(size: int = 224, resize: int = 256) -> T.Compose:
 
 
 def paper_test_transform(size: int = 224) -> T.Compose:
-    """Resize((224,224)) → ToTensor → CLIP Normalize (no crop, as in the paper's evaluation)."""
+    """Resize((224,224)) → ToTensor → CLIP Normalize (no crop, as in the paper's evaluation).
+
+    Args:
+        size: The output side in pixels (224 in the paper).
+    """
     return T.Compose([T.Resize((size, size)), T.ToTensor(), T.Normalize(CLIP_MEAN, CLIP_STD)])

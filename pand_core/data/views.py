@@ -18,7 +18,13 @@ from .base import FGVCDataset, load_image
 def seeded_view(transform: Callable, image, seed: int):
     """Apply a random torchvision `transform` with torch's global CPU RNG fixed to `seed`, leaving the caller's RNG
     untouched (what `fork_rng(devices=[])` + `manual_seed` do, without their per-call cost: ~0.7 ms, as much as the
-    transform of a small image)."""
+    transform of a small image).
+
+    Args:
+        transform: A torchvision transform drawing from torch's global RNG.
+        image: Its input (a PIL image).
+        seed: The seed of this one view (e.g. from `AugmentedViews.view_seed`).
+    """
     rng = torch.default_generator
     state = rng.get_state()
     rng.manual_seed(seed)
@@ -38,6 +44,13 @@ class AugmentedViews(Dataset):
 
     Call `set_epoch(e)` before each epoch. With `views=V`, `hold(tensors)` gives every view precomputed
     (`features.view_tensors`): items are then looked up instead of decoded and transformed, with the same pixels.
+
+    Args:
+        base: The training split; its images and labels are read.
+        transform: The random training transform (`paper_train_transform`).
+        seed: The run's seed; every stream is seeded from it.
+        views: V stored views per image (teacher bank), or None for a fresh view every epoch (online teacher).
+        indices: The base data set's images that are items, in order; None: all of them.
     """
 
     def __init__(self, base: FGVCDataset, transform: Callable, seed: int, views: int | None = None,
@@ -48,7 +61,11 @@ class AugmentedViews(Dataset):
         self.held: torch.Tensor | None = None
 
     def hold(self, tensors: torch.Tensor) -> None:
-        """Serve view v of item i as `tensors[i, v]` (`[len(self), V, ...]`, made by `features.view_tensors`)."""
+        """Serve view v of item i as `tensors[i, v]` (`[len(self), V, ...]`, made by `features.view_tensors`).
+
+        Args:
+            tensors: Every stored view of every item, `[len(self), V, ...]`.
+        """
         if self.views is None or tuple(tensors.shape[:2]) != (len(self.indices), self.views):
             raise ValueError(f"held views must be [{len(self.indices)}, {self.views}, ...], got {tuple(tensors.shape)}")
         self.held = tensors
@@ -60,19 +77,33 @@ class AugmentedViews(Dataset):
         return len(self.indices)
 
     def view_of(self, index: int) -> int:
-        """Which bank view image `index` (a base-dataset index) shows in the current epoch; -1 when online."""
+        """Which bank view image `index` (a base-dataset index) shows in the current epoch; -1 when online.
+
+        Args:
+            index: An image's index in the base data set.
+        """
         if self.views is None:
             return -1
         return stream_seed("bank-pick", self.seed, self.epoch, index) % self.views
 
     def view_seed(self, index: int, view: int) -> int:
-        """The seed of image `index`'s view: its fresh view this epoch (`view=-1`), or stored view `view`."""
+        """The seed of image `index`'s view: its fresh view this epoch (`view=-1`), or stored view `view`.
+
+        Args:
+            index: An image's index in the base data set.
+            view: A stored view in `[0, V)`, or -1 for this epoch's fresh view.
+        """
         if view < 0:
             return stream_seed("online-view", self.seed, self.epoch, index)
         return stream_seed("bank-view", self.seed, index, view)
 
     def view_image(self, i: int, view: int):
-        """View `view` of item `i` (a position in `indices`), as the seeded transform makes it."""
+        """View `view` of item `i` (a position in `indices`), as the seeded transform makes it.
+
+        Args:
+            i: A position in `indices`.
+            view: A stored view in `[0, V)`, or -1 for this epoch's fresh view.
+        """
         if self.held is not None and view >= 0:
             return self.held[i, view]
         index = self.indices[i]

@@ -25,7 +25,19 @@ def map_batches(
     desc: str = "batches",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`fn(x)` of every batch `(x, y)` of `dataset` in dataset order (no batch dropped), with `x` on `device` and
-    inside `context()`: the outputs stacked `[N, ...]` (float32, CPU) and the labels `[N]`."""
+    inside `context()`: the outputs stacked `[N, ...]` (float32, CPU) and the labels `[N]`.
+
+    Args:
+        fn: Maps a batch `x` to its outputs `[b, ...]`.
+        dataset: Items `(x, y)`.
+        batch_size: Items per batch.
+        device: Where each batch is moved before `fn`.
+        num_workers: DataLoader worker processes.
+        context: Called once per batch; `fn` runs inside the context manager it returns (e.g. an autocast).
+        channels_last: Give 4-D batches the channels-last memory format.
+        progress: Draw a progress bar; None: only on a terminal.
+        desc: The progress bar's label.
+    """
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, drop_last=False,
                         pin_memory=device.type == "cuda")
     outputs, labels = [], []

@@ -71,7 +71,13 @@ CHEAP_TEACHER_MIN_GIB = 4.0  # ViT-B-32: 151 M parameters (0.6 GiB fp32) beside 
 
 def recommend(total_gib: float | None, peaks: dict[str, float] | None = None) -> dict:
     """The teacher, its weights and the teacher mode to use on a GPU with `total_gib` (None: no GPU), with the reason:
-    the paper's ConvNeXt-XXL online where it fits, else with the bank, else the cheap ViT-B-32 teacher online."""
+    the paper's ConvNeXt-XXL online where it fits, else with the bank, else the cheap ViT-B-32 teacher online.
+
+    Args:
+        total_gib: The GPU's memory in GiB; None: no GPU (the smoke profile is recommended).
+        peaks: Measured peak GiB of the `pand_online` / `pand_bank` steps (`measured_recipe_peaks`); without both,
+            the estimated minimums decide.
+    """
     paper = {"TEACHER": DistillConfig.teacher, "TEACHER_WEIGHTS": DistillConfig.teacher_weights}
     cheap = {"TEACHER": CHEAP_TEACHER[0], "TEACHER_WEIGHTS": CHEAP_TEACHER[1], "TEACHER_MODE": "online"}
     if total_gib is None:
@@ -95,7 +101,11 @@ def recommend(total_gib: float | None, peaks: dict[str, float] | None = None) ->
 
 def describe_accelerator(print_result: bool = True) -> str:
     """One paragraph on this machine's GPU: its name and memory, and the parameters that fit it (`recommend`): the
-    paper's teacher online or with the bank, or the cheap ViT-B-32 teacher; on a CPU, that there is no GPU."""
+    paper's teacher online or with the bank, or the cheap ViT-B-32 teacher; on a CPU, that there is no GPU.
+
+    Args:
+        print_result: Also print the paragraph, wrapped at 88 columns; it is returned either way.
+    """
     if not torch.cuda.is_available():
         rec = recommend(None)
         text = "No GPU: this runtime has only a CPU. " + rec["why"]

@@ -11,7 +11,13 @@ from .errors import NonFiniteLossError
 
 class EpochMeter:
     """One epoch's running sums, kept on the device: each loss term × batch size, correct predictions, and the
-    first step whose loss was not finite with its terms. `check` and `read` are the only host synchronisations."""
+    first step whose loss was not finite with its terms. `check` and `read` are the only host synchronisations.
+
+    Args:
+        device: Where the sums are kept (the training device).
+        stage: The stage named in a non-finite-loss error, e.g. "Stage 2".
+        advice: What to do about a non-finite loss, appended to the error.
+    """
 
     def __init__(self, device: torch.device, stage: str, advice: str) -> None:
         self.device, self.samples, self.steps, self.checked = device, 0, 0, 0
@@ -22,7 +28,14 @@ class EpochMeter:
         self.first_bad = torch.full((), -1, dtype=torch.long, device=device)
 
     def add(self, total: torch.Tensor, terms: dict[str, torch.Tensor], logits: torch.Tensor, labels: torch.Tensor) -> None:
-        """Account one step: its total loss, its terms (Stage 1 has none) and its predictions (asynchronously)."""
+        """Account one step: its total loss, its terms (Stage 1 has none) and its predictions (asynchronously).
+
+        Args:
+            total: The step's total loss (a scalar tensor).
+            terms: Each loss term by name; the same names every step.
+            logits: The step's logits `[B, C]`.
+            labels: The step's class indices `[B]`; B weights the step's losses.
+        """
         values = torch.stack([total.detach().float(), *(v.detach().float() for v in terms.values())])
         if self.sums is None:
             self.names = ["loss", *terms]
@@ -39,7 +52,11 @@ class EpochMeter:
 
     def check(self, epoch: int) -> None:
         """Raise `NonFiniteLossError` (epoch, step, terms) if a step since the start of the epoch had a non-finite
-        loss; called before any checkpoint of the epoch is written."""
+        loss; called before any checkpoint of the epoch is written.
+
+        Args:
+            epoch: The epoch named in the error.
+        """
         first = int(self.first_bad)
         if first >= 0:
             bad = [n for n, b in zip(self.names[1:], self.bad_terms[1:].tolist()) if b] or ["total"]
@@ -50,7 +67,11 @@ class EpochMeter:
         self.checked = self.steps
 
     def read(self, d: Dist = Dist()) -> dict[str, float]:
-        """The epoch's mean of every loss term and its training accuracy (%), summed over ranks."""
+        """The epoch's mean of every loss term and its training accuracy (%), summed over ranks.
+
+        Args:
+            d: The process group; the default is a single process.
+        """
         sums = self.sums.tolist() if self.sums is not None else []
         n, correct, *sums = sum_across(d, self.samples, int(self.correct), *sums, device=self.device)
         n = max(n, 1.0)

@@ -26,7 +26,11 @@ def runs_root() -> Path:
 
 def recipe_key(spec) -> str:
     """8 hex digits of every field of a dataclass recipe: a cache folder named with it is never reused for a recipe
-    that differs in any field, whether or not its version number was bumped."""
+    that differs in any field, whether or not its version number was bumped.
+
+    Args:
+        spec: A dataclass instance (e.g. `PretrainSpec`).
+    """
     payload = json.dumps(dataclasses.asdict(spec), sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:8]
 
@@ -35,7 +39,11 @@ def display_path(path: str | Path) -> str:
     """`path` as pages and shared logs show it: under the runs folder as `$PAND_RUNS/…`, under the cache as
     `$PAND_CACHE/…`, inside the installed package as `pand_core/…` (the shipped weights), else its name only —
     never an absolute path of the machine that ran it. A source label such as `dir:/abs/folder` keeps its prefix
-    (`dir:$PAND_CACHE/teachers/…`)."""
+    (`dir:$PAND_CACHE/teachers/…`).
+
+    Args:
+        path: A path, or a weights source label ("dir:…", "file:…", "tag:…").
+    """
     text = str(path)
     prefix, sep, rest = text.partition(":")
     if sep and prefix in ("dir", "file", "tag") and not rest.startswith("\\"):

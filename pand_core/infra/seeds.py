@@ -8,6 +8,9 @@ so its shipped weights stay what their recipe makes.
 
 from __future__ import annotations
 
+#: Every named random stream and its integer tag (the source names the keys each stream's draws add).
+#:
+#: :meta hide-value:
 STREAMS: dict[str, int] = {
     # Stage 2: what the student sees, and in which order
     "batch-order": 4_000_001,  # (epoch): the permutation of the training images, dealt to the ranks
@@ -24,7 +27,11 @@ SEEDING_VERSION = 2  # 1: bare numeric tags; 2: named streams. Part of every cac
 
 
 def derive_seed(*keys: int) -> int:
-    """A 63-bit seed mixed from integer keys (numpy's SeedSequence: well spread, stable across platforms)."""
+    """A 63-bit seed mixed from integer keys (numpy's SeedSequence: well spread, stable across platforms).
+
+    Args:
+        keys: Integers, mixed in order.
+    """
     import numpy as np  # here, so that `config` (which reads SEEDING_VERSION) stays free of array libraries
 
     return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(2, dtype=np.uint32).view(np.uint64)[0] >> 1)
@@ -39,5 +46,11 @@ def stream_tag(stream: str) -> int:
 
 
 def stream_seed(stream: str, seed: int, *keys: int) -> int:
-    """The seed of draw `keys` in the named `stream` of a run seeded by `seed`: `derive_seed(seed, tag, *keys)`."""
+    """The seed of draw `keys` in the named `stream` of a run seeded by `seed`: `derive_seed(seed, tag, *keys)`.
+
+    Args:
+        stream: A name in `STREAMS`.
+        seed: The run's seed.
+        keys: The draw's keys within the stream, e.g. (epoch, image).
+    """
     return derive_seed(seed, stream_tag(stream), *keys)

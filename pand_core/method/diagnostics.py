@@ -12,13 +12,25 @@ from .losses import nlrd_groups, teacher_neighbours
 
 
 def teacher_logits(feats: torch.Tensor, anchors: torch.Tensor, scale: float = CLIP_SCALE) -> torch.Tensor:
-    """Z^t = s·f·Θᵀ `[N, C]` of normalised image features `[N, D]` and anchors `[C, D]` (as Stage 2 computes them)."""
+    """Z^t = s·f·Θᵀ `[N, C]` of normalised image features `[N, D]` and anchors `[C, D]` (as Stage 2 computes them).
+
+    Args:
+        feats: The teacher's normalised image features f `[N, D]`.
+        anchors: The class anchors Θ `[C, D]`.
+        scale: The logit scale s (`CLIP_SCALE`).
+    """
     return scale * feats.float() @ anchors.float().t()
 
 
 def target_statistics(logits: torch.Tensor, labels: torch.Tensor, temperature: float = KD_TEMPERATURE) -> dict:
     """Of teacher logits `[N, C]`: top-1 accuracy (%), mean top probability and mean probability of the true class
-    of softmax(Z^t), and mean entropy (nats) of the text-KD target softmax(Z^t / T)."""
+    of softmax(Z^t), and mean entropy (nats) of the text-KD target softmax(Z^t / T).
+
+    Args:
+        logits: Teacher logits Z^t `[N, C]`.
+        labels: The rows' class indices `[N]`.
+        temperature: T of the text-KD target.
+    """
     p = logits.float().softmax(-1)
     log_q = F.log_softmax(logits.float() / temperature, dim=-1)
     return {
@@ -33,13 +45,24 @@ def target_mass_on(logits: torch.Tensor, labels: torch.Tensor, related: torch.Te
                    temperature: float = KD_TEMPERATURE) -> float:
     """Mean probability that the text-KD target softmax(Z^t / T) puts on the classes `related[y]` (a boolean
     `[C, C]` mask, e.g. the species one attribute away from y) of each row's true class y: the "dark knowledge"
-    about which classes resemble which."""
+    about which classes resemble which.
+
+    Args:
+        logits: Teacher logits Z^t `[N, C]`.
+        labels: The rows' class indices `[N]`.
+        related: A boolean `[C, C]` mask; row y marks the classes related to class y.
+        temperature: T of the text-KD target.
+    """
     q = (logits.float() / temperature).softmax(-1)
     return float((q * related[labels].float()).sum(-1).mean())
 
 
 def anchor_similarity(anchors: torch.Tensor) -> float:
-    """Mean cosine similarity between the anchors of two different classes (how far apart Θ places the classes)."""
+    """Mean cosine similarity between the anchors of two different classes (how far apart Θ places the classes).
+
+    Args:
+        anchors: The class anchors Θ `[C, D]`, C ≥ 2 (normalised here).
+    """
     a = F.normalize(anchors.float(), dim=-1)
     sim = a @ a.t()
     c = sim.shape[0]
@@ -50,7 +73,16 @@ def neighbour_agreement(logits_a: torch.Tensor, logits_b: torch.Tensor, group_si
                         rounds: int = 20, seed: int = 0) -> float:
     """Mean share of the k NLRD neighbours (`teacher_neighbours`) of a row that two sets of teacher logits of the same
     rows have in common (the size of N_a(i) ∩ N_b(i) over k), over `rounds` random shuffles cut into NLRD's groups of
-    `group_size`."""
+    `group_size`.
+
+    Args:
+        logits_a: Teacher logits `[N, C]` under one anchor set.
+        logits_b: Teacher logits of the same rows under the other.
+        group_size: Rows per neighbour search (NLRD's groups).
+        k: Neighbours per row.
+        rounds: Random shuffles averaged over.
+        seed: Seeds the shuffles.
+    """
     if logits_a.shape != logits_b.shape:
         raise ValueError(f"logits of one shape expected, got {tuple(logits_a.shape)} and {tuple(logits_b.shape)}")
     g = torch.Generator().manual_seed(seed)

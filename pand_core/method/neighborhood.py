@@ -14,7 +14,13 @@ from .losses import js_divergence, nlrd_groups, teacher_neighbours
 
 def knn_graph(logits: torch.Tensor, k: int, group_size: int | None = None) -> torch.Tensor:
     """Global indices `[N, k']` of each row's nearest other rows by cosine of logit rows, searched within
-    consecutive groups as NLRD does (k' = min(k, group − 1); rows of a trailing singleton group get -1)."""
+    consecutive groups as NLRD does (k' = min(k, group − 1); rows of a trailing singleton group get -1).
+
+    Args:
+        logits: Logit rows `[N, C]`, in batch order.
+        k: Neighbours per row.
+        group_size: Rows per neighbour search (NLRD's groups); None: all N rows at once.
+    """
     n = logits.shape[0]
     out = torch.full((n, k), -1, dtype=torch.long)
     for g in nlrd_groups(n, group_size):
@@ -25,7 +31,14 @@ def knn_graph(logits: torch.Tensor, k: int, group_size: int | None = None) -> to
 
 def neighbour_label_purity(logits: torch.Tensor, labels: torch.Tensor, ks: Iterable[int],
                            group_size: int | None = None) -> dict[int, float]:
-    """For each k, the fraction of each sample's k logit-space neighbours that share its label."""
+    """For each k, the fraction of each sample's k logit-space neighbours that share its label.
+
+    Args:
+        logits: Logit rows `[N, C]`.
+        labels: Their class indices `[N]`.
+        ks: The neighbour counts to measure.
+        group_size: Rows per neighbour search; None: all N rows at once.
+    """
     result = {}
     for k in ks:
         nn_idx = knn_graph(logits, k, group_size)
@@ -37,7 +50,13 @@ def neighbour_label_purity(logits: torch.Tensor, labels: torch.Tensor, ks: Itera
 
 def purity_upper_bound(labels: torch.Tensor, ks: Iterable[int], group_size: int | None = None) -> dict[int, float]:
     """For each k, the highest `neighbour_label_purity` any logits could reach on `labels` in this grouping: a sample
-    whose group holds m other samples of its class has at most min(k', m) same-label neighbours among its k'."""
+    whose group holds m other samples of its class has at most min(k', m) same-label neighbours among its k'.
+
+    Args:
+        labels: Class indices `[N]`, in batch order.
+        ks: The neighbour counts to measure.
+        group_size: Rows per neighbour search; None: all N rows at once.
+    """
     result = {}
     for k in ks:
         same = total = 0
@@ -54,7 +73,14 @@ def purity_upper_bound(labels: torch.Tensor, ks: Iterable[int], group_size: int 
 
 
 def knn_overlap(logits_a: torch.Tensor, logits_b: torch.Tensor, k: int, group_size: int | None = None) -> float:
-    """Mean fraction `len(N_a(i) ∩ N_b(i)) / k` of shared neighbours between two models' kNN graphs (1 = same graph)."""
+    """Mean fraction `len(N_a(i) ∩ N_b(i)) / k` of shared neighbours between two models' kNN graphs (1 = same graph).
+
+    Args:
+        logits_a: One model's logits `[N, C]`.
+        logits_b: The other's, for the same rows in the same order.
+        k: Neighbours per row.
+        group_size: Rows per neighbour search; None: all N rows at once.
+    """
     a, b = knn_graph(logits_a, k, group_size), knn_graph(logits_b, k, group_size)
     shared = [len(set(x.tolist()) & set(y.tolist()) - {-1}) / k for x, y in zip(a, b) if (x >= 0).any()]
     return float(np.mean(shared))
@@ -62,7 +88,14 @@ def knn_overlap(logits_a: torch.Tensor, logits_b: torch.Tensor, k: int, group_si
 
 def pair_divergences(student_logits: torch.Tensor, teacher_logits: torch.Tensor, k: int = NLRD_K,
                      group_size: int | None = NLRD_GROUP_SIZE) -> torch.Tensor:
-    """JS(softmax(Z^s_i − Z^s_j), softmax(Z^t_i − Z^t_j)) for every pair (i, j ∈ teacher's N_k(i)): the terms NLRD averages."""
+    """JS(softmax(Z^s_i − Z^s_j), softmax(Z^t_i − Z^t_j)) for every pair (i, j ∈ teacher's N_k(i)): the terms NLRD averages.
+
+    Args:
+        student_logits: Z^s `[N, C]`.
+        teacher_logits: Z^t `[N, C]`, which also choose the neighbours.
+        k: Neighbours per row.
+        group_size: Rows per neighbour search; None: all N rows at once.
+    """
     idx = knn_graph(teacher_logits, k, group_size)
     rows = torch.arange(len(idx))[:, None].expand_as(idx)
     keep = idx >= 0
@@ -72,7 +105,14 @@ def pair_divergences(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
 
 def logit_differences(logits: torch.Tensor, k: int = NLRD_K, group_size: int | None = NLRD_GROUP_SIZE,
                       neighbours: torch.Tensor | None = None) -> torch.Tensor:
-    """softmax(Z_i − Z_j) over classes for every kNN pair `[P, C]` (neighbours default to `logits`' own graph)."""
+    """softmax(Z_i − Z_j) over classes for every kNN pair `[P, C]` (neighbours default to `logits`' own graph).
+
+    Args:
+        logits: Z `[N, C]`.
+        k: Neighbours per row, when the graph is built here.
+        group_size: Rows per neighbour search, when the graph is built here; None: all N rows at once.
+        neighbours: A graph `[N, k]` to use instead (e.g. the teacher's, from `knn_graph`); -1 entries are skipped.
+    """
     idx = knn_graph(logits, k, group_size) if neighbours is None else neighbours
     rows = torch.arange(len(idx))[:, None].expand_as(idx)
     keep = idx >= 0
@@ -80,7 +120,13 @@ def logit_differences(logits: torch.Tensor, k: int = NLRD_K, group_size: int | N
 
 
 def umap_2d(features: torch.Tensor, seed: int = 0, n_neighbors: int = 10) -> np.ndarray:
-    """A 2-D UMAP embedding (cosine metric) of feature rows; deterministic for a fixed seed."""
+    """A 2-D UMAP embedding (cosine metric) of feature rows; deterministic for a fixed seed.
+
+    Args:
+        features: Feature rows `[N, D]` (CPU).
+        seed: UMAP's random state.
+        n_neighbors: UMAP's neighbourhood size (at most N − 1).
+    """
     import warnings
 
     import umap

@@ -58,7 +58,12 @@ def shipped_record(name: str) -> dict:
 
 
 def verified_path(name: str, root: Path | None = None) -> Path:
-    """`root/name` after checking its SHA-256 against the code's record; one clear error if missing or changed."""
+    """`root/name` after checking its SHA-256 against the code's record; one clear error if missing or changed.
+
+    Args:
+        name: `TEACHER_FILE` or `STUDENT_FILE`, relative to `root`.
+        root: The weights folder; None: the package's own (`WEIGHTS_DIR`).
+    """
     root = WEIGHTS_DIR if root is None else root
     path = root / name
     expected = shipped_record(name)["sha256"]
@@ -154,7 +159,15 @@ def write_record(entries: dict[str, dict], path: Path | None = None) -> None:
 def build(cache: Path, root: Path | None = None, what: tuple[str, ...] = ("teacher", "student"),
           progress: bool | None = None) -> dict[str, dict]:
     """Pretrain (or reuse from `cache`) the shipped recipes, write them under `root` as fp16, and, when `root` is
-    the package's own folder, record their hashes in `shipped.py`. Returns the record."""
+    the package's own folder, record their hashes in `shipped.py`. Returns the record.
+
+    Args:
+        cache: The cache folder; a teacher already pretrained there with the shipped recipe is reused (the student is
+            pretrained again).
+        root: Where the weights are written; None: the package's own folder (`WEIGHTS_DIR`).
+        what: Which to build: "teacher", "student", or both.
+        progress: Draw progress bars; None: only on a terminal.
+    """
     from ..config import MINI_STUDENT
     from .student import UpstreamSpec, pretrain_student
     from .teacher import PretrainSpec, mini_teacher_dir

@@ -35,7 +35,21 @@ COARSE_CLASSES = [f"{body} body, {head} head" for body in BODY_COLOURS for head 
 
 @dataclass(frozen=True)
 class UpstreamSpec:
-    """Size and recipe of the student's upstream pretraining (CPU-sized; its time goes to pretraining.json)."""
+    """Size and recipe of the student's upstream pretraining (CPU-sized; its time goes to pretraining.json).
+
+    Args:
+        arch: The student: a torchvision classifier name or `pand-mini-resnet`.
+        images: Upstream training images.
+        held_out: Further upstream images, scored after every epoch (the log's held-out accuracy).
+        image_size: The side in pixels the images are resized to for training.
+        draw_size: The side in pixels they are drawn at.
+        epochs: Passes over the training images.
+        batch_size: Images per optimiser step.
+        lr: AdamW's peak learning rate (one-cycle schedule).
+        weight_decay: AdamW's weight decay.
+        seed: Fixes the images, the initial weights and the batch order.
+        version: The recipe's version, part of the cache folder's name; bumped when the world or the recipe changes.
+    """
 
     arch: str = "resnet18"
     images: int = 4000
@@ -75,7 +89,13 @@ def pretrain_student(spec: UpstreamSpec = UpstreamSpec(), progress: bool | None 
                      max_steps: int | None = None) -> tuple[torch.nn.Module, dict]:
     """Train `spec.arch` (a torchvision classifier or `pand-mini-resnet`) from scratch on the coarse upstream task
     (AdamW, one-cycle, flips and shifts); return the network (its classifier has `len(COARSE_CLASSES)` outputs) and a
-    log with held-out accuracy and the first `LOG_FIRST_STEPS` step losses. `max_steps` stops early (recipe checks)."""
+    log with held-out accuracy and the first `LOG_FIRST_STEPS` step losses.
+
+    Args:
+        spec: The upstream recipe.
+        progress: Draw progress bars; None: only on a terminal.
+        max_steps: Stop after this many optimiser steps (the recipe checks); None: the whole recipe.
+    """
     torch.manual_seed(spec.seed)
     net = get_student_network(spec.arch, len(COARSE_CLASSES))
     x, y = upstream_images(spec.images, spec, progress=progress)

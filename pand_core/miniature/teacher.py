@@ -37,7 +37,21 @@ from ..infra.progress import Progress
 @dataclass(frozen=True)
 class PretrainSpec:
     """Size and recipe of the miniature teacher's pretraining (the recipe the book ships; designed on a validation
-    world, studies/results/premise-design.md)."""
+    world, studies/results/premise-design.md).
+
+    Args:
+        pairs: Image–caption pairs in the corpus, in twin groups of 4 (`world.twin_class`).
+        epochs: Passes over the corpus.
+        batch_size: Pairs per optimiser step.
+        lr: AdamW's peak learning rate (linear warm-up, then cosine to 0).
+        weight_decay: AdamW's weight decay.
+        warmup_steps: Steps of the linear warm-up.
+        draw_size: The side in pixels the corpus images are drawn at.
+        seed: Fixes the corpus, the initial weights and the batch order.
+        image_size: The image tower's input side; None: the model config's (32 px, the student's).
+        augment: The share of pairs shown, each epoch, through a fresh view of the Stage 2 training transform.
+        version: The recipe's version, part of the cache folder's name; bumped when the world or the recipe changes.
+    """
 
     pairs: int = 20000  # in twin groups of 4 (`world.twin_class`)
     epochs: int = 10
@@ -60,7 +74,11 @@ def world_vocabulary(tokenizer) -> torch.Tensor:
     """Token ids of every word the miniature's texts use: the caption wordings with every attribute value, the class
     names and the CUB prompt template. Rows of other tokens in the teacher's embedding table are zero from the start
     and stay zero (their gradient is zero, decay keeps zero at zero): they would only carry random initial values,
-    and zero rows cost the repository almost nothing once git compresses the shipped weights."""
+    and zero rows cost the repository almost nothing once git compresses the shipped weights.
+
+    Args:
+        tokenizer: The teacher's open_clip tokenizer.
+    """
     from ..data.cub import TEMPLATE
     from .world import BODY_COLOURS, CAPTION_FORMS, HEAD_COLOURS, TAIL_SHAPES, WING_PATTERNS, all_classes
 
@@ -81,7 +99,13 @@ def pretrain_mini_clip(spec: PretrainSpec = PretrainSpec(), progress: bool | Non
                        max_steps: int | None = None) -> tuple[torch.nn.Module, dict]:
     """Train `pand-mini-clip` from scratch with the symmetric InfoNCE (CLIP) loss; return the model and a log
     (per-epoch loss, the first `LOG_FIRST_STEPS` step losses). `max_steps` stops early (the recipe check in the
-    tests draws only the pairs those steps use)."""
+    tests draws only the pairs those steps use).
+
+    Args:
+        spec: The pretraining recipe.
+        progress: Draw a progress bar; None: only on a terminal.
+        max_steps: Stop after this many optimiser steps; None: the whole recipe.
+    """
     torch.manual_seed(spec.seed)
     with quiet_root_logger():  # "no pretrained weights": training from scratch is the point here
         model, _, _ = open_clip.create_model_and_transforms(MINI_TEACHER, pretrained=None,
@@ -193,7 +217,11 @@ def mini_teacher_dir(cache: Path, spec: PretrainSpec = PretrainSpec(), progress:
 
 
 def load_mini_teacher(device: str | torch.device = "cpu") -> Teacher:
-    """The shipped miniature teacher (hash-checked) through the same loader as any local open_clip folder."""
+    """The shipped miniature teacher (hash-checked) through the same loader as any local open_clip folder.
+
+    Args:
+        device: Where the model is built.
+    """
     from .artifacts import shipped_teacher_dir
 
     return load_teacher(MINI_TEACHER, str(shipped_teacher_dir()), device=device)

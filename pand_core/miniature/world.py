@@ -177,7 +177,13 @@ def pretraining_pair(k: int, image_size: int = 64, seed: int = 0) -> tuple[Image
     """Pair `k` (PIL image, caption) of the *pretraining* split. Consecutive groups of `TWIN_GROUP` pairs show one
     random species and its twins (`twin_class`), which differ in exactly one fine attribute; trained in whole groups,
     each batch holds its own hard negatives, as a web corpus holds photos of similar species with captions that
-    differ in one word."""
+    differ in one word.
+
+    Args:
+        k: The pair's position in the pretraining split.
+        image_size: The side in pixels the image is drawn at.
+        seed: The pretraining split's seed.
+    """
     group = np.random.default_rng([seed, PRETRAINING_STREAM, k // TWIN_GROUP, 0])
     cls = all_classes()[twin_class(int(group.integers(len(all_classes()))), k % TWIN_GROUP)]
     rng = np.random.default_rng([seed, PRETRAINING_STREAM, k])
@@ -196,7 +202,15 @@ SYNTHETIC_VERSION = 7  # 2: captions.txt; 3-5: tails redrawn; 6: hue-separated h
 
 @dataclass(frozen=True)
 class SyntheticSpec:
-    """Size of the synthetic world; `seed` fixes every pixel."""
+    """Size of the synthetic world; `seed` fixes every pixel.
+
+    Args:
+        n_classes: The number of species (2 to 96): the first attribute combinations (`synthetic_classes`).
+        train_per_class: Training images per species.
+        test_per_class: Test images per species.
+        image_size: The side of every image in pixels.
+        seed: Fixes every pixel.
+    """
 
     n_classes: int = 24
     train_per_class: int = 8  # few labelled images: the premise (book chapter "The miniature"); CUB has about 30
@@ -210,6 +224,11 @@ def make_synthetic_cub(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), 
 
     Reuses an existing folder written with the same spec; a different spec in the same place is an error. Processes
     that want the same world at once (jobs of a batch study) write it once: the others wait and reuse it.
+
+    Args:
+        root: The data root; the world is written to `root/CUB_200_2011/`.
+        spec: The world's size and seed.
+        progress: Draw a progress bar; None: only on a terminal.
     """
     base = Path(root).expanduser() / "CUB_200_2011"
     meta_path = base / "synthetic.json"

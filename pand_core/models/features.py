@@ -45,6 +45,15 @@ def extract_features(
     computed at `precision` (see `teacher_autocast`).
 
     The dataset's own transform is used: give it `teacher.preprocess` for the teacher's eval view.
+
+    Args:
+        teacher: The frozen teacher; the batches go to its device.
+        dataset: Items `(image tensor, label)`.
+        batch_size: Images per forward.
+        num_workers: DataLoader worker processes.
+        progress: Draw a progress bar; None: only on a terminal.
+        precision: "fp32", "bf16" or "fp16".
+        desc: The progress bar's label.
     """
     device = teacher.device
     return map_batches(teacher.encode_image, dataset, batch_size, device, num_workers,
@@ -52,12 +61,23 @@ def extract_features(
 
 
 def zero_shot_logits(image_feats: torch.Tensor, text_feats: torch.Tensor, logit_scale: float) -> torch.Tensor:
-    """CLIP logits `s·f·tᵀ` of normalised image features `[N, D]` against class text features `[C, D]`."""
+    """CLIP logits `s·f·tᵀ` of normalised image features `[N, D]` against class text features `[C, D]`.
+
+    Args:
+        image_feats: Normalised image features f `[N, D]`.
+        text_feats: Normalised class text features t `[C, D]` (hand prompts or anchors).
+        logit_scale: s, e.g. the teacher's `logit_scale`.
+    """
     return logit_scale * image_feats @ text_feats.t().to(image_feats)
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """Top-1 accuracy in percent."""
+    """Top-1 accuracy in percent.
+
+    Args:
+        logits: Scores `[N, C]`.
+        labels: Class indices `[N]`.
+    """
     return 100.0 * (logits.argmax(dim=-1) == labels.to(logits.device)).float().mean().item()
 
 
@@ -101,6 +121,15 @@ def cached_features(
 
     The key covers the teacher (name + weights source), data set, split, root, size, transform and precision; a
     cached file whose metadata differ is recomputed, never reused.
+
+    Args:
+        teacher: The frozen teacher.
+        dataset: The split; its images are read through `teacher.preprocess` instead of its own transform.
+        cache_dir: The cache folder.
+        batch_size: Images per forward.
+        num_workers: DataLoader worker processes.
+        progress: Draw a progress bar; None: only on a terminal.
+        precision: "fp32", "bf16" or "fp16".
     """
     identity = _cache_identity(teacher, dataset, teacher.preprocess, precision)
     path = Path(cache_dir) / "features" / f"{dataset.name}-{dataset.split}-{_key(identity)}.pt"
@@ -179,6 +208,15 @@ def build_bank(
 
     Row n holds the base-dataset image `views.indices[n]`; look it up with `bank[position_of[index], view]`.
     Cached under `cache_dir/banks/` when a folder is given.
+
+    Args:
+        teacher: The frozen teacher.
+        views: The seeded training views, with V stored views per image (`views=V`).
+        cache_dir: The cache folder; None: computed, not cached.
+        batch_size: Images per forward.
+        num_workers: DataLoader worker processes that make the views.
+        progress: Draw a progress bar; None: only on a terminal.
+        precision: "fp32", "bf16" or "fp16".
     """
     if views.views is None:
         raise ValueError("build_bank needs AugmentedViews with views=V")
@@ -199,7 +237,13 @@ def build_bank(
 
 
 def per_class_accuracy(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Top-1 accuracy (%) of each class `[C]` (NaN for a class without samples)."""
+    """Top-1 accuracy (%) of each class `[C]` (NaN for a class without samples).
+
+    Args:
+        logits: Scores `[N, C]`.
+        labels: Class indices `[N]`.
+        num_classes: The number of classes C.
+    """
     pred = logits.argmax(-1)
     out = torch.full((num_classes,), float("nan"))
     for c in range(num_classes):

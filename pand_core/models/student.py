@@ -21,6 +21,14 @@ from ..miniature.network import get_student_network
 
 
 class StudentOutput(NamedTuple):
+    """What `Student.forward` returns for a batch of B images.
+
+    Args:
+        features: ĥ = h / ‖h‖ `[B, D_s]`, the input of the distillation terms.
+        logits: z = W h + b `[B, C]`, from the un-normalised pooled feature.
+        pooled: h `[B, D_s]`, the backbone's pooled feature.
+    """
+
     features: torch.Tensor  # ĥ = h / ‖h‖, feeds the distillation terms
     logits: torch.Tensor  # z = W h + b, from the un-normalised pooled feature
     pooled: torch.Tensor  # h
@@ -54,7 +62,15 @@ def _strip_classifier(net: nn.Module) -> tuple[int, float]:
 class Student(nn.Module):
     """A torchvision backbone with its classifier removed plus a new linear classifier (the method page, Stage 2); with
     `dropout > 0` the logits see the pooled feature through Dropout(dropout), as torchvision's own head did
-    (the distillation features never do)."""
+    (the distillation features never do).
+
+    Args:
+        backbone: The network without its classifier; maps images to pooled features `[B, feat_dim]`.
+        feat_dim: D_s, the pooled feature size.
+        num_classes: C, the new classifier's outputs.
+        name: The architecture's name (e.g. `resnet18`), for metadata.
+        dropout: Dropout probability before the classifier; 0: none.
+    """
 
     def __init__(self, backbone: nn.Module, feat_dim: int, num_classes: int, name: str = "", dropout: float = 0.0) -> None:
         super().__init__()
@@ -63,6 +79,11 @@ class Student(nn.Module):
         self.classifier = nn.Linear(feat_dim, num_classes)
 
     def forward(self, x: torch.Tensor) -> StudentOutput:
+        """Features, logits and pooled feature of a batch (`StudentOutput`).
+
+        Args:
+            x: A normalised image batch `[B, 3, H, W]`.
+        """
         h = self.backbone(x).flatten(1)
         return StudentOutput(F.normalize(h, dim=-1), self.classifier(self.dropout(h)), h)
 
@@ -95,6 +116,13 @@ def build_student(name: str, num_classes: int, pretrained: bool | str = True, we
     `IMAGENET1K_V1` is what the original's `pretrained=True` loaded, `DEFAULT` torchvision's newest. A path loads a
     local torchvision state dict, False starts from random weights. `keep_dropout` keeps the Dropout that the
     removed head had before its last layer (MobileNet-V2's 0.2), as the original's plain-CE run did.
+
+    Args:
+        name: A torchvision classifier name or `pand-mini-resnet`.
+        num_classes: C, the new classifier's outputs.
+        pretrained: True (torchvision's ImageNet weights), a state-dict path, or False (random weights).
+        weights: The torchvision weights tag loaded when `pretrained` is True.
+        keep_dropout: Keep the removed head's Dropout before the new classifier.
     """
     if not is_known_student(name):
         raise ConfigError(f"unknown student {name!r}; expected a torchvision classifier such as resnet18 or "
@@ -131,12 +159,22 @@ def _mlp(d_in: int, d_out: int) -> nn.Sequential:
 
 
 class AlignHead(nn.Module):
-    """φ_v, φ_t: Linear(D_t→D_s) → ReLU → Linear(D_s→D_s); outputs L2-normalised (the method page, Stage 2)."""
+    """φ_v, φ_t: Linear(D_t→D_s) → ReLU → Linear(D_s→D_s); outputs L2-normalised (the method page, Stage 2).
+
+    Args:
+        teacher_dim: D_t, the teacher's embedding size.
+        student_dim: D_s, the student's feature size.
+    """
 
     def __init__(self, teacher_dim: int, student_dim: int) -> None:
         super().__init__()
         self.image, self.text = _mlp(teacher_dim, student_dim), _mlp(teacher_dim, student_dim)
 
     def forward(self, teacher_feat: torch.Tensor, anchors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """a_i = n(φ_v(f_i)) `[B, D_s]`, u_c = n(φ_t(Θ_c)) `[C, D_s]`."""
+        """a_i = n(φ_v(f_i)) `[B, D_s]`, u_c = n(φ_t(Θ_c)) `[C, D_s]`.
+
+        Args:
+            teacher_feat: The teacher's image features f `[B, D_t]`.
+            anchors: The class anchors Θ `[C, D_t]`.
+        """
         return F.normalize(self.image(teacher_feat), dim=-1), F.normalize(self.text(anchors), dim=-1)

@@ -35,7 +35,16 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 @dataclass
 class Teacher:
-    """A frozen open_clip model in eval mode: normalised image/text features, its tokenizer and preprocessing."""
+    """A frozen open_clip model in eval mode: normalised image/text features, its tokenizer and preprocessing.
+
+    Args:
+        model: The open_clip CLIP model, frozen and in eval mode.
+        tokenizer: Turns a list of strings into token ids `[N, context_length]`.
+        preprocess: open_clip's test-time image transform for this model.
+        name: The open_clip model name (e.g. `convnext_xxlarge`).
+        pretrained: The weights as asked for: a tag, a path, or None (random).
+        source: Where the weights came from: "tag:…", "file:…", "dir:…" or "random".
+    """
 
     model: nn.Module
     tokenizer: Callable[[Sequence[str]], torch.Tensor]
@@ -69,8 +78,8 @@ class Teacher:
 
     @property
     def accepts_any_size(self) -> bool:
-        """True when the image tower pools globally and so takes a batch at any size as it is: open_clip's timm
-        towers (ConvNeXt) without attention pooling. A ViT (position embedding), CLIP's ResNets (attention pooling
+        """Whether the image tower pools globally and so takes a batch at any size as it is (open_clip's timm
+        towers, ConvNeXt, without attention pooling). A ViT (position embedding), CLIP's ResNets (attention pooling
         over a fixed grid) and the miniature's towers need their own input size."""
         visual = self.model.visual
         if not isinstance(visual, timm_model.TimmModel):
@@ -81,7 +90,11 @@ class Teacher:
     def tower_view(self, images: torch.Tensor) -> torch.Tensor:
         """The tensor the image tower receives for a batch `images`: the batch itself when the tower accepts it
         (the paper: the student's augmented 224 px view straight into ConvNeXt-XXL, whose native size is 256), else
-        the batch resized bilinearly to the tower's own square size (the method page, Teacher)."""
+        the batch resized bilinearly to the tower's own square size (the method page, Teacher).
+
+        Args:
+            images: A normalised image batch `[B, 3, H, W]`.
+        """
         size = self.image_size
         if self.accepts_any_size or images.shape[-2:] == (size, size):
             return images
@@ -89,13 +102,21 @@ class Teacher:
 
     @torch.no_grad()
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
-        """L2-normalised image features `[B, D]`, float32, of `tower_view(images)`."""
+        """L2-normalised image features `[B, D]`, float32, of `tower_view(images)`.
+
+        Args:
+            images: A normalised image batch `[B, 3, H, W]`, moved to the teacher's device.
+        """
         feats = self.model.encode_image(self.tower_view(images.to(self.device)))
         return F.normalize(feats.float(), dim=-1)
 
     @torch.no_grad()
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
-        """L2-normalised text features `[N, D]` of raw strings, float32."""
+        """L2-normalised text features `[N, D]` of raw strings, float32.
+
+        Args:
+            texts: N strings, tokenized with the teacher's tokenizer.
+        """
         tokens = self.tokenizer(list(texts)).to(self.device)
         return F.normalize(self.model.encode_text(tokens).float(), dim=-1)
 
@@ -146,6 +167,13 @@ def load_teacher(
 
     The model is frozen and in eval mode. A tag that is neither cached nor downloadable raises
     `TeacherUnavailableError` saying how to pre-download it or pass a local file.
+
+    Args:
+        name: An open_clip model name (open_clip's or `MODEL_CONFIG_DIR`'s), or an `hf-hub:` / `local-dir:` reference.
+        pretrained: An open_clip pretrained tag of `name`, a weights file, a folder holding one weights file (or an
+            `open_clip_config.json` with its weights), or None for random weights.
+        device: Where the model is built.
+        cache_dir: open_clip's download cache; None: its default (the Hugging Face cache).
     """
     if not is_known_teacher(name):
         raise ConfigError(f"unknown open_clip model {name!r}; see open_clip.list_models() for the valid names.")
@@ -172,7 +200,12 @@ def load_teacher(
 
 
 def build_tiny_teacher(seed: int = 0, device: str | torch.device = "cpu") -> Teacher:
-    """A small random-weights open_clip CLIP (`pand-tiny-clip`: 32 px ViT, 64-d), for tests and the smoke profile."""
+    """A small random-weights open_clip CLIP (`pand-tiny-clip`: 32 px ViT, 64-d), for tests and the smoke profile.
+
+    Args:
+        seed: Seeds torch's global generator before the weights are drawn.
+        device: Where the model is built.
+    """
     with quiet_root_logger(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.manual_seed(seed)

@@ -1,5 +1,9 @@
 """Stage 1 run — Prompt-aware Semantic Calibration (the method page, Stage 1), from data to an anchors file.
 
+Run it from the command line:
+
+.. code-block:: shell
+
     python -m pand_core calibrate --profile smoke
 
 Teacher features are computed once per split (and cached); the prompt learner trains on them; the anchors of
@@ -33,7 +37,13 @@ SELECTION_NOTES = {
 
 
 def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None = None) -> dict:
-    """Run Stage 1 for `cfg` into `cfg.out` (config.json, metrics.jsonl, anchors.pt, result.json); return the result."""
+    """Run Stage 1 for `cfg` into `cfg.out` (config.json, metrics.jsonl, anchors.pt, result.json); return the result.
+
+    Args:
+        cfg: The Stage 1 config (`make_config("calibrate", ...)`); validated here.
+        resume: Continue a run already in `cfg.out` (same config; Stage 1 starts over); False refuses a used folder.
+        progress: Draw progress bars; None: only on a terminal (`progress_enabled`).
+    """
     cfg.validate()
     inputs = run_inputs(cfg)  # data root and teacher weights, resolved once from the config
     data_root, cache = inputs.data_root, cfg.cache

@@ -97,6 +97,15 @@ class PromptLearner(nn.Module):
     With `truncate=True` the sequence is cut after the longest EOT position, which is exact:
     the mask is causal and only the EOT state is read. As in CoOp, the text tower it runs is frozen here
     (`requires_grad=False` on its weights), whatever state the model came in: no gradient reaches the teacher.
+
+    Args:
+        clip_model: A pand_core `Teacher` or a raw open_clip model with its own text transformer.
+        tokenizer: The model's tokenizer (strings to token ids).
+        classnames: The C class names, one prompt each.
+        template: The class part of each prompt; `{}` is replaced by the class name.
+        n_ctx: The number of learned context tokens (ignored when `ctx_init` is given).
+        ctx_init: Words whose token embeddings start the context (their count sets n_ctx); None: N(0, 0.02²).
+        truncate: Cut the sequence after the longest EOT position.
     """
 
     def __init__(
@@ -170,7 +179,12 @@ class PromptLearner(nn.Module):
 
 
 def stage1_optimizer(learner: PromptLearner, cfg: CalibrateConfig) -> tuple[torch.optim.SGD, CosineAnnealingLR]:
-    """Stage 1's optimiser: SGD(lr, momentum, weight_decay) on `learner.ctx` alone, cosine to 0 over `cfg.epochs`."""
+    """Stage 1's optimiser: SGD(lr, momentum, weight_decay) on `learner.ctx` alone, cosine to 0 over `cfg.epochs`.
+
+    Args:
+        learner: The prompt learner whose `ctx` is trained.
+        cfg: The Stage 1 config; its lr, momentum, weight_decay and epochs are read.
+    """
     opt = torch.optim.SGD([learner.ctx], lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     return opt, CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=0.0)
 
@@ -218,7 +232,21 @@ def train_one_epoch(
     `precision` (`prompt_autocast_dtype`): the text encoder under that autocast; fp16 (also "auto" on CUDA) is the
     original's 16-mixed, the logits under the autocast too and the loss scaled by `scaler` (unscaled before clipping,
     a step with non-finite gradients skipped, as Lightning does); otherwise the logits are fp32 (`stage1_logits`).
-    Raises `NonFiniteLossError` naming the first step whose loss was not finite."""
+    Raises `NonFiniteLossError` naming the first step whose loss was not finite.
+
+    Args:
+        learner: The prompt learner being trained.
+        feats: The training images' normalised teacher features f `[N, D]`, on the learner's device.
+        labels: Their class indices `[N]`.
+        logit_scale: s1, the teacher's logit scale.
+        opt: The optimiser over `learner.ctx` (`stage1_optimizer`).
+        order: A permutation of the N rows, cut into batches in that order.
+        batch_size: Rows per step.
+        grad_clip: The largest gradient norm of `ctx`.
+        epoch: The 0-based epoch, named in a non-finite-loss error.
+        precision: "auto", "fp32", "bf16" or "fp16" (`cfg.prompt_precision`).
+        scaler: The fp16 loss scaler (`make_prompt_scaler`); required when the steps run in fp16.
+    """
     device = learner.ctx.device
     dtype = prompt_autocast_dtype(precision, device)
     fp16 = dtype is torch.float16
@@ -266,7 +294,19 @@ def train_prompts(
     recipe fields of `cfg` (the method page, Stage 1): one record per epoch (epoch, lr, loss, train_acc, eval_acc if eval data, in %).
 
     With `cfg.early_stop_patience` > 0 it returns early, `patience` epochs after the best eval accuracy. The steps run
-    at `cfg.prompt_precision` (`train_one_epoch`); the eval accuracy is computed in fp32 in every case."""
+    at `cfg.prompt_precision` (`train_one_epoch`); the eval accuracy is computed in fp32 in every case.
+
+    Args:
+        learner: The prompt learner being trained.
+        feats: The training images' normalised teacher features `[N, D]`.
+        labels: Their class indices `[N]`.
+        logit_scale: s1, the teacher's logit scale.
+        cfg: The Stage 1 config: the recipe fields, `prompt_precision`, and `seed` (the batch order).
+        eval_feats: Held-out features whose accuracy is recorded each epoch; required with early stopping.
+        eval_labels: Their class indices.
+        progress: Draw a progress bar; None: only on a terminal (`progress_enabled`).
+        on_epoch: Called with each epoch's record as soon as it is made.
+    """
     check_schedule(cfg)
     if cfg.early_stop_patience and (eval_feats is None or eval_labels is None):
         raise ConfigError("early_stop_patience needs eval_feats and eval_labels to watch.")
@@ -307,7 +347,13 @@ def train_prompts(
 
 
 def save_anchors(path: str | Path, anchors: torch.Tensor, meta: dict) -> Path:
-    """Write anchors `[C, D]` (float32, L2-normalised) with their metadata to one file, atomically."""
+    """Write anchors `[C, D]` (float32, L2-normalised) with their metadata to one file, atomically; return its path.
+
+    Args:
+        path: The file to write (conventionally `anchors.pt` in the Stage 1 run folder).
+        anchors: The class anchors `[C, D]`; normalised again as they are saved.
+        meta: Stored beside them; `classnames`, when present, must have C entries; `num_classes` and `dim` are added.
+    """
     anchors = F.normalize(anchors.detach().float().cpu(), dim=-1)
     if "classnames" in meta and len(meta["classnames"]) != anchors.shape[0]:
         raise ValueError(f"{len(meta['classnames'])} class names for {anchors.shape[0]} anchors")
@@ -321,7 +367,14 @@ def load_anchors(
     teacher: dict | None = None,
 ) -> tuple[torch.Tensor, dict]:
     """Read an anchors file safely (`weights_only=True`) and refuse one whose class count, dimension
-    or teacher (name and pretrained) differ from what the caller expects, listing every difference."""
+    or teacher (name and pretrained) differ from what the caller expects, listing every difference.
+
+    Args:
+        path: An anchors file written by `save_anchors`.
+        num_classes: The expected class count C; None: not checked.
+        dim: The expected embedding dimension D; None: not checked.
+        teacher: The expected teacher (as `Teacher.describe()`); its `name` and `pretrained` keys are compared.
+    """
     path = Path(path)
     if not path.exists():
         raise MissingFileError(f"anchors file not found: {path}; run Stage 1 (prompt calibration) first.")

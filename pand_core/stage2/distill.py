@@ -1,5 +1,9 @@
 """Stage 2 — Neighborhood-aware Structural Distillation (the method page, Stage 2): one plain PyTorch training loop.
 
+Run it from the command line:
+
+.. code-block:: shell
+
     python -m pand_core distill --profile smoke --method pand --anchors runs/calibrate/anchors.pt
 
 Every method of `config.METHODS` runs through the same step (`train_step`); what differs is which teacher targets
@@ -41,13 +45,25 @@ STAGE2_ADVICE = "the last good checkpoint is intact — lower the learning rate 
 
 class Stage2Model(nn.Module):
     """Everything Stage 2 trains: the student and (for VL2Lite/PAND terms) the align head, behind one forward
-    so that DDP synchronises both."""
+    so that DDP synchronises both.
+
+    Args:
+        student: The `Student`.
+        head: The `AlignHead`; None for a method without feature terms.
+    """
 
     def __init__(self, student: nn.Module, head: AlignHead | None = None) -> None:
         super().__init__()
         self.student, self.head = student, head
 
     def forward(self, x: torch.Tensor, teacher_feat: torch.Tensor | None = None, anchors: torch.Tensor | None = None):
+        """`(StudentOutput, aligned)`: the student's output for `x`, and the align head's `(a, u)` or None.
+
+        Args:
+            x: A training batch of images `[B, 3, H, W]`.
+            teacher_feat: The teacher's features f `[B, D]` of the batch; None: no head output.
+            anchors: The class anchors Θ `[C, D]`, given with `teacher_feat`.
+        """
         out = self.student(x)
         aligned = self.head(teacher_feat, anchors) if self.head is not None and teacher_feat is not None else None
         return out, aligned
@@ -60,7 +76,12 @@ def _stops_early(cfg: DistillConfig, epoch: int, best_epoch: int) -> bool:
 
 def make_optimizer(cfg: DistillConfig, params) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
     """PAND: AdamW(lr, wd) + CosineAnnealingLR(T_max=100, eta_min=1e-5) stepped per epoch (rises and falls again
-    after each T_max); the original code's recipe (`vl2lite-original`, `ce-original`): AdamW(lr, wd=0) + StepLR(30, 0.5)."""
+    after each T_max); the original code's recipe (`vl2lite-original`, `ce-original`): AdamW(lr, wd=0) + StepLR(30, 0.5).
+
+    Args:
+        cfg: The Stage 2 config: its method's `optimiser`, lr, weight_decay and schedule fields.
+        params: The parameters to train.
+    """
     if cfg.spec.optimiser == "original":
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
         return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.step_gamma)
@@ -71,7 +92,16 @@ def make_optimizer(cfg: DistillConfig, params) -> tuple[torch.optim.Optimizer, t
 def build_stage2(cfg: DistillConfig, num_classes: int, embed_dim: int | None, device: torch.device,
                  student_start: bool | str = False, sync_bn: bool = False):
     """The trained modules of `cfg` on `device` (student, and the align head when `cfg.method` has feature terms;
-    seeded by `cfg.seed`), with their optimiser and schedule: `(Stage2Model, optimiser, scheduler)`."""
+    seeded by `cfg.seed`), with their optimiser and schedule: `(Stage2Model, optimiser, scheduler)`.
+
+    Args:
+        cfg: The Stage 2 config.
+        num_classes: C, the student classifier's outputs.
+        embed_dim: The teacher's embedding size D, the align head's input; None without a teacher.
+        device: Where the modules are put.
+        student_start: The student's start, `build_student`'s `pretrained`: True, a state-dict path or False.
+        sync_bn: Convert the student's BatchNorm layers to SyncBatchNorm (DDP on CUDA).
+    """
     torch.manual_seed(cfg.seed)
     student = build_student(cfg.student, num_classes, pretrained=student_start, weights=cfg.student_weights,
                             keep_dropout=cfg.spec.keep_dropout)
@@ -94,7 +124,18 @@ def stage2_losses(
     aligned: tuple[torch.Tensor, torch.Tensor] | None,
     epoch: int,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The total loss of one batch for `cfg.method`, and each term (for logging)."""
+    """The total loss of one batch for `cfg.method` (`pand_total_loss`, Hinton KD or CE alone), and each term (for
+    logging).
+
+    Args:
+        cfg: The Stage 2 config: its method's loss switches and the loss constants.
+        out: The student's `StudentOutput` for the batch.
+        labels: The batch's class indices `[B]`.
+        teacher_feat: The teacher's features f `[B, D]`; None for a method without a teacher.
+        anchors: The class anchors Θ `[C, D]`; None without a teacher.
+        aligned: The align head's `(a, u)`; None without feature terms.
+        epoch: The 0-based epoch, which sets α.
+    """
     spec = cfg.spec
     ce = F.cross_entropy(out.logits, labels)
     terms = {"ce": ce}
@@ -123,7 +164,19 @@ def _autocast(cfg: DistillConfig, device: torch.device):
 def train_step(model: nn.Module, opt: torch.optim.Optimizer, cfg: DistillConfig, targets: TeacherTargets | None,
                anchors: torch.Tensor | None, batch, epoch: int, meter: EpochMeter) -> None:
     """One Stage 2 step on `batch = (x, y, index, view)` (the method page, Stage 2): the teacher's features for the batch, the
-    loss of `cfg.method` under autocast, backward and the optimiser step; the losses go to `meter`, on the device."""
+    loss of `cfg.method` under autocast, backward and the optimiser step; the losses go to `meter`, on the device.
+
+    Args:
+        model: The `Stage2Model`, or its DDP wrapper.
+        opt: Its optimiser.
+        cfg: The Stage 2 config.
+        targets: The teacher targets (`make_targets`); None for a method without a teacher.
+        anchors: The class anchors Θ `[C, D]` on the device; None without a teacher.
+        batch: `(x, y, index, view)`: images, labels, and the data set indices and view numbers that select the
+            teacher's targets.
+        epoch: The 0-based epoch.
+        meter: The epoch's `EpochMeter`; the step runs on its device.
+    """
     x, y, index, view = batch
     device = meter.device
     x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -143,7 +196,19 @@ def train_one_epoch(model: nn.Module, opt: torch.optim.Optimizer, cfg: DistillCo
                     anchors: torch.Tensor | None, batches: Iterable, epoch: int, device: torch.device,
                     d: Dist = Dist()) -> dict[str, float]:
     """`train_step` over every batch of one epoch: the mean of each loss term and the training accuracy; raises
-    `NonFiniteLossError` (checked every `CHECK_EVERY` steps and at the end) before the caller can save anything."""
+    `NonFiniteLossError` (checked every `CHECK_EVERY` steps and at the end) before the caller can save anything.
+
+    Args:
+        model: The `Stage2Model`, or its DDP wrapper; put in training mode.
+        opt: Its optimiser.
+        cfg: The Stage 2 config.
+        targets: The teacher targets; None for a method without a teacher.
+        anchors: The class anchors Θ `[C, D]`; None without a teacher.
+        batches: The epoch's batches `(x, y, index, view)` (`Stage2Data.batches(epoch)`).
+        epoch: The 0-based epoch.
+        device: Where the steps run.
+        d: The process group (`init_distributed`); the means are summed over its ranks.
+    """
     meter = EpochMeter(device, "Stage 2", STAGE2_ADVICE)
     model.train()
     for step, batch in enumerate(batches):
@@ -156,7 +221,15 @@ def train_one_epoch(model: nn.Module, opt: torch.optim.Optimizer, cfg: DistillCo
 
 def evaluate(model: nn.Module, dataset, cfg: DistillConfig, device: torch.device, d: Dist = Dist()) -> tuple[float, int]:
     """Top-1 accuracy (%) on the *whole* dataset and the number of images scored: no dropped batches; ranks score
-    disjoint shards and sum."""
+    disjoint shards and sum.
+
+    Args:
+        model: The student; its output's `logits` are scored.
+        dataset: The split to score, at the test transform.
+        cfg: The Stage 2 config: batch_size, num_workers, amp and channels_last are read.
+        device: Where the model runs.
+        d: The process group; each rank scores every `world`-th image.
+    """
     was_training = model.training
     model.eval()
     shard = Subset(dataset, list(range(d.rank, len(dataset), d.world)))
@@ -248,7 +321,15 @@ def _save_epoch(run: RunDir, cfg: DistillConfig, parts: tuple, epoch: int, best:
 def distill(cfg: DistillConfig, resume: bool = False, progress: bool | None = None,
             on_epoch_end: Callable[[dict], None] | None = None) -> dict:
     """Run Stage 2 for `cfg` into `cfg.out` and return the result dict (also `result.json`): setup (inputs, data,
-    model, the resumed starting point), the epoch loop, the result."""
+    model, the resumed starting point), the epoch loop, the result.
+
+    Args:
+        cfg: The Stage 2 config (`make_config("distill", ...)`); validated here.
+        resume: Continue the run in `cfg.out` from its last checkpoint (same config); a finished run is returned as
+            it is. False refuses a folder that already holds a run.
+        progress: Draw progress bars; None: only on a terminal (`progress_enabled`).
+        on_epoch_end: Called with each epoch's metrics record (also appended to `metrics.jsonl`).
+    """
     cfg.validate()
     device = resolve_device(cfg.device)
     d = init_distributed(device)
@@ -305,7 +386,12 @@ def distill(cfg: DistillConfig, resume: bool = False, progress: bool | None = No
 
 
 def lr_schedule(cfg: DistillConfig, epochs: int | None = None) -> list[float]:
-    """The learning rate of every epoch that `make_optimizer` gives `cfg` (PAND's cosine restarts, or StepLR)."""
+    """The learning rate of every epoch that `make_optimizer` gives `cfg` (PAND's cosine restarts, or StepLR).
+
+    Args:
+        cfg: The Stage 2 config whose optimiser recipe is replayed.
+        epochs: How many epochs to list; None: `cfg.epochs`.
+    """
     opt, sched = make_optimizer(cfg, [nn.Parameter(torch.zeros(1))])
     lrs = []
     for _ in range(epochs or cfg.epochs):

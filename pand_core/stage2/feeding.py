@@ -33,7 +33,12 @@ def in_memory(dataset, limit_bytes: int = 256 * 2**20):
     """`dataset` (fixed transform: a test or validation split) decoded and transformed once into a `TensorDataset`,
     when its tensors take at most `limit_bytes`; otherwise `dataset` itself. Evaluating every epoch then costs the
     model only — on the miniature, the decoding would cost more than the model; CUB's test split at 224 px (3.5 GB)
-    stays on disk."""
+    stays on disk.
+
+    Args:
+        dataset: A data set of `(image tensor, label)` with a fixed transform.
+        limit_bytes: The largest size of the stacked images kept in memory.
+    """
     if len(dataset) == 0:
         return dataset
     x0, _ = dataset[0]
@@ -47,7 +52,16 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0,
     """This rank's batches of positions `0..n-1` for one epoch, as the original's DistributedSampler and DataLoader
     gave them: one seeded permutation, padded by its own head to a multiple of `world`, dealt round-robin, cut into
     batches of `batch_size` with the last partial batch *kept*; only a trailing batch of a single sample is dropped
-    (BatchNorm cannot train on it at small resolutions and NLRD has no pair in it)."""
+    (BatchNorm cannot train on it at small resolutions and NLRD has no pair in it).
+
+    Args:
+        n: The number of training samples.
+        batch_size: This rank's batch size (the global batch divided by `world`).
+        seed: The run's seed; the permutation is stream "batch-order" (epoch) of it.
+        epoch: The 0-based epoch.
+        rank: This process's rank.
+        world: The number of processes.
+    """
     order = torch.randperm(n, generator=torch.Generator().manual_seed(stream_seed("batch-order", seed, epoch))).tolist()
     pad = -n % world  # every rank the same number of samples, hence of steps (DDP needs that)
     order += (order * (pad // max(n, 1) + 1))[:pad]
@@ -82,7 +96,11 @@ class Inputs:
 
 def load_inputs(cfg: DistillConfig) -> Inputs:
     """The data set's training and test splits, the anchors' fit to its classes, the resolved weights (cheap checks,
-    before anything heavy)."""
+    before anything heavy).
+
+    Args:
+        cfg: The Stage 2 config; its data set, class names, anchors, weights and student start are read.
+    """
     resolved = run_inputs(cfg)
     data_root = resolved.data_root
     train = load_dataset(cfg.dataset, data_root, TRAIN_SPLIT[cfg.dataset], class_names=cfg.class_names)
@@ -160,7 +178,19 @@ def _batch_source(cfg: DistillConfig, views: AugmentedViews, device: torch.devic
 
 @dataclass
 class Stage2Data:
-    """Everything a Stage 2 run reads, ready to train: `batches(epoch)` yields `(x, y, index, view)` for this rank."""
+    """Everything a Stage 2 run reads, ready to train: `batches(epoch)` yields `(x, y, index, view)` for this rank.
+
+    Args:
+        train: The training split (unreadable images left out).
+        teacher: The teacher; None for a method without one.
+        anchors: The class anchors Θ `[C, D]` (hand prompts or Stage 1's); None without a teacher.
+        targets: The teacher's features per batch (online or bank); None without a teacher.
+        batches: Maps an epoch to its batches for this rank (CPU loader or device augmentation).
+        test_eval: The test split at the test transform (in memory when small).
+        val_eval: The held-out part of train (`val_fraction`) at the test transform, or None.
+        skipped: The unreadable images left out (`skip_bad_images`).
+        train_views: What the student sees of each training image, in words.
+    """
 
     train: FGVCDataset
     teacher: Teacher | None
@@ -180,7 +210,16 @@ class Stage2Data:
 def prepare(cfg: DistillConfig, inputs: Inputs, device: torch.device, d: Dist, log: Callable[[str], None],
             progress: bool | None = None) -> Stage2Data:
     """The run's data, teacher, targets and evaluation sets from `cfg` and its `load_inputs` (rank 0 builds and
-    caches the views and the bank; the other ranks read them)."""
+    caches the views and the bank; the other ranks read them).
+
+    Args:
+        cfg: The Stage 2 config.
+        inputs: What `load_inputs(cfg)` returned.
+        device: The training device.
+        d: The process group (`init_distributed`).
+        log: Where progress lines go (the run's `run.log`).
+        progress: Draw progress bars; None: only on a terminal (`progress_enabled`).
+    """
     (train, test), skipped = skip_unreadable(cfg.skip_bad_images, inputs.train, inputs.test, log=log, progress=progress)
     log(f"distill {cfg.method} on {cfg.dataset} ({len(train)} train / {len(test)} test), device {device}, world {d.world}")
     if cfg.spec.teacher:  # the names reach a run only through the teacher's prompts

@@ -17,13 +17,27 @@ from ..models import Teacher
 class TeacherTargets(Protocol):
     """What the training step needs from the teacher: `features(x, index, view)` → `[B, D]` float32 on x's device."""
 
+    #: "online" or "bank".
     mode: str
 
-    def features(self, x: torch.Tensor, index: torch.Tensor, view: torch.Tensor) -> torch.Tensor: ...
+    def features(self, x: torch.Tensor, index: torch.Tensor, view: torch.Tensor) -> torch.Tensor:
+        """The teacher's image features f `[B, D]` of a training batch.
+
+        Args:
+            x: The batch as the student sees it `[B, 3, H, W]`, on the training device.
+            index: Each image's index in the base data set `[B]`.
+            view: Each image's stored view `[B]`; -1: a fresh view (online).
+        """
+        ...
 
 
 class OnlineTeacher:
-    """The teacher run on every training batch, without gradients, at `precision` (`features.teacher_autocast`)."""
+    """The teacher run on every training batch, without gradients, at `precision` (`features.teacher_autocast`).
+
+    Args:
+        teacher: The frozen teacher.
+        precision: "fp32", "bf16" or "fp16".
+    """
 
     mode = "online"
 
@@ -38,7 +52,14 @@ class OnlineTeacher:
 
 class BankTargets:
     """Teacher features of V stored views of every training image `[N, V, D]`, kept on the training device and
-    looked up by (base-data-set index, view) with no copy through the host."""
+    looked up by (base-data-set index, view) with no copy through the host.
+
+    Args:
+        bank: The stored features `[N, V, D]`, one row per training image.
+        indices: The base data set's index of each row.
+        device: Where the bank is kept (the training device).
+        precision: The precision the bank was computed at, for the record.
+    """
 
     mode = "bank"
 
@@ -55,7 +76,18 @@ class BankTargets:
               cache_dir: str | Path | None = None, batch_size: int = 128, num_workers: int = 0,
               progress: bool | None = None) -> "BankTargets":
         """The bank of `views` (`features.build_bank`, cached under `cache_dir/banks/`; the views made in
-        `num_workers` loader processes), ready for lookups."""
+        `num_workers` loader processes), ready for lookups.
+
+        Args:
+            teacher: The frozen teacher.
+            views: The seeded training views, with V stored views per image.
+            device: Where the bank is kept.
+            precision: The teacher's forward: "fp32", "bf16" or "fp16".
+            cache_dir: The cache folder; None: the bank is not cached.
+            batch_size: Images per teacher forward.
+            num_workers: DataLoader worker processes that make the views.
+            progress: Draw a progress bar; None: only on a terminal.
+        """
         bank = build_bank(teacher, views, cache_dir=cache_dir, batch_size=batch_size, num_workers=num_workers,
                           progress=progress, precision=precision)
         return cls(bank, views.indices, device, precision)
@@ -69,7 +101,19 @@ def make_targets(teacher_mode: str, teacher: Teacher | None, views: AugmentedVie
                  precision: str = "fp32", cache_dir: str | Path | None = None, batch_size: int = 128,
                  num_workers: int = 0, progress: bool | None = None) -> TeacherTargets | None:
     """The teacher targets of a run: None without a teacher, the online teacher, or the bank of `views`' stored
-    views (`teacher_mode="bank"`)."""
+    views (`teacher_mode="bank"`).
+
+    Args:
+        teacher_mode: "online" or "bank".
+        teacher: The frozen teacher; None for a method without one.
+        views: The seeded training views (the bank's source).
+        device: The training device.
+        precision: The teacher's forward: "fp32", "bf16" or "fp16".
+        cache_dir: The bank's cache folder; None: not cached.
+        batch_size: Images per teacher forward while building the bank.
+        num_workers: DataLoader worker processes that make the bank's views.
+        progress: Draw a progress bar; None: only on a terminal.
+    """
     if teacher is None:
         return None
     if teacher_mode == "online":
