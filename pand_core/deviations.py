@@ -1,11 +1,12 @@
 """The declared deviations from the original code (book/_deviations.md), each measured on the miniature as a paired
 difference over seeds, with its 95 % interval.
 
-Run it from the command line:
+Run it from the command line (`make deviations`: 15 paired seeds, 10 to 24, reading `make study`'s
+runs from `runs/`):
 
 .. code-block:: shell
 
-    python -m pand_core.deviations --seeds 0 1 ... --runs runs --report studies/results/deviations.md
+    python -m pand_core.deviations --seeds $(seq 10 24) --runs runs --report studies/results/deviations.md
 
 Every arm is PAND on the smoke profile changed in one place; the reference arm is the study's own `pand` run and
 Stage 1 run of the same seed (read from the same runs folder when `make study` made them, trained otherwise), so

@@ -1,10 +1,17 @@
 """The reproduction pipeline: every run of a multi-seed study, then the book's notebooks executed with papermill.
 
-Run it from the command line:
+Run it from the command line. Offline on the miniature (the smoke profile), then the book into `_build/html`
+(`make smoke`):
 
 .. code-block:: shell
 
-    python -m pand_core.pipeline --profile smoke                 # offline miniature, then the book
+    python -m pand_core.pipeline --profile smoke --book
+
+The paper profile on CUB-200 with three paired seeds, the data sets under `/data` (without ``--book``: the runs and
+the executed notebooks only):
+
+.. code-block:: shell
+
     python -m pand_core.pipeline --profile paper --data-root /data --datasets cub --seeds 0 1 2
 
 First the runs: Stage 1 per (data set, seed) and Stage 2 per (data set, student, method, seed), in this process by

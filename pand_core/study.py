@@ -1,12 +1,23 @@
 """A multi-seed study: Stage 1 per seed and every Stage 2 method per seed, then `summary.json`.
 
-Run it from the command line:
+Run it from the command line. The book's study (`make study`): the pre-registered 42 seeds, 10 to 51, on the
+smoke profile:
 
 .. code-block:: shell
 
-    python -m pand_core.study --profile smoke --seeds 10 11 ... 51      # make study: the pre-registered 42 seeds
-    python -m pand_core.study --profile paper --data-root /data --seeds 0 1 2 --executor local   # a job per GPU
-    python -m pand_core.study ... --executor slurm --slurm-partition gpu --slurm-time 720 --dry-run   # the plan
+    python -m pand_core.study --profile smoke --seeds $(seq 10 51)
+
+The paper profile with three seeds, every run a job on one of this machine's GPUs:
+
+.. code-block:: shell
+
+    python -m pand_core.study --profile paper --data-root /data --seeds 0 1 2 --executor local
+
+What the same study would be as Slurm jobs (the jobs, their costs and the wall time), without running anything:
+
+.. code-block:: shell
+
+    python -m pand_core.study --profile paper --seeds 0 1 2 --executor slurm --slurm-partition gpu --dry-run
 
 By default the runs go one after another in this process; ``--executor local|slurm`` makes every run a job
 (`pand_core.batch`: this machine's GPUs or cores, or a Slurm cluster, through submitit) with the same numbers.

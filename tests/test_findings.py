@@ -107,7 +107,7 @@ def test_the_built_book_check_finds_each_kind_of_problem(tmp_path):
     assert any("findings box" in p for p in book_problems(tmp_path, REPO / "studies" / "results" / "study.json"))
 
 
-def test_figures_drawn_by_a_page_are_measured_when_asked(tmp_path):
+def test_figures_drawn_by_a_page_are_measured_when_asked(tmp_path, monkeypatch):
     import io
 
     import matplotlib
@@ -117,6 +117,9 @@ def test_figures_drawn_by_a_page_are_measured_when_asked(tmp_path):
 
     from pand_core.report.style import record_figures
 
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    monkeypatch.setattr(FigureCanvasBase, "print_figure", FigureCanvasBase.print_figure)  # undone after the test
     log = tmp_path / "figures.jsonl"
     record_figures(str(log), page="a page")
     fig, ax = plt.subplots(figsize=(14, 3))
@@ -127,3 +130,25 @@ def test_figures_drawn_by_a_page_are_measured_when_asked(tmp_path):
     (row,) = [json.loads(line) for line in log.read_text().splitlines()]
     assert row["page"] == "a page" and row["title"] == "wide" and row["smallest_font_pt"] == 8
     assert row["width_in"] > 10 and row["displayed_font_px"] == pytest.approx(8 * 100 / 72 * 690 / (100 * row["width_in"]), abs=0.1)
+
+
+def test_a_plain_savefig_is_measured_at_the_figures_dpi(tmp_path, monkeypatch):
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from pand_core.report.style import record_figures
+
+    monkeypatch.setattr(FigureCanvasBase, "print_figure", FigureCanvasBase.print_figure)
+    log = tmp_path / "figures.jsonl"
+    record_figures(str(log))
+    fig, ax = plt.subplots(figsize=(5, 3), dpi=80)
+    ax.set_title("t", fontsize=10)
+    fig.savefig(io.BytesIO(), format="png")  # dpi="figure"
+    plt.close(fig)
+    (row,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert row["dpi"] == 80

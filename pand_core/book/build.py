@@ -24,7 +24,11 @@ _BOOK_REJECT = re.compile(r"notebooks/(?P<stem>[\w.-]+)\.ipynb(?::\d+)?: (?:WARN
 
 def rejected_pages(build_output: str) -> dict[str, str]:
     """Notebook stem -> first complaint, for every executed notebook that a book build's output names in a warning
-    or error (e.g. `.../notebooks/00_quickstart.ipynb: WARNING: stderr was found in the cell outputs of cell 5`)."""
+    or error (e.g. `.../notebooks/00_quickstart.ipynb: WARNING: stderr was found in the cell outputs of cell 5`).
+
+    Args:
+        build_output: What `jupyter-book build` printed (stdout and stderr).
+    """
     found: dict[str, str] = {}
     for m in _BOOK_REJECT.finditer(build_output):
         found.setdefault(m["stem"], m["what"].strip())
@@ -47,7 +51,17 @@ def build_book(plan: Plan, repo: Path, html_out: Path, strict: bool = True) -> P
     """Build the Jupyter Book from the pipeline's executed notebooks (no re-execution) into `html_out`.
 
     A copy the build rejects (a warning or error that names it) is set aside as `<name>.rejected.ipynb`, so the
-    next pipeline run executes it again instead of reusing it."""
+    next pipeline run executes it again instead of reusing it; a missing copy or a failed build raises
+    `PipelineError`. The sources are staged in `<plan.out>/book-src`; returns `html_out`.
+
+    Args:
+        plan: The pipeline's plan (`pipeline.make_plan`): its `out` folder and the executed copy of each page
+            (`book_copies`).
+        repo: The repository's root: `book/`, `studies/`, `_toc.yml`, `_config.yml`, `_static/` and `_ext/`.
+        html_out: The folder the built HTML is copied to (an existing one is replaced).
+        strict: Review each executed copy first (one that wrote to stderr is set aside, `PipelineError`) and build
+            with warnings as errors (`-W --keep-going`); False: neither.
+    """
     import yaml
 
     from ..pipeline import _stderr_summary, review, set_aside  # the review rule of executed copies lives there

@@ -29,7 +29,12 @@ def _article(soup):
 
 
 def page_problems(page: Path, html_dir: Path) -> list[str]:
-    """The problems of one built page: long code lines, long output lines, and (outside the appendix) history."""
+    """The problems of one built page: long code lines, long output lines, and (outside the appendix) history.
+
+    Args:
+        page: The page's HTML file.
+        html_dir: The built book's HTML folder, which `page` is in (its path below it names the page).
+    """
     from bs4 import BeautifulSoup
 
     rel = page.relative_to(html_dir).as_posix()
@@ -52,7 +57,11 @@ def page_problems(page: Path, html_dir: Path) -> list[str]:
 
 
 def findings_numbers(page: Path) -> list[tuple[str, str, str]]:
-    """(claim, difference, verdict) rows of the findings box on a built page."""
+    """(claim, difference, verdict) rows of the findings box on a built page; [] when it has none.
+
+    Args:
+        page: The page's HTML file.
+    """
     from bs4 import BeautifulSoup
 
     box = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser").select_one(".admonition.findings")
@@ -66,7 +75,12 @@ def findings_numbers(page: Path) -> list[tuple[str, str, str]]:
 
 
 def book_problems(html_dir: str | Path, study_json: str | Path | None = None) -> list[str]:
-    """Every page's problems, and whether the intro's findings box says what `study_json` holds."""
+    """Every page's problems, and whether the intro's findings box says what `study_json` holds.
+
+    Args:
+        html_dir: The built book's HTML folder.
+        study_json: The study summary the intro's findings box must show; None: that check is skipped.
+    """
     from ..report.findings import findings_markdown
 
     html_dir = Path(html_dir)

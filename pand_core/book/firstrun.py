@@ -34,13 +34,21 @@ _NOISE = [re.compile(pattern) for pattern, _ in FIRST_RUN_NOISE]
 
 
 def is_first_run_noise(line: str) -> bool:
-    """Whether one stderr line is a known one-time message of a dependency (`FIRST_RUN_NOISE`)."""
+    """Whether one stderr line is a known one-time message of a dependency (`FIRST_RUN_NOISE`).
+
+    Args:
+        line: One line of stderr output; surrounding white space is ignored.
+    """
     return any(p.fullmatch(line.strip()) for p in _NOISE)
 
 
 def scrub_first_run_noise(nb) -> list[str]:
     """Remove the lines of `FIRST_RUN_NOISE` from the stderr outputs of a notebook (nbformat node, in place);
-    a stderr output left empty is dropped. Returns the removed lines."""
+    a stderr output left empty is dropped. Returns the removed lines.
+
+    Args:
+        nb: An executed notebook (`nbformat.read`), changed in place.
+    """
     removed: list[str] = []
     for cell in nb.cells:
         if cell.get("cell_type") != "code":
@@ -64,7 +72,11 @@ def scrub_first_run_noise(nb) -> list[str]:
 
 def warm_caches(log=None) -> dict[str, str]:
     """Build, in this process and environment, the caches whose first build prints to stderr: matplotlib's font
-    cache (under `matplotlib.get_cachedir()`). Returns {cache: folder}; `log` gets one line when work was done."""
+    cache (under `matplotlib.get_cachedir()`). Returns {cache: folder}.
+
+    Args:
+        log: Called with one line when the cache is built now; None: silent.
+    """
     import matplotlib
 
     cache_dir = Path(matplotlib.get_cachedir())

@@ -13,13 +13,22 @@ from ..report.style import FIGURE_STYLE as PLOT_STYLE  # noqa: F401  (the book's
 
 @dataclass
 class Page:
-    """A page being executed: its runs folder and the moment it started."""
+    """A page being executed: its runs folder and the moment it started.
+
+    Args:
+        runs: The runs folder the page's runs go to.
+        t0: When the page started (`time.perf_counter()`); default: now.
+    """
 
     runs: Path
     t0: float = field(default_factory=time.perf_counter)
 
     def cost(self, runs: dict[str, dict]) -> str:
-        """Markdown: this execution's wall time so far and each run's own recorded time (`report.cost_markdown`)."""
+        """Markdown: this execution's wall time so far and each run's own recorded time (`report.cost_markdown`).
+
+        Args:
+            runs: Run name -> its `result.json` contents, for each run the page shows.
+        """
         from ..infra.environment import environment
         from ..report import cost_markdown
 
@@ -28,7 +37,12 @@ class Page:
 
 def start_page(runs: str | Path) -> Page:
     """Set `$PAND_RUNS` to `runs` (run folders go to `runs/<profile>/<dataset>/<run>`, and pages show paths under it
-    as `$PAND_RUNS/…`), apply the book's plot style and start the page's clock."""
+    as `$PAND_RUNS/…`), apply the book's plot style and start the page's clock. With `$PAND_FIGURE_LOG` set, every
+    figure drawn is also measured into that file (`report.style.record_figures`).
+
+    Args:
+        runs: The runs folder.
+    """
     from ..report.style import FIGURE_LOG_ENV, apply_style, record_figures
 
     os.environ["PAND_RUNS"] = str(runs)

@@ -31,7 +31,13 @@ def _finished(cfg: CalibrateConfig | DistillConfig) -> dict | None:
 
 
 def calibrated(cfg: CalibrateConfig, progress: bool | None = None) -> dict:
-    """Stage 1 result for `cfg`: read from `cfg.out` when that run finished, else computed (and saved) now."""
+    """Stage 1 result for `cfg`: read from `cfg.out` when that run finished, else computed (and saved) now (an
+    interrupted run starts over in its folder); a finished run with another config raises `ConfigError`.
+
+    Args:
+        cfg: The Stage 1 config (`make_config("calibrate", ...)`); `cfg.out` is its run folder.
+        progress: Draw progress bars when computing; None: only on a terminal.
+    """
     from ..stage1.calibrate import calibrate
 
     done = _finished(cfg)
@@ -39,7 +45,13 @@ def calibrated(cfg: CalibrateConfig, progress: bool | None = None) -> dict:
 
 
 def distilled(cfg: DistillConfig, progress: bool | None = None) -> dict:
-    """Stage 2 result for `cfg`: read when finished, resumed when interrupted, else trained now."""
+    """Stage 2 result for `cfg`: read when finished, resumed when interrupted, else trained now; a finished run
+    with another config raises `ConfigError`.
+
+    Args:
+        cfg: The Stage 2 config (`make_config("distill", ...)`); `cfg.out` is its run folder.
+        progress: Draw progress bars when training; None: only on a terminal.
+    """
     from ..stage2.distill import distill
 
     done = _finished(cfg)
@@ -47,7 +59,13 @@ def distilled(cfg: DistillConfig, progress: bool | None = None) -> dict:
 
 
 def load_student(run_dir: str | Path, which: str = "last") -> tuple[Student, DistillConfig]:
-    """The student of a Stage 2 run with the weights of its `last` or `best` checkpoint, in eval mode."""
+    """The student of a Stage 2 run with the weights of its `last` or `best` checkpoint, in eval mode on the CPU,
+    and the run's config.
+
+    Args:
+        run_dir: The Stage 2 run folder (its `config.json` and `checkpoint_<which>.pt`).
+        which: "last" (the last epoch's weights) or "best" (the best test epoch's).
+    """
     run_dir = Path(run_dir)
     cfg = make_config("distill", **read_config(run_dir))
     ckpt = load_checkpoint(run_dir / f"checkpoint_{which}.pt")
@@ -58,12 +76,22 @@ def load_student(run_dir: str | Path, which: str = "last") -> tuple[Student, Dis
 
 
 def predict(model: Student, dataset, batch_size: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits `[N, C]` and labels `[N]` of a model over a whole dataset, in order."""
+    """Logits `[N, C]` (float32, CPU) and labels `[N]` of a model over a whole dataset, in order, without gradients.
+
+    Args:
+        model: The student, as it is (put it in eval mode first; `load_student` does); batches go to its device.
+        dataset: Items `(image tensor, label)`.
+        batch_size: Images per forward.
+    """
     return map_batches(lambda x: model(x).logits, dataset, batch_size, next(model.parameters()).device)
 
 
 def teacher_for(cfg: CalibrateConfig | DistillConfig):
-    """The teacher a run config names, with the weights its profile resolves to, on its device."""
+    """The teacher a run config names, with the weights its profile resolves to, on its device.
+
+    Args:
+        cfg: A Stage 1 or Stage 2 config: its `teacher`, `device`, and the weights `assets.run_inputs` resolves.
+    """
     from ..assets import run_inputs
     from ..infra.devices import resolve_device
     from ..models import load_teacher
@@ -72,7 +100,15 @@ def teacher_for(cfg: CalibrateConfig | DistillConfig):
 
 
 def split_for(cfg: CalibrateConfig | DistillConfig, split: str = "test", transform=None):
-    """A split ("train" means the data set's training split) of the data set a run config names."""
+    """A split ("train" means the data set's training split) of the data set a run config names.
+
+    Args:
+        cfg: A Stage 1 or Stage 2 config: its `dataset`, `class_names`, and the data root `assets.run_inputs`
+            resolves.
+        split: "train" (the data set's training split, `data.splits.TRAIN_SPLIT`: `trainval` on Pets) or a split
+            name `load_dataset` knows, e.g. "test".
+        transform: Applied to each PIL image; None: items hold the PIL image itself.
+    """
     from ..assets import run_inputs
     from ..data import load_dataset
     from ..data.splits import TRAIN_SPLIT

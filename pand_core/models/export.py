@@ -23,7 +23,14 @@ class _Logits(nn.Module):
 
 def export_student(student: Student, out_dir: str | Path, image_size: int = 224, atol: float = 1e-4) -> dict:
     """Write `student.torchscript.pt` and `student.onnx` (dynamic batch) into `out_dir`, reload both and compare their
-    logits with PyTorch's on a random batch; raise if either differs by more than `atol`. Returns paths and errors."""
+    logits with PyTorch's on a random batch; raise if either differs by more than `atol`. Returns paths and errors.
+
+    Args:
+        student: The trained student; exported on the CPU in eval mode (image → logits only).
+        out_dir: The folder written to (made if missing).
+        image_size: The side of the square test batch `[4, 3, image_size, image_size]`.
+        atol: The largest absolute logit difference accepted.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = _Logits(student).eval().cpu()

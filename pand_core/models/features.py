@@ -24,7 +24,12 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 
 def teacher_autocast(precision: str, device: torch.device):
     """The context the teacher's forward pass runs in, the same in every mode (Stage 1 features, the bank, the online
-    teacher): `fp32` none, `bf16` / `fp16` autocast to that type on `device`."""
+    teacher): `fp32` none, `bf16` / `fp16` autocast to that type on `device`.
+
+    Args:
+        precision: "fp32", "bf16" or "fp16"; anything else: ValueError.
+        device: The device the teacher runs on (its type is autocast's).
+    """
     if precision == "fp32":
         return contextlib.nullcontext()
     if precision not in PRECISIONS:
@@ -173,7 +178,15 @@ def view_tensors(views: AugmentedViews, cache_dir: str | Path | None = None, lim
     """Every view of every training image `[N, V, 3, H, W]`, exactly as the seeded transform makes it, cached under
     `cache_dir/views/`: the methods of one seed share them, so the augmentation is paid once per seed instead of
     once per image per epoch per method. None when they would take more than `limit_bytes` (CUB at 224 px with 8
-    views: 29 GB); the views are then made on the fly."""
+    views: 29 GB); the views are then made on the fly.
+
+    Args:
+        views: The seeded training views, with V stored views per image (`views=V`).
+        cache_dir: The cache folder; None: computed, not cached.
+        limit_bytes: The most memory the views may take.
+        batch_size: Views made per batch.
+        progress: Draw a progress bar; None: only on a terminal.
+    """
     if views.views is None:
         raise ValueError("view_tensors needs AugmentedViews with views=V")
     first = views.view_image(0, 0)

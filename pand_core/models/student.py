@@ -79,7 +79,8 @@ class Student(nn.Module):
         self.classifier = nn.Linear(feat_dim, num_classes)
 
     def forward(self, x: torch.Tensor) -> StudentOutput:
-        """Features, logits and pooled feature of a batch (`StudentOutput`).
+        """`StudentOutput(features, logits, pooled)` of a batch: ĥ = h / ‖h‖ `[B, D_s]`, z = W·dropout(h) + b
+        `[B, C]` and h `[B, D_s]`, h the backbone's pooled feature (the method page, Stage 2).
 
         Args:
             x: A normalised image batch `[B, 3, H, W]`.

@@ -55,6 +55,7 @@ class Teacher:
 
     @property
     def device(self) -> torch.device:
+        """The device the model's weights are on."""
         return next(self.model.parameters()).device
 
     @cached_property
@@ -69,10 +70,12 @@ class Teacher:
 
     @property
     def context_length(self) -> int:
+        """Tokens per text prompt (the model's `context_length`; 77 when it has none)."""
         return int(getattr(self.model, "context_length", 77))
 
     @property
     def image_size(self) -> int:
+        """The side in pixels of the square input the image tower was built for (224 when it names none)."""
         size = getattr(self.model.visual, "image_size", 224)
         return int(size[0] if isinstance(size, (tuple, list)) else size)
 
@@ -121,6 +124,11 @@ class Teacher:
         return F.normalize(self.model.encode_text(tokens).float(), dim=-1)
 
     def to(self, device: str | torch.device) -> "Teacher":
+        """Move the model to `device` in place; returns this teacher.
+
+        Args:
+            device: Where the model goes.
+        """
         self.model.to(device)
         return self
 

@@ -1,7 +1,10 @@
 """What the book reports, split by job: `paper` (the paper's numbers and each row's meaning), `results` (runs
 gathered and summarised over seeds, intervals, paired differences, claims: pure data), `tables` (the Markdown pages
-show), `plots` (their figures), `confusion` (which classes a student confuses) and `costs` (the benchmark records and estimates of the costs page). Every public name
-is importable from `pand_core.report` itself, as the notebooks do."""
+show), `plots` (their figures), `confusion` (which classes a student confuses), `costs` (the benchmark records and
+estimates of the costs page) and `findings` (the findings box and the study figure); the names the pages use from
+these are importable from `pand_core.report` itself, as the notebooks do. Imported from their own modules: `figures`
+(the hands-on pages' figures), `noise` (seed noise and seed counts), `style` (the book's figure style) and `diagram`
+(the two-stage picture)."""
 
 from ..config import ABLATION, METHOD_ORDER  # noqa: F401  (the registries, here for the pages that read them)
 from .confusion import confusion_matrix, confusion_panel, confusion_summary, most_confused, name_difference  # noqa: F401

@@ -7,7 +7,13 @@ import torch
 
 
 def confusion_matrix(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """`[C, C]` counts: row = true class, column = predicted class (argmax of `logits`)."""
+    """`[C, C]` counts: row = true class, column = predicted class (argmax of `logits`).
+
+    Args:
+        logits: Scores `[N, C]`.
+        labels: Class indices `[N]`.
+        num_classes: The number of classes C.
+    """
     conf = torch.zeros(num_classes, num_classes, dtype=torch.long)
     conf.index_put_((labels.long(), logits.argmax(-1)), torch.ones(len(labels), dtype=torch.long), accumulate=True)
     return conf
@@ -15,7 +21,12 @@ def confusion_matrix(logits: torch.Tensor, labels: torch.Tensor, num_classes: in
 
 def most_confused(conf: torch.Tensor, n: int) -> list[tuple[int, int, int]]:
     """The `n` most frequent confusions as (true class, predicted class, count), largest first; pairs that never
-    occurred are left out."""
+    occurred are left out.
+
+    Args:
+        conf: A `confusion_matrix` `[C, C]`.
+        n: The most confusions returned.
+    """
     off = conf.clone().fill_diagonal_(0)
     C = conf.shape[0]
     order = torch.argsort(off.flatten(), descending=True, stable=True)[:n]
@@ -23,14 +34,25 @@ def most_confused(conf: torch.Tensor, n: int) -> list[tuple[int, int, int]]:
 
 
 def name_difference(a: str, b: str) -> str:
-    """The words of class name `a` that `b` lacks ↔ those of `b` that `a` lacks ("Spotted ↔ Striped")."""
+    """The words of class name `a` that `b` lacks ↔ those of `b` that `a` lacks ("Spotted ↔ Striped").
+
+    Args:
+        a: A class name (words separated by white space).
+        b: Another class name.
+    """
     wa, wb = a.split(), b.split()
     return f"{' '.join(w for w in wa if w not in wb)} ↔ {' '.join(w for w in wb if w not in wa)}"
 
 
 def confusion_summary(conf: torch.Tensor, classnames: list[str], top: int = 3) -> str:
     """One Markdown sentence: how many test images are wrong, the `top` most frequent confusions, their share of the
-    errors and the words that separate the confused names."""
+    errors and the words that separate the confused names.
+
+    Args:
+        conf: A `confusion_matrix` `[C, C]` of the test split.
+        classnames: The C class names, in class-index order.
+        top: How many of the most frequent confusions are named.
+    """
     errors, total = int(conf.sum() - conf.trace()), int(conf.sum())
     pairs = most_confused(conf, top)
     if not pairs:
@@ -45,7 +67,15 @@ def confusion_summary(conf: torch.Tensor, classnames: list[str], top: int = 3) -
 
 def confusion_panel(conf: torch.Tensor, classnames: list[str], pairs: int = 6, ax=None, title: str = ""):
     """The confusion matrix restricted to the classes of the `pairs` most frequent confusions, counts written in, at
-    the page's width: rows carry the numbered class names, columns only the numbers."""
+    the page's width: rows carry the numbered class names, columns only the numbers; returns the axes.
+
+    Args:
+        conf: A `confusion_matrix` `[C, C]`.
+        classnames: The C class names, in class-index order.
+        pairs: How many of the most frequent confusions choose the classes shown.
+        ax: The axes to draw on; None: a new figure (the title then goes over the whole figure).
+        title: The title; "": "the most confused classes: test images per true and predicted class".
+    """
     import matplotlib.pyplot as plt
 
     from .style import PAGE_WIDTH_IN
@@ -76,8 +106,19 @@ def pattern_shift_markdown(labels, before, after, classnames: list[str], gain, p
                            names: tuple[str, str] = ("hand prompts", "calibrated anchors")) -> str:
     """Markdown: the classes grouped by which of `patterns` (words of their names, e.g. the miniature's wing
     patterns) they carry, how many gain and lose from `before` to `after` (predicted classes), and a table of which
-    pattern the test images of each pattern are taken for, with a sentence on the largest change; "" when the names
-    carry none of the words."""
+    pattern the test images of each pattern are taken for, with a sentence on the largest change; "" when a class name
+    carries none of the words.
+
+    Args:
+        labels: The true class of each test image `[N]`.
+        before: The predicted class of each test image `[N]` before the change (e.g. with hand prompts).
+        after: The predicted class of each test image `[N]` after it (e.g. with calibrated anchors).
+        classnames: The C class names, in class-index order; each holds one of `patterns` as a word.
+        gain: Each class's change of test accuracy `[C]` from `before` to `after`: its sign counts the class as
+            gaining or losing.
+        patterns: The words that group the classes (the miniature's wing patterns: "Plain", "Striped", "Spotted").
+        names: What `before` and `after` are called in the text.
+    """
     of = [next((p for p in patterns if p in name.split()), None) for name in classnames]
     if any(p is None for p in of):
         return ""

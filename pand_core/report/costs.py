@@ -16,28 +16,50 @@ PAPER_BATCH, PAPER_EPOCHS, BANK_VIEWS = DistillConfig.batch_size, DistillConfig.
 
 
 def collect_benchmarks(folder: str | Path) -> list[dict]:
-    """Every benchmark JSON in `folder` (what `benchmarks/*.py` wrote), in name order, each with its `file` name."""
+    """Every benchmark JSON in `folder` (what `benchmarks/*.py` wrote), in name order, each with its `file` name.
+
+    Args:
+        folder: The folder of benchmark records (the package's `measured/`).
+    """
     return [dict(json.loads(p.read_text()), file=p.name) for p in sorted(Path(folder).glob("*.json"))]
 
 
 def benchmarks_of(bench: list[dict], name: str) -> list[dict]:
-    """The records of one benchmark (`stage2_step_time`, `data_path`, `stage1_step`, `inference`)."""
+    """The records of one benchmark (`stage2_step_time`, `data_path`, `stage1_step`, `inference`, `gpu_suite`).
+
+    Args:
+        bench: Benchmark records (`collect_benchmarks`).
+        name: The benchmark's name, as each record's `benchmark` field gives it.
+    """
     return [r for r in bench if r["benchmark"] == name]
 
 
 def ran_on_gpu(bench: list[dict]) -> bool:
-    """Whether any benchmark record was measured on a device other than the CPU."""
+    """Whether any benchmark record was measured on a device other than the CPU.
+
+    Args:
+        bench: Benchmark records (`collect_benchmarks`).
+    """
     return any(r["environment"]["device"] != "cpu" for r in bench)
 
 
 def bench_hardware(record: dict) -> str:
-    """The machine a benchmark record was measured on: device, CPU cores, torch version."""
+    """The machine a benchmark record was measured on: device, CPU cores, torch version.
+
+    Args:
+        record: One benchmark record (its `environment`).
+    """
     env = record["environment"]
     return f"{env['device']} ({env['cpu_count']} CPU cores, torch {env['torch']})"
 
 
 def step_time_markdown(bench: list[dict]) -> str:
-    """Median Stage 2 step of CE, PAND with the bank and PAND with the online teacher (ms, and the ratio to CE)."""
+    """Median Stage 2 step of CE, PAND with the bank and PAND with the online teacher (ms, and the ratio to CE), one
+    row per `stage2_step_time` record.
+
+    Args:
+        bench: Benchmark records (`collect_benchmarks`).
+    """
     rows = []
     for r in benchmarks_of(bench, "stage2_step_time"):
         t, q, s = r["times"], r["ratios_to_ce"], r["sizes"]
@@ -51,7 +73,11 @@ def step_time_markdown(bench: list[dict]) -> str:
 
 
 def data_path_markdown(bench: list[dict]) -> str:
-    """Images per second of the CPU data path and of the device data path."""
+    """Images per second of the CPU data path and of the device data path, one row per `data_path` record.
+
+    Args:
+        bench: Benchmark records (`collect_benchmarks`).
+    """
     rows = [f"| {bench_hardware(r)} | {r['workers']} | {r['cpu_path_images_per_s']:.0f} | {r['device']} | "
             f"{r['device_path_images_per_s']:.0f} |" for r in benchmarks_of(bench, "data_path")]
     return ("| hardware | loader workers | CPU path (images/s) | device path on | device path (images/s) |\n"
@@ -59,18 +85,31 @@ def data_path_markdown(bench: list[dict]) -> str:
 
 
 def step_demand(record: dict) -> float:
-    """Images per second a student-only (CE) training step consumes: batch size / median step time."""
+    """Images per second a student-only (CE) training step consumes: batch size / median step time.
+
+    Args:
+        record: One `stage2_step_time` record.
+    """
     return record["sizes"]["batch"] / record["times"]["ce"]["median_s"]
 
 
 def step_demand_lines(bench: list[dict]) -> list[str]:
-    """One sentence per full-size step-time record: the images per second its CE step consumes."""
+    """One sentence per full-size step-time record: the images per second its CE step consumes (`step_demand`).
+
+    Args:
+        bench: Benchmark records (`collect_benchmarks`).
+    """
     return [f"{bench_hardware(r)}: a student-only training step consumes {step_demand(r):.0f} images/s at full size"
             for r in benchmarks_of(bench, "stage2_step_time") if r["size"] == "full"]
 
 
 def stage1_step_markdown(bench: list[dict]) -> str:
-    """Stage 1 step time with the full and the truncated text sequence, and the speed-up."""
+    """Stage 1 step time with the full and the truncated text sequence, and the speed-up, one row per `stage1_step`
+    record.
+
+    Args:
+        bench: Benchmark records (`collect_benchmarks`).
+    """
     rows = [f"| {bench_hardware(r)} | {r['teacher']} | {r['classes']} | {r['full']['sequence_length']} → "
             f"{r['truncated']['sequence_length']} | {r['full']['step_s']:.3f} | {r['truncated']['step_s']:.3f} | "
             f"{r['speedup']:.2f}× |" for r in benchmarks_of(bench, "stage1_step")]
@@ -80,7 +119,11 @@ def stage1_step_markdown(bench: list[dict]) -> str:
 
 def inference_markdown(bench: list[dict]) -> list[str]:
     """One table per inference record (parameters, GMAC, weight size and latency per model, export check); a
-    single note when there is none."""
+    single note when there is none.
+
+    Args:
+        bench: Benchmark records (`collect_benchmarks`).
+    """
     tables = []
     for r in benchmarks_of(bench, "inference"):
         rows = [f"| {name} | {m['params'] / 1e6:.1f} M | {m['macs_per_image'] / 1e9:.2f} | "
@@ -96,7 +139,11 @@ def inference_markdown(bench: list[dict]) -> list[str]:
 def cub_estimate(record: dict) -> dict[str, float]:
     """Estimated hours of the paper's Stage 2 on CUB-200 from one step-time record: `online` = epochs × steps ×
     online step; `bank` = epochs × steps × bank step + one teacher pass over every view of every training image
-    (the online step's extra time over CE, per image)."""
+    (the online step's extra time over CE, per image).
+
+    Args:
+        record: One `stage2_step_time` record (its median CE, bank and online steps, and its batch size).
+    """
     t, batch = record["times"], record["sizes"]["batch"]
     steps = math.ceil(CUB_TRAIN_IMAGES / PAPER_BATCH)
     teacher_per_image = (t["pand_online"]["median_s"] - t["ce"]["median_s"]) / batch
@@ -106,7 +153,12 @@ def cub_estimate(record: dict) -> dict[str, float]:
 
 
 def cub_estimate_markdown(bench: list[dict]) -> str:
-    """`cub_estimate` for every step-time record measured at the paper's size (full, batch 128)."""
+    """`cub_estimate` for every step-time record measured at the paper's size (full, batch 128); a note that a GPU
+    is needed when there is none.
+
+    Args:
+        bench: Benchmark records (`collect_benchmarks`).
+    """
     rows = []
     for r in benchmarks_of(bench, "stage2_step_time"):
         if r["size"] != "full" or r["sizes"]["batch"] != PAPER_BATCH:  # the paper's step: 224 px, batch 128
@@ -132,7 +184,11 @@ ORIGINAL_GPUS = 4  # the original: 4 GPUs, the teacher online in fp32 at every s
 
 
 def gpu_suite_records(bench: list[dict]) -> list[dict]:
-    """The GPU suite's records measured on a GPU (`pand_core/measured/gpu-*.json`); dry runs are never shown."""
+    """The GPU suite's records measured on a GPU (`pand_core/measured/gpu-*.json`); dry runs are never shown.
+
+    Args:
+        bench: Benchmark records (`collect_benchmarks`).
+    """
     return [r for r in benchmarks_of(bench, "gpu_suite") if not r.get("dry_run")]
 
 
@@ -140,8 +196,7 @@ def gpu_suite_pending() -> str:
     """What the costs page says before the GPU suite has run: every part pending, and the command to run."""
     lines = ["**The GPU suite has not run yet.** On a machine with one GPU, run", "",
              f"    {GPU_SUITE_COMMAND}", "",
-             "(under 10 minutes; it writes `pand_core/measured/gpu-<gpu name>.json`; commit it and this page renders "
-             f"it). Check it first on the CPU with `{GPU_SUITE_COMMAND} --dry-run`.", ""]
+             "(under 10 minutes; it writes `pand_core/measured/gpu-<gpu name>.json`, which this page then shows). Check it first on the CPU with `{GPU_SUITE_COMMAND} --dry-run`.", ""]
     lines += [f"- part {n}, {title}: pending (no GPU run yet)" for _, n, title in GPU_SUITE_PARTS]
     return "\n".join(lines)
 
@@ -153,7 +208,11 @@ def _ms(t: dict) -> str:
 def original_setup_estimate(record: dict) -> dict | None:
     """The original setup's Stage 2 on CUB-200, estimated from this record: ResNet-18's measured online-teacher fp32
     step × 300 epochs × ⌈5,994 / 128⌉ steps ÷ 4 GPUs (a perfect split of each batch; data loading, evaluation and
-    Stage 1 left out). None without that measurement."""
+    Stage 1 left out). None without that measurement.
+
+    Args:
+        record: One GPU-suite record (its `step` part).
+    """
     t = record["parts"]["step"].get("students", {}).get("resnet18", {}).get("fp32", {}).get("pand_online")
     if t is None:
         return None
@@ -226,7 +285,11 @@ def _part_body(name: str, p: dict, record: dict) -> list[str]:
 
 def gpu_suite_markdown(record: dict) -> str:
     """One GPU-suite record as markdown: the hardware, each part (its numbers, or pending / skipped / failed with the
-    reason), the projection against the original setup, and the issue's targets."""
+    reason), the projection against the original setup, and the issue's targets.
+
+    Args:
+        record: One GPU-suite record (`gpu_suite_records`).
+    """
     gpu = record.get("gpu") or {}
     lines = [f"**GPU suite on {gpu.get('name', record['device'])}** ({bench_hardware(record)}; "
              f"{record['elapsed_s']:.0f} s of a {record['budget_s']:.0f} s budget"

@@ -51,7 +51,12 @@ def two_stages_figure():
 
 
 def write_diagram(path: str | Path = DIAGRAM_PNG) -> Path:
-    """Draw `two_stages_figure` into `path` (PNG)."""
+    """Draw `two_stages_figure` into `path` (PNG, its folder made if missing); return the path.
+
+    Args:
+        path: The PNG file; a relative path (the default's too) is taken from the working directory, the repository's
+            root when the book's figure is meant.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

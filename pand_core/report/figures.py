@@ -31,7 +31,12 @@ def _values(x) -> np.ndarray:
 
 def epoch_axes(*axes, lr=None) -> None:
     """Whole epochs on each axis's x axis; on `lr`, the learning rate as plain numbers (no offset text to collide
-    with the title)."""
+    with the title).
+
+    Args:
+        axes: Axes whose x axis counts epochs.
+        lr: The axes whose y axis is the learning rate; None: none.
+    """
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     for ax in axes:
@@ -41,7 +46,11 @@ def epoch_axes(*axes, lr=None) -> None:
 
 
 def class_colours(classes: Sequence[int]) -> dict[int, tuple]:
-    """One distinct colour per class of `classes` (tab20, then tab20b: up to 40 classes before a colour repeats)."""
+    """One distinct colour per class of `classes` (tab20, then tab20b: up to 40 classes before a colour repeats).
+
+    Args:
+        classes: Class indices, repeats allowed; the colours go to the distinct ones in ascending order.
+    """
     import matplotlib.pyplot as plt
 
     palette = [*plt.get_cmap("tab20").colors, *plt.get_cmap("tab20b").colors]
@@ -52,7 +61,14 @@ def class_colours(classes: Sequence[int]) -> dict[int, tuple]:
 
 
 def stage1_curves(metrics: list[dict], hand_test_acc: float):
-    """Stage 1's accuracy (train, held-out, hand prompts) above its loss and learning rate, per epoch."""
+    """Stage 1's accuracy (train, held-out, hand prompts) above its loss and learning rate, per epoch; returns the
+    figure.
+
+    Args:
+        metrics: The Stage 1 run's `metrics.jsonl` records, one per epoch: `epoch`, `train_acc`, `loss`, `lr`, and
+            `val_acc` (the held-out line when the first record has one) or else `test_acc`.
+        hand_test_acc: The teacher's test accuracy with hand prompts (%), drawn as a dashed line.
+    """
     held = "val_acc" if metrics[0].get("val_acc") is not None else "test_acc"
     ep = [m["epoch"] for m in metrics]
     fig = _figure(5.6)
@@ -73,7 +89,15 @@ def stage1_curves(metrics: list[dict], hand_test_acc: float):
 
 def class_gain_chart(gain, classnames: Sequence[str], title: str, n_show: int = 8, all_up_to: int = 24):
     """Each class's change of test accuracy (horizontal bars): every class when there are at most `all_up_to`,
-    else the `n_show` that lose and the `n_show` that gain most."""
+    else the `n_show` that lose and the `n_show` that gain most; returns the figure.
+
+    Args:
+        gain: Each class's change of test accuracy in points `[C]`.
+        classnames: The C class names, in class-index order.
+        title: The figure's title (wrapped at 64 characters).
+        n_show: Classes shown at each end when not all are.
+        all_up_to: Show every class when there are at most this many.
+    """
     gain = _values(gain)
     order = np.argsort(gain, kind="stable")
     pick = order if len(order) <= all_up_to else np.concatenate([order[:n_show], order[-n_show:]])
@@ -90,7 +114,13 @@ def class_gain_chart(gain, classnames: Sequence[str], title: str, n_show: int = 
 
 
 def anchor_similarity_maps(sim_hand, sim_cal):
-    """The cosine between every two classes' anchors, hand prompts beside calibrated, on one colour scale."""
+    """The cosine between every two classes' anchors, hand prompts beside calibrated, on one colour scale; returns
+    the figure.
+
+    Args:
+        sim_hand: Cosines `[C, C]` of the hand prompts' text features.
+        sim_cal: Cosines `[C, C]` of the calibrated anchors.
+    """
     sim_hand, sim_cal = _values(sim_hand), _values(sim_cal)
     off = ~np.eye(len(sim_hand), dtype=bool)
     low = min(sim_hand[off].min(), sim_cal[off].min())
@@ -110,7 +140,13 @@ def anchor_similarity_maps(sim_hand, sim_cal):
 
 def spread_out(points, most: int, min_gap: float) -> list[int]:
     """Up to `most` indices of `points` far apart: greedily the point farthest from those already taken, while
-    that distance is at least `min_gap` (the first point is taken first)."""
+    that distance is at least `min_gap` (the first point is taken first).
+
+    Args:
+        points: Coordinates `[P, 2]` (any number of columns).
+        most: The most indices returned.
+        min_gap: The least distance of a new point from those taken, in the units of `points`.
+    """
     points = _values(points)
     if not len(points):
         return []
@@ -129,7 +165,19 @@ def knn_umap(xy_all, labels_all, group, neighbours, classnames: Sequence[str], t
     """One NLRD group on the UMAP of the whole split: every image a soft disc (the group's classes in colour, named
     in the legend, the others grey), the group's images as rimmed dots with an arrow to each of their k
     teacher-logit neighbours, and up to `most_pictures` of the group's `pictures` (one per image of the group, in
-    its order), spread over the map's outer part, beside their dots."""
+    its order), spread over the map's outer part, beside their dots; returns the figure.
+
+    Args:
+        xy_all: The UMAP coordinates `[N, 2]` of the whole split.
+        labels_all: The class of each of the N images `[N]`.
+        group: Indices `[G]` of the group's images into the N.
+        neighbours: Each group image's k neighbours `[G, k]`, as positions within `group` (-1: none), e.g.
+            `knn_graph` of the group's teacher logits.
+        classnames: The class names, in class-index order.
+        title: The axes' title (wrapped at 80 characters).
+        pictures: The group's images as arrays (one per image of `group`, in its order); empty: none drawn.
+        most_pictures: The most pictures drawn.
+    """
     from matplotlib.lines import Line2D
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
@@ -175,7 +223,14 @@ def knn_umap(xy_all, labels_all, group, neighbours, classnames: Sequence[str], t
 def purity_plot(ks: Sequence[int], series: Sequence[tuple[str, Mapping[int, float], str, object]],
                 chance: float, title: str):
     """Same-label share of the k nearest neighbours against k: one line per (label, {k: share}, line format, colour)
-    of `series`, and chance; the legend beside the axes."""
+    of `series`, and chance; the legend beside the axes; returns the figure.
+
+    Args:
+        ks: The values of k on the x axis.
+        series: One line each: (legend label, same-label share per k as a fraction, matplotlib line format, colour).
+        chance: The share random neighbours would have, as a fraction.
+        title: The axes' title (wrapped at 52 characters).
+    """
     fig = _figure(3.5)
     ax = fig.add_subplot()
     for label, share, fmt, colour in series:
@@ -189,7 +244,13 @@ def purity_plot(ks: Sequence[int], series: Sequence[tuple[str, Mapping[int, floa
 
 def js_figure(js: Mapping[str, np.ndarray], teacher_pair, student_pairs: Mapping[str, np.ndarray]):
     """Above, each student's per-pair JS divergence from the teacher (box plot, outliers hidden); below, one
-    neighbour pair's softmax(Z_i − Z_j) over classes, the teacher's beside each student's."""
+    neighbour pair's softmax(Z_i − Z_j) over classes, the teacher's beside each student's; returns the figure.
+
+    Args:
+        js: Student name -> its JS divergence of every pair `[P]` (`pair_divergences`).
+        teacher_pair: The teacher's softmax(Z_i − Z_j) `[C]` of one pair (`logit_differences`).
+        student_pairs: Student name -> its softmax(Z_i − Z_j) `[C]` of the same pair.
+    """
     fig = _figure(6.4)
     box, bars = fig.subplots(2, 1)
     box.boxplot([_values(v) for v in js.values()], showfliers=False)
@@ -212,7 +273,15 @@ def js_figure(js: Mapping[str, np.ndarray], teacher_pair, student_pairs: Mapping
 
 def lr_schedules(paper_lrs: Sequence[float], paper_label: str, run_epochs: Sequence[int], run_lrs: Sequence[float],
                  run_label: str):
-    """The paper recipe's learning rate per epoch beside this run's, each on its own epoch axis."""
+    """The paper recipe's learning rate per epoch beside this run's, each on its own epoch axis; returns the figure.
+
+    Args:
+        paper_lrs: The paper recipe's learning rate of each epoch, from epoch 0.
+        paper_label: The left panel's title.
+        run_epochs: This run's epochs.
+        run_lrs: This run's learning rate of each of `run_epochs`.
+        run_label: The right panel's title.
+    """
     fig = _figure(3.0)
     ax_p, ax_r = fig.subplots(1, 2)
     ax_p.plot(paper_lrs)
@@ -226,7 +295,11 @@ def lr_schedules(paper_lrs: Sequence[float], paper_label: str, run_epochs: Seque
 
 def accuracy_trend(metrics: list[dict]) -> tuple[int, float]:
     """The last quarter of a run's epochs (at least 3) and the slope, in points per epoch, of a straight line through
-    their test accuracy; a slope above 0.1 counts as still rising."""
+    their test accuracy; a slope above 0.1 counts as still rising.
+
+    Args:
+        metrics: A Stage 2 run's `metrics.jsonl` records, one per epoch, each with its `test_acc`.
+    """
     test = [m["test_acc"] for m in metrics]
     last = min(len(test), max(3, len(test) // 4))
     return last, float(np.polyfit(range(last), test[-last:], 1)[0]) if last >= 2 else 0.0
@@ -234,7 +307,12 @@ def accuracy_trend(metrics: list[dict]) -> tuple[int, float]:
 
 def stage2_progress_markdown(metrics: list[dict], steps_per_epoch: int) -> str:
     """Whether the run's test accuracy was still rising when it stopped (`accuracy_trend`), and how many optimiser steps
-    it took."""
+    it took.
+
+    Args:
+        metrics: A Stage 2 run's `metrics.jsonl` records, one per epoch, each with its `test_acc`.
+        steps_per_epoch: The run's optimiser steps per epoch.
+    """
     test = [m["test_acc"] for m in metrics]
     last, slope = accuracy_trend(metrics)
     steps = steps_per_epoch * len(test)
@@ -257,7 +335,15 @@ def nlrd_conclusion_markdown(overlap: Mapping[str, float], js_mean: Mapping[str,
                              purity: tuple[int, float, float, float] | None = None) -> str:
     """The neighbourhood page's conclusion from its numbers: which student keeps most of the teacher's kNN graph,
     which is closest to the teacher's pair distributions (what NLRD trains), which is the most accurate; `purity`:
-    k, the teacher's same-label share of its k neighbours in groups, the best possible and chance (fractions)."""
+    k, the teacher's same-label share of its k neighbours in groups, the best possible and chance (fractions).
+
+    Args:
+        overlap: Student name -> the share of the teacher's kNN graph its own graph keeps.
+        js_mean: Student name -> its mean JS divergence from the teacher over the neighbour pairs.
+        accuracy: Student name -> its test accuracy (%).
+        chance_overlap: The overlap random neighbours would have.
+        purity: (k, the teacher's share, the best possible share, chance); None: no sentence on the teacher's graph.
+    """
     def best(d: Mapping[str, float], low: bool = False) -> str:
         return (min if low else max)(d, key=d.get)
 
@@ -298,7 +384,13 @@ ANCHOR_PANELS = {"accuracy": "teacher top-1 on the\nstudents' training views (%)
 
 def anchor_diagnosis_figure(rows: list[dict]):
     """Per seed, three teacher measures with hand and with calibrated anchors (one line a seed), and the seed's
-    pand − pand-no-psc against its change of target entropy; `rows` are the study's per-seed records."""
+    pand − pand-no-psc against its change of target entropy; returns the figure.
+
+    Args:
+        rows: The anchor diagnosis's per-seed records: `hand` and `calibrated`, each with `accuracy`,
+            `top_probability` and `kd_target_entropy`, and `students` (method -> `test_acc_last`); the last panel
+            shows the seeds that have both `pand` and `pand-no-psc`.
+    """
     fig = _figure(6.2)
     axes = fig.subplots(2, 2).ravel()
     for ax, (key, label) in zip(axes[:3], ANCHOR_PANELS.items()):

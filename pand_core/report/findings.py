@@ -35,7 +35,12 @@ def committed_study() -> dict | None:
 
 def findings_markdown(summary: dict, study_link: str = "miniature.md") -> str:
     """The findings box: one lead sentence generated from the verdicts, the six claims with their paired differences
-    and 95 % intervals, and what the evidence is and is not."""
+    and 95 % intervals, and what the evidence is and is not.
+
+    Args:
+        summary: A `study_summary` (e.g. `studies/results/study.json`).
+        study_link: Where "The study" links to, relative to the page that shows the box.
+    """
     rows = {c["difference"]: c for c in claims(summary)}
     n = max(c["n"] for c in rows.values())  # seeds
     ce, vl2lite = rows["pand-ce"]["verdict"], rows["pand-vl2lite"]["verdict"]
@@ -57,7 +62,11 @@ def findings_markdown(summary: dict, study_link: str = "miniature.md") -> str:
 
 def study_figure(summary: dict):
     """Two panels at the page's width: each claim's paired difference with its 95 % interval (the verdicts' basis),
-    and every method's accuracy over seeds with the teacher's zero-shot accuracy as lines."""
+    and every method's accuracy over seeds with the teacher's zero-shot accuracy as lines; returns the figure.
+
+    Args:
+        summary: A `study_summary` of at least two seeds (the claims without an interval are left out).
+    """
     from .style import page_figure
 
     import textwrap
@@ -95,7 +104,12 @@ def study_figure(summary: dict):
 
 
 def write_findings(summary_json: str | Path = STUDY_JSON) -> tuple[Path, Path]:
-    """Redraw `findings.md` and the study figure (`study.png`) beside `summary_json` from its numbers alone."""
+    """Redraw `findings.md` and the study figure (`<name>.png`) beside `summary_json` from its numbers alone;
+    return both paths.
+
+    Args:
+        summary_json: A `study_summary` saved as JSON.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

@@ -18,7 +18,12 @@ import numpy as np
 
 def split_accuracies(correct: np.ndarray, splits: Sequence[np.ndarray]) -> np.ndarray:
     """Accuracy (%) `[S, K]` of S runs (rows of the boolean per-image matrix `correct` `[S, M]`) on each of the K
-    image index sets in `splits`."""
+    image index sets in `splits`.
+
+    Args:
+        correct: Whether each run got each image right, `[S, M]` (booleans or 0/1); not two-dimensional: ValueError.
+        splits: K arrays of image indices into the M columns, one per test split.
+    """
     correct = np.asarray(correct, dtype=float)
     if correct.ndim != 2:
         raise ValueError(f"expected a [runs, images] matrix, got shape {correct.shape}")
@@ -31,6 +36,9 @@ def variance_split(values: np.ndarray) -> dict:
     - `test_split` = mean over seeds of the across-split variance (unbiased): the variance one split adds;
     - `training_draw` = variance of the seed means − test_split / K, floored at 0: the seed's own variance;
     - `one_run` = their sum, the variance of one run scored on one split; `test_share` = test_split / one_run.
+
+    Args:
+        values: `[S, K]`, S >= 2 seeds by K >= 2 test splits (e.g. `split_accuracies`); fewer: ValueError.
     """
     values = np.asarray(values, dtype=float)
     s, k = values.shape
@@ -46,12 +54,24 @@ def variance_split(values: np.ndarray) -> dict:
 
 def scaled_sd(components: dict, split_size: int, new_size: int) -> float:
     """Standard deviation of one run (or paired difference) scored on a test split of `new_size` images, from
-    components measured with splits of `split_size`: the test part scales as 1/size (independent images)."""
+    components measured with splits of `split_size`: the test part scales as 1/size (independent images).
+
+    Args:
+        components: A `variance_split` (its `training_draw` and `test_split`).
+        split_size: The images per test split the components were measured with.
+        new_size: The images of the test split to predict for.
+    """
     return math.sqrt(components["training_draw"] + components["test_split"] * split_size / new_size)
 
 
 def t_half_width(sd: float, n: int, level: float = 0.95) -> float:
-    """Half-width t_{(1+level)/2, n−1} · sd / √n of the Student-t interval of a mean of n paired differences."""
+    """Half-width t_{(1+level)/2, n−1} · sd / √n of the Student-t interval of a mean of n paired differences.
+
+    Args:
+        sd: The standard deviation of one paired difference.
+        n: The number of paired seeds, at least 2 (else ValueError).
+        level: The confidence level.
+    """
     from scipy.stats import t
 
     if n < 2:
@@ -61,7 +81,14 @@ def t_half_width(sd: float, n: int, level: float = 0.95) -> float:
 
 def seeds_needed(sd: float, half_width: float, level: float = 0.95, cap: int | None = None) -> int:
     """The smallest number of paired seeds n >= 2 whose Student-t interval at `level` has half-width <= `half_width`
-    for paired differences of standard deviation `sd`; at most `cap` (then the interval is wider than asked)."""
+    for paired differences of standard deviation `sd`; at most `cap` (then the interval is wider than asked).
+
+    Args:
+        sd: The standard deviation of one paired difference, >= 0.
+        half_width: The half-width asked for, > 0 (in the units of `sd`).
+        level: The confidence level.
+        cap: The most seeds returned; None: no limit.
+    """
     if sd < 0 or half_width <= 0:
         raise ValueError(f"need sd >= 0 and half_width > 0, got {sd}, {half_width}")
     n = 2

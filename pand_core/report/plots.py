@@ -7,7 +7,13 @@ from .style import PAGE_WIDTH_IN
 
 
 def interval_plot(summary: dict, ax=None, title: str = ""):
-    """Every seed's accuracy per method (dots) with the mean and its 95 % interval (bar)."""
+    """Every seed's accuracy per method (dots) with the mean and its 95 % interval (bar); returns the axes.
+
+    Args:
+        summary: A `study_summary` (its `methods`); a method without an interval shows its mean only.
+        ax: The axes to draw on; None: a new figure at the page's width.
+        title: The axes' title; "": "mean and 95 % interval over seeds (dots: seeds)".
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -33,7 +39,14 @@ def _method_label(method: str, width: int = 11) -> str:
 
 def bar_chart(rows: list[dict], ax=None, title: str = ""):
     """Clean vs test-selected accuracy per method (error bars over seeds), paper numbers as markers; the student
-    is named under each bar only when the rows hold more than one."""
+    is named under each bar only when the rows hold more than one, the teacher mode when it is neither online nor
+    none; returns the axes.
+
+    Args:
+        rows: Rows of `summarise`, one pair of bars each, in their order.
+        ax: The axes to draw on; None: a new figure at the page's width.
+        title: The axes' title; "": none.
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -61,7 +74,13 @@ def bar_chart(rows: list[dict], ax=None, title: str = ""):
 
 def plot_stage2(metrics: list[dict]):
     """A Stage 2 run over epochs, at the page's width: the loss terms (log scale) with α, the CE weight, dashed on
-    its own axis, above the accuracies and the learning rate; returns the figure."""
+    its own axis, above the accuracies and the learning rate; returns the figure.
+
+    Args:
+        metrics: The run's `metrics.jsonl` records, one per epoch: `epoch`, `alpha`, `lr`, `train_acc`, `test_acc`,
+            `val_acc` (drawn when the first record has one) and the loss terms among `loss`, `ce`, `img`, `kd`,
+            `nlrd`, `hinton_kd` that the first record holds.
+    """
     import matplotlib.pyplot as plt
 
     from .figures import epoch_axes

@@ -12,7 +12,11 @@ from ..config import METHOD_ORDER
 from .paper import PAPER
 
 def collect_results(runs_root: str | Path) -> list[dict]:
-    """Every Stage 2 `result.json` below `runs_root` (each with its run folder under `run_dir`)."""
+    """Every Stage 2 `result.json` below `runs_root`, in path order, each with its run folder under `run_dir`.
+
+    Args:
+        runs_root: The folder searched at every depth; a `result.json` without a `method` (Stage 1's) is left out.
+    """
     out = []
     for path in sorted(Path(runs_root).rglob("result.json")):
         res = json.loads(path.read_text())
@@ -27,7 +31,12 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 def summarise(results: list[dict]) -> list[dict]:
     """One row per (profile, data set, student, method, teacher mode): seeds, mean ± std of the clean and the
-    test-selected accuracies, the val-selected accuracy when present, and the paper's number."""
+    test-selected accuracies, the val-selected accuracy when present, and the paper's number (paper profile only).
+
+    Args:
+        results: Stage 2 results as `collect_results` gives them: each with `dataset`, `student`, `method`, `seed`,
+            `test_acc_last` and `test_acc_best`; `profile`, `teacher_mode` and `val_selected_test_acc` when recorded.
+    """
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in results:
         groups[(r.get("profile"), r["dataset"], r["student"], r["method"], r.get("teacher_mode"))].append(r)
@@ -64,7 +73,12 @@ CLAIMS = (
 
 def t_interval(values: list[float], level: float = 0.95) -> dict:
     """Mean and the Student-t confidence interval `mean ± t_{(1+level)/2, n−1} · s/√n` of `values`
-    (`ci95` is None for fewer than two values: no spread can be estimated)."""
+    (`ci95` is None for fewer than two values: no spread can be estimated).
+
+    Args:
+        values: The sample, e.g. one method's accuracy per seed.
+        level: The confidence level; the interval is stored under `ci95` whatever the level.
+    """
     from scipy.stats import t
 
     n = len(values)
@@ -77,7 +91,12 @@ def t_interval(values: list[float], level: float = 0.95) -> dict:
 
 def paired_difference(a: dict[int, float], b: dict[int, float]) -> dict:
     """`t_interval` of a[s] − b[s] over the seeds s that both have (seeds are paired: same data order, views and
-    initialisation), with the seeds used."""
+    initialisation), with the seeds used; `n` 0 and no mean when they share no seed.
+
+    Args:
+        a: The first method's value per seed, `{seed: value}`.
+        b: The baseline's value per seed, `{seed: value}`.
+    """
     seeds = sorted(set(a) & set(b))
     if not seeds:
         return {"n": 0, "mean": None, "ci95": None, "seeds": []}
@@ -87,7 +106,15 @@ def paired_difference(a: dict[int, float], b: dict[int, float]) -> dict:
 def study_summary(results: list[dict], calibrations: list[dict] = (), student: str = "resnet18") -> dict:
     """The multi-seed summary of one (profile, data set) from its runs' `result.json` contents only: per method the
     seeds and `test_acc_last` with its 95 % t-interval; the paired differences of `PAIRED`; Stage 1's hand-prompt
-    and calibrated test accuracy. Refuses two runs of one method and seed (e.g. two teacher modes)."""
+    and calibrated test accuracy. Refuses two runs of one method and seed (e.g. two teacher modes).
+
+    Args:
+        results: Stage 2 `result.json` contents; runs of another student and runs without `test_acc_last` are
+            left out.
+        calibrations: Stage 1 `result.json` contents, one per seed (their `hand_prompt_acc` and `calibrated_acc`
+            on `test`); empty: no Stage 1 section.
+        student: The student whose runs are summarised.
+    """
     per_method: dict[str, dict[int, float]] = defaultdict(dict)
     for r in results:
         if r["student"] != student or r.get("test_acc_last") is None:
@@ -122,7 +149,14 @@ def study_summary(results: list[dict], calibrations: list[dict] = (), student: s
 
 def write_study_summary(runs_root: str | Path, profile: str, dataset: str, student: str | None = None) -> Path:
     """Compute `study_summary` from the `result.json` files under `runs_root/<profile>/<dataset>/` and write it
-    there as `summary.json` (atomically); return its path. `student=None`: the profile's student."""
+    there as `summary.json` (atomically); return its path.
+
+    Args:
+        runs_root: The runs folder.
+        profile: "smoke" or "paper".
+        dataset: The data set.
+        student: The student whose runs are summarised; None: the profile's (`config.default_student`).
+    """
     from ..config import default_student
     from ..infra.files import write_json
 
@@ -136,7 +170,11 @@ def write_study_summary(runs_root: str | Path, profile: str, dataset: str, stude
 
 def verdict(diff: dict | None) -> str:
     """What a paired difference says about a claim that it is positive: `reproduced` (95 % interval above 0),
-    `contradicted` (below 0), `not resolved` (the interval contains 0), `not testable` (fewer than 2 seeds)."""
+    `contradicted` (below 0), `not resolved` (the interval contains 0), `not testable` (fewer than 2 seeds).
+
+    Args:
+        diff: A `paired_difference` (its `n` and `ci95`), or None for a difference the summary lacks.
+    """
     if not diff or diff.get("n", 0) < 2 or diff.get("ci95") is None:
         return "not testable"
     lo, hi = diff["ci95"]
@@ -144,7 +182,12 @@ def verdict(diff: dict | None) -> str:
 
 
 def claims(summary: dict) -> list[dict]:
-    """Each of the paper's `CLAIMS` with its paired difference and `verdict`, from a `study_summary`."""
+    """Each of the paper's `CLAIMS` with its paired difference and `verdict`, from a `study_summary`.
+
+    Args:
+        summary: A `study_summary` (its `paired` and `stage1` sections are read); a missing difference is
+            `not testable`.
+    """
     out = []
     for text, section, key in CLAIMS:
         diff = summary.get(section, {}).get(key)
@@ -154,5 +197,9 @@ def claims(summary: dict) -> list[dict]:
 
 
 def collect_calibrations(runs_root: str | Path) -> list[dict]:
-    """Every Stage 1 `result.json` below `runs_root` (in folders named `calibrate-s<seed>`), in path order."""
+    """Every Stage 1 `result.json` below `runs_root` (in folders named `calibrate-s<seed>`), in path order.
+
+    Args:
+        runs_root: The folder searched at every depth.
+    """
     return [json.loads(p.read_text()) for p in sorted(Path(runs_root).rglob("calibrate-s*/result.json"))]

@@ -34,14 +34,26 @@ def apply_style() -> None:
 
 
 def page_figure(nrows: int = 1, ncols: int = 1, height: float = 3.6, **kw):
-    """`plt.subplots` at the page's width (`PAGE_WIDTH_IN`) and the given height in inches."""
+    """`plt.subplots` at the page's width (`PAGE_WIDTH_IN`) and the given height in inches: `(figure, axes)`.
+
+    Args:
+        nrows: Rows of axes.
+        ncols: Columns of axes.
+        height: The figure's height in inches.
+        kw: Passed on to `plt.subplots` (e.g. `layout`, `gridspec_kw`).
+    """
     import matplotlib.pyplot as plt
 
     return plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH_IN, height), **kw)
 
 
 def smallest_font_pt(fig) -> float:
-    """The smallest font size (points) of any visible, non-empty text in `fig`: what `MIN_FONT_PT` bounds."""
+    """The smallest font size (points) of any visible, non-empty text in `fig`: what `MIN_FONT_PT` bounds; infinity
+    when it holds none.
+
+    Args:
+        fig: A matplotlib figure.
+    """
     from matplotlib.text import Text
 
     sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
@@ -49,7 +61,14 @@ def smallest_font_pt(fig) -> float:
 
 
 def displayed_font_px(font_pt: float, fig_width_in: float, dpi: float = DPI, column_px: float = 690.0) -> float:
-    """Pixels a `font_pt` font occupies on the page: its size at `dpi`, shrunk when the figure is wider than the column."""
+    """Pixels a `font_pt` font occupies on the page: its size at `dpi`, shrunk when the figure is wider than the column.
+
+    Args:
+        font_pt: The font's size in points.
+        fig_width_in: The figure's width in inches.
+        dpi: The figure's dots per inch.
+        column_px: The width of the page's text column in pixels.
+    """
     natural_px = fig_width_in * dpi
     return font_pt * dpi / 72 * min(1.0, column_px / natural_px)
 
@@ -59,7 +78,13 @@ FIGURE_LOG_ENV = "PAND_FIGURE_LOG"  # a JSONL file: when set, every figure a pag
 
 def record_figures(log_path: str, page: str = "") -> None:
     """Append one JSON line per drawn figure to `log_path`: its page, size (the tight box, inches), dpi, smallest
-    font (pt) and that font's size on the page (`displayed_font_px`); a measurement for the book's figure list."""
+    font (pt) and that font's size on the page (`displayed_font_px`); a measurement for the book's figure list.
+    Patches matplotlib's `print_figure` once per process.
+
+    Args:
+        log_path: The JSONL file appended to.
+        page: The page's name written into each line.
+    """
     import json
 
     from matplotlib.backend_bases import FigureCanvasBase
@@ -72,7 +97,8 @@ def record_figures(log_path: str, page: str = "") -> None:
         out = original(self, *args, **kwargs)
         fig = self.figure
         box = fig.get_tightbbox(fig.canvas.get_renderer())
-        dpi = kwargs.get("dpi") or fig.dpi
+        dpi = kwargs.get("dpi")
+        dpi = dpi if isinstance(dpi, (int, float)) else fig.dpi  # savefig passes dpi="figure" by default
         font = smallest_font_pt(fig)
         with open(log_path, "a") as f:
             f.write(json.dumps({"page": page, "width_in": round(box.width, 2), "height_in": round(box.height, 2),

@@ -23,7 +23,11 @@ def _acc_interval(mean: float, ci: list[float] | None) -> str:
 
 
 def claims_markdown(summary: dict) -> str:
-    """The claims table and one sentence per verdict class, in words generated from the numbers."""
+    """The claims table and one sentence per verdict class, in words generated from the numbers.
+
+    Args:
+        summary: A `study_summary` (its `paired` and `stage1` sections, through `results.claims`).
+    """
     rows = claims(summary)
     table = ("| the paper's claim | difference (points) | seeds | mean [95 % interval] | verdict |\n|---|---|---|---|---|\n"
              + "\n".join(f"| {c['claim']} | {c['difference']} | {c['n']} | {_interval(c['mean'], c['ci95'])} | "
@@ -39,7 +43,11 @@ def claims_markdown(summary: dict) -> str:
 
 
 def summary_markdown(summary: dict) -> str:
-    """Per-method mean test accuracy with its 95 % t-interval and every seed's value."""
+    """Per-method mean test accuracy with its 95 % t-interval and every seed's value.
+
+    Args:
+        summary: A `study_summary` (its `methods` section).
+    """
     lines = [f"| {m} | {v['n']} | {_acc_interval(v['test_acc_last']['mean'], v['test_acc_last']['ci95'])} | "
              f"{', '.join(f'{x:.1f}' for x in v['test_acc_last']['values'])} |" for m, v in summary["methods"].items()]
     return ("| method | seeds | test acc, last epoch: mean [95 % interval] | every seed |\n|---|---|---|---|\n"
@@ -47,7 +55,12 @@ def summary_markdown(summary: dict) -> str:
 
 
 def stage1_markdown(summary: dict) -> str:
-    """One sentence: the teacher's hand-prompt and calibrated zero-shot test accuracy, mean [95 % interval]."""
+    """One sentence: the teacher's hand-prompt and calibrated zero-shot test accuracy, mean [95 % interval].
+
+    Args:
+        summary: A `study_summary` (its `stage1` section); without a `hand` entry the sentence says that no Stage 1
+            run was found.
+    """
     st = summary.get("stage1", {})
     if "hand" not in st:
         return "No Stage 1 run was found."
@@ -59,7 +72,14 @@ def stage1_markdown(summary: dict) -> str:
 
 def write_study_report(summary: dict, out_md: str | Path, provenance: str = "") -> tuple[Path, Path, Path]:
     """Write a study's tables, claims in words and figure (`findings.study_figure`) as `out_md`, a PNG and the
-    summary's JSON beside it, and the findings box (`findings.md`); return the first three paths."""
+    summary's JSON beside it, and the findings box (`findings.md`); return the first three paths.
+
+    Args:
+        summary: A `study_summary`.
+        out_md: The Markdown file; the PNG and the JSON take its name with `.png` and `.json`, `findings.md` goes
+            into its folder (made if missing).
+        provenance: A last paragraph (where the numbers come from); "": none.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,7 +103,12 @@ def write_study_report(summary: dict, out_md: str | Path, provenance: str = "") 
 
 
 def dataset_label(dataset: str, profile: str | None) -> str:
-    """The name a reader sees for a data set: the smoke profile's world is the miniature, not CUB-200 itself."""
+    """The name a reader sees for a data set: the smoke profile's world is the miniature, not CUB-200 itself.
+
+    Args:
+        dataset: The data set's name.
+        profile: The profile its runs used; "smoke" names the miniature, anything else (None too) the data set.
+    """
     return f"miniature ({dataset.upper()} layout)" if profile == "smoke" else dataset
 
 
@@ -93,7 +118,11 @@ def _pm(mean: float, std: float, n: int) -> str:
 
 def results_markdown(rows: list[dict]) -> str:
     """The main table as Markdown, one table per (data set, student) under its own heading: clean (last epoch) and
-    test-selected (best test epoch, optimistic) side by side, and the paper's number where a row has one."""
+    test-selected (best test epoch, optimistic) side by side, and the paper's number where a row has one.
+
+    Args:
+        rows: Rows of `summarise`; a table gets a paper column only when one of its rows has a paper number.
+    """
     if not rows:
         return "_No Stage 2 runs found._"
     tables = []
@@ -120,7 +149,15 @@ def results_markdown(rows: list[dict]) -> str:
 
 
 def ablation_markdown(rows: list[dict], dataset: str, student: str, profile: str | None = None) -> str:
-    """PSC × NLRD ablation (clean accuracy); missing runs show as 'not run'."""
+    """PSC × NLRD ablation: one row per cell of `config.ABLATION` with its method's clean (last-epoch) accuracy,
+    mean ± std over seeds; missing runs show as 'not run'.
+
+    Args:
+        rows: Rows of `summarise`.
+        dataset: The data set of the rows shown.
+        student: The student of the rows shown.
+        profile: The profile of the rows shown; None: any (a method's later row then replaces an earlier one).
+    """
     by_method = {r["method"]: r for r in rows
                  if r["dataset"] == dataset and r["student"] == student and (profile is None or r["profile"] == profile)}
     out = f"| PSC | NLRD | method | test acc, last epoch |\n|---|---|---|---|\n"
@@ -133,7 +170,11 @@ def ablation_markdown(rows: list[dict], dataset: str, student: str, profile: str
 
 def calibrations_markdown(calibrations: list[dict]) -> str:
     """One row per Stage 1 run: chance, hand-prompt and calibrated test accuracy, and what the anchors were
-    selected on; a row of dashes when there is none."""
+    selected on; a row of dashes when there is none.
+
+    Args:
+        calibrations: Stage 1 `result.json` contents (`collect_calibrations`).
+    """
     lines = [f"| {c['dataset']} | {c['seed']} | {c['chance_acc']:.2f} | {c['hand_prompt_acc']['test']:.2f} | "
              f"{c['calibrated_acc']['test']:.2f} | {c['selected_on']} |" for c in calibrations]
     return ("| data set | seed | chance | hand prompts (test) | calibrated (test) | anchors selected on |\n"
@@ -147,7 +188,14 @@ def _hardware(env: dict) -> str:
 def cost_markdown(page_seconds: float, runs: dict[str, dict], environment: dict) -> str:
     """"What this page cost", from measurements only: this execution's wall time on this machine, each run's own
     time as its `result.json` recorded it when it was computed (a run loaded from disk cost nothing now), and the
-    miniature teacher's one-time pretraining when the runs used it."""
+    miniature teacher's one-time pretraining when the runs used it.
+
+    Args:
+        page_seconds: The page's wall time so far.
+        runs: Run name -> its `result.json` contents: Stage 1 (`stage` "calibrate") with its `timings`, Stage 2 with
+            its `epochs` and `train_time_s`; both with the `environment` they ran in.
+        environment: This machine (`infra.environment.environment()`: device, CPU cores, torch).
+    """
     lines = [f"**What this page cost, measured.** This execution of the page: {page_seconds:.0f} s of wall time "
              f"({_hardware(environment)}). The runs it shows, each timed when it was computed:", "",
              "| run | what was timed | seconds | hardware |", "|---|---|---|---|"]

@@ -1,10 +1,14 @@
 """Stage 1 run — Prompt-aware Semantic Calibration (the method page, Stage 1), from data to an anchors file.
 
-Run it from the command line:
+Run it from the command line (the smoke profile, seed 0):
 
 .. code-block:: shell
 
     python -m pand_core calibrate --profile smoke
+
+It writes its run folder `runs/smoke/cub/calibrate-s0/` (in general
+`$PAND_RUNS/<profile>/<dataset>/calibrate-s<seed>/`, `$PAND_RUNS` defaulting to `runs`; `--out` names another),
+where Stage 2 reads its `anchors.pt`.
 
 Teacher features are computed once per split (and cached); the prompt learner trains on them; the anchors of
 the selected epoch are saved with everything Stage 2 needs to check that they fit.
