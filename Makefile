@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 STUDY_SEEDS     := $(shell seq 10 51)
 DEVIATION_SEEDS := $(shell seq 10 24)
 
-.PHONY: smoke test unit book study deviations miniature clean-venv help
+.PHONY: smoke test unit book study deviations regimes miniature clean-venv help
 
 help:
 	@echo "make smoke  - the reproduction pipeline on the offline smoke profile, then the book (_build/html)"
@@ -16,6 +16,7 @@ help:
 	@echo "make book   - build the Jupyter Book into _build/html"
 	@echo "make miniature - pretrain the miniature's teacher and student again and record them as the shipped weights"
 	@echo "make study  - every Stage 2 method over 42 paired seeds (10-51, studies/preregistration.md) on the smoke profile: runs/smoke/cub/summary.json and studies/results/study.md (the book's study)"
+	@echo "make regimes - the regime map: the study's claims with 4x the epochs and 4x the labelled images per class, on the seeds fixed by studies/regimes-preregistration.md: studies/results/regimes.{md,json,png}"
 	@echo "make deviations - the declared deviations measured on the miniature over 15 paired seeds (10-24; reads make study's runs): studies/results/deviations.md"
 
 $(STAMP): pyproject.toml
@@ -47,6 +48,9 @@ study: $(STAMP)
 
 deviations: $(STAMP)
 	$(BIN)/python -m pand_core.deviations --seeds $(DEVIATION_SEEDS) --runs runs --report studies/results/deviations.md
+
+regimes: $(STAMP)
+	$(BIN)/python -m pand_core.regimes --runs runs --results studies/results
 
 clean-venv:
 	rm -rf $(VENV)

@@ -192,6 +192,8 @@ class DistillConfig:
         val_fraction: The stratified share of train held out for a validation-selected test accuracy; 0: none.
         early_stop_patience: Stop after this many epochs without a new best test accuracy (the original: 100);
             0: never.
+        test_every: Score the test split every this many epochs and after the last one (1: every epoch, as the
+            original); training is the same either way, only the per-epoch test curve and the best epoch thin out.
         augment: "cpu" (PIL transforms in loader workers) or "device" (a uint8 cache, augmented on the device).
         skip_bad_images: Leave unreadable images out (listed in run.log and result.json) instead of stopping.
         amp: bf16 autocast on CUDA.
@@ -235,6 +237,7 @@ class DistillConfig:
     resize: int = 256
     val_fraction: float = 0.0  # > 0: hold out a stratified part of train for val-selected test accuracy
     early_stop_patience: int = 0  # > 0: stop after this many epochs without a new best TEST accuracy (original: 100)
+    test_every: int = 1  # > 1: score the test split every test_every epochs and after the last (cheaper studies)
     augment: str = "cpu"  # "cpu": PIL transforms in loader workers | "device": uint8 cache, batched on the device
     skip_bad_images: bool = False  # True: leave unreadable images out (listed in run.log and result.json)
     amp: bool = False
@@ -275,6 +278,11 @@ class DistillConfig:
                 raise ConfigError(f"batch_size ({self.batch_size}) must be at least nlrd_k + 1 ({self.nlrd_k + 1}).")
         if not 0 <= self.val_fraction < 1:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.test_every < 1:
+            raise ConfigError(f"test_every must be >= 1 (1: every epoch), got {self.test_every}")
+        if self.test_every > 1 and self.early_stop_patience:
+            raise ConfigError(f"early_stop_patience ({self.early_stop_patience}) watches the test accuracy of every "
+                              f"epoch; use test_every=1 with it (got {self.test_every}).")
         if not is_known_student(self.student):
             raise ConfigError(f"unknown student {self.student!r}; expected a torchvision classifier such as resnet18 or "
                               f"mobilenet_v2, or {MINI_STUDENT}.")

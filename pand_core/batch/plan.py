@@ -109,13 +109,15 @@ def teacher_flops(teacher: str) -> tuple[float, float, int]:
             model = open_clip.create_model(teacher, pretrained=None, device="meta")
     finally:
         root.disabled = was
+    model.eval()  # inference FLOPs; a BatchNorm tower (the miniature's teacher) refuses a batch of 1 in training mode
     size = model.visual.image_size
     size = size[0] if isinstance(size, (tuple, list)) else size
     with FlopCounterMode(display=False) as counter:
         model.encode_image(torch.empty(1, 3, size, size, device="meta"))
     image = float(counter.get_total_flops())
     with FlopCounterMode(display=False) as counter:
-        model.encode_text(torch.zeros(1, TEXT_TOKENS, dtype=torch.long, device="meta"))
+        tokens = getattr(model, "context_length", None) or TEXT_TOKENS  # the miniature's teacher: 48
+        model.encode_text(torch.zeros(1, tokens, dtype=torch.long, device="meta"))
     return image, float(counter.get_total_flops()), int(size)
 
 

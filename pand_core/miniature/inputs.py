@@ -17,8 +17,10 @@ BOOK_WORLD = SyntheticSpec()  # the book's world: seed 0 (design studies use oth
 
 def world_root(cache: Path | None = None, spec: SyntheticSpec = BOOK_WORLD, progress: bool | None = None) -> Path:
     """The book's synthetic world, drawn once into the cache (CUB layout); the folder that holds `CUB_200_2011/`."""
+    extra = f"+{spec.extra_train_per_class}" if spec.extra_train_per_class else ""
     root = (cache or default_cache()) / (f"synthetic-cub-v{SYNTHETIC_VERSION}-{spec.n_classes}c-"
-                                         f"{spec.train_per_class}x{spec.test_per_class}-{spec.image_size}px-s{spec.seed}")
+                                         f"{spec.train_per_class}{extra}x{spec.test_per_class}-{spec.image_size}px-"
+                                         f"s{spec.seed}")
     make_synthetic_cub(root, spec, progress=progress)
     return root
 

@@ -210,6 +210,9 @@ class SyntheticSpec:
         test_per_class: Test images per species.
         image_size: The side of every image in pixels.
         seed: Fixes every pixel.
+        extra_train_per_class: More training images per species, drawn after its test images and listed after
+            every other image: the world with them holds the world without them unchanged, file for file (a larger
+            labelled set with the same test split).
     """
 
     n_classes: int = 24
@@ -217,6 +220,19 @@ class SyntheticSpec:
     test_per_class: int = 20
     image_size: int = 64
     seed: int = 0
+    extra_train_per_class: int = 0
+
+    @property
+    def labelled_per_class(self) -> int:
+        """Training images per species, the appended ones included."""
+        return self.train_per_class + self.extra_train_per_class
+
+    def meta(self) -> dict:
+        """What `synthetic.json` records (without `extra_train_per_class` when it is 0, as before it existed)."""
+        meta = dict(asdict(self), version=SYNTHETIC_VERSION)
+        if not self.extra_train_per_class:
+            del meta["extra_train_per_class"]
+        return meta
 
 
 def make_synthetic_cub(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), progress: bool | None = None) -> Path:
@@ -232,7 +248,7 @@ def make_synthetic_cub(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), 
     """
     base = Path(root).expanduser() / "CUB_200_2011"
     meta_path = base / "synthetic.json"
-    meta = dict(asdict(spec), version=SYNTHETIC_VERSION)
+    meta = spec.meta()
 
     def existing() -> Path | None:
         if not meta_path.exists():
@@ -256,6 +272,9 @@ def _write_world(base: Path, spec: SyntheticSpec, meta: dict, progress: bool | N
     image_id = 0
     per_class = spec.train_per_class + spec.test_per_class
     jobs = [(c, k) for c in range(spec.n_classes) for k in range(per_class)]
+    # the appended training images: image k of a species always comes from the same stream, so the images above
+    # keep their ids, files and bytes
+    jobs += [(c, k) for c in range(spec.n_classes) for k in range(per_class, per_class + spec.extra_train_per_class)]
     for c, k in Progress(jobs, "writing the synthetic CUB world", progress=progress, leave=False):
         image_id += 1
         cls = classes[c]
@@ -266,7 +285,7 @@ def _write_world(base: Path, spec: SyntheticSpec, meta: dict, progress: bool | N
         captions.append(f"{image_id} {caption_for(cls, rng)}")
         images.append(f"{image_id} {rel}")
         labels.append(f"{image_id} {c + 1}")
-        split.append(f"{image_id} {1 if k < spec.train_per_class else 0}")
+        split.append(f"{image_id} {0 if spec.train_per_class <= k < per_class else 1}")
     (base / "images.txt").write_text("\n".join(images) + "\n")
     (base / "image_class_labels.txt").write_text("\n".join(labels) + "\n")
     (base / "train_test_split.txt").write_text("\n".join(split) + "\n")

@@ -1,15 +1,20 @@
 """Stage 2 — Neighborhood-aware Structural Distillation (the method page, Stage 2): one plain PyTorch training loop.
 
-Run it from the command line:
+Run it from the command line, after Stage 1 (`python -m pand_core calibrate`) of the same profile, data set and
+seed:
 
 .. code-block:: shell
 
-    python -m pand_core distill --profile smoke --method pand --anchors runs/calibrate/anchors.pt
+    python -m pand_core distill --profile smoke --method pand
+
+A method with learned anchors reads the anchors that Stage 1 wrote for its seed, here
+`runs/smoke/cub/calibrate-s0/anchors.pt` (`$PAND_RUNS/<profile>/<dataset>/calibrate-s<seed>/anchors.pt`);
+`--anchors PATH` reads another file.
 
 Every method of `config.METHODS` runs through the same step (`train_step`); what differs is which teacher targets
 exist (`targets.make_targets`) and which loss terms are added (`stage2_losses`). The step never waits for the
 device: its losses, counts and finite-check add up on the device and are read once per epoch. The test split is
-evaluated in full every epoch.
+evaluated in full every epoch (every `test_every` epochs and after the last, when that is set).
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ from ..infra.rundir import RunDir, load_checkpoint, save_checkpoint
 from .targets import TeacherTargets
 
 CHECK_EVERY = 50  # steps between reads of the device-side finite-check (one host synchronisation each)
-STAGE2_ADVICE = "the last good checkpoint is intact — lower the learning rate or disable AMP and resume."
+STAGE2_ADVICE = ("the last good checkpoint is intact; run again into a new --out with a lower learning rate or "
+                 "without --amp (a resume keeps the run's config).")
 
 
 class Stage2Model(nn.Module):
@@ -243,6 +249,11 @@ def evaluate(model: nn.Module, dataset, cfg: DistillConfig, device: torch.device
 
 
 # ------------------------------------------------------------------------------ what distill() is made of
+def _scores_test(cfg: DistillConfig, epoch: int) -> bool:
+    """Whether epoch `epoch` (0-based) scores the test split: every `test_every`-th epoch and the last."""
+    return (epoch + 1) % cfg.test_every == 0 or epoch + 1 == cfg.epochs
+
+
 def _result(cfg: DistillConfig, data: Stage2Data, student_start, world: int, test_acc_last: float | None,
             scored: int | None, best: dict, stopped_at: int | None, train_time: float) -> dict:
     """The run's `result.json`: what ran, on what, and its accuracies (last, best on test, validation-selected)."""
@@ -357,16 +368,19 @@ def distill(cfg: DistillConfig, resume: bool = False, progress: bool | None = No
             train_stats = train_one_epoch(model, opt, cfg, data.targets, data.anchors, data.batches(epoch), epoch, device, d)
             sched.step()
             train_time += time.perf_counter() - t_epoch
-            test_acc, scored = evaluate(trainable.student, data.test_eval, cfg, device, d)
-            val_acc = evaluate(trainable.student, data.val_eval, cfg, device, d)[0] if data.val_eval is not None else None
+            test_acc = val_acc = None
+            if _scores_test(cfg, epoch):
+                test_acc, scored = evaluate(trainable.student, data.test_eval, cfg, device, d)
+                if data.val_eval is not None:
+                    val_acc = evaluate(trainable.student, data.val_eval, cfg, device, d)[0]
             record = {"epoch": epoch, "lr": lr, "alpha": ce_weight(cfg.spec.teacher, epoch, cfg.epochs),
                       **train_stats, "test_acc": test_acc, "val_acc": val_acc, "epoch_time_s": time.perf_counter() - t_epoch}
-            is_best = _track_best(best, epoch, test_acc, val_acc)
+            is_best = test_acc is not None and _track_best(best, epoch, test_acc, val_acc)
             if d.main:
                 run.append_metrics(record)
                 _save_epoch(run, cfg, (trainable, opt, sched), epoch, best, train_time, is_best)
             barrier(d)
-            bar.set_postfix(loss=f"{record['loss']:.3f}", test=f"{test_acc:.1f}")
+            bar.set_postfix(loss=f"{record['loss']:.3f}", test="-" if test_acc is None else f"{test_acc:.1f}")
             if on_epoch_end is not None:
                 on_epoch_end(record)
             if _stops_early(cfg, epoch, best["best_epoch"]):  # every rank sees the same test accuracy
