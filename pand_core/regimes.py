@@ -251,8 +251,9 @@ def run_map(regimes: list[Regime], seeds: dict[str, list[int]], runs: str | Path
 
 
 def write_map(report: dict, folder: Path) -> list[Path]:
-    """The map's files: `regimes.json` (everything), `regimes.md` (its tables and how it was made), `regimes.png`
-    (the claims) and `regimes-accuracy.png` (the students and the teacher).
+    """The map's files: `regimes.json` (everything), `regimes.md` (its tables and how it was made),
+    `regimes-words.md` (the book's words, `regime_words`), `regimes.png` (the claims) and `regimes-accuracy.png`
+    (the students and the teacher).
 
     Args:
         report: The map's report.
@@ -264,7 +265,7 @@ def write_map(report: dict, folder: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     from .infra.files import write_json
-    from .report.regime_map import accuracy_figure, map_claims, regimes_figure, regimes_markdown
+    from .report.regime_map import accuracy_figure, map_claims, regime_words, regimes_figure, regimes_markdown
     from .report.style import apply_style
 
     report = dict(report, claims=[{k: v for k, v in c.items() if k != "per_regime"}
@@ -280,6 +281,8 @@ def write_map(report: dict, folder: Path) -> list[Path]:
     paths = [write_json(folder / "regimes.json", report)]
     (folder / "regimes.md").write_text(regimes_markdown(report) + note)
     paths.append(folder / "regimes.md")
+    (folder / "regimes-words.md").write_text(regime_words(report))  # the book's words on the map
+    paths.append(folder / "regimes-words.md")
     with plt.rc_context():
         apply_style()
         for name, draw in (("regimes.png", regimes_figure), ("regimes-accuracy.png", accuracy_figure)):

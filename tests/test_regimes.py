@@ -128,7 +128,8 @@ def test_map_report_from_result_files(tmp_path):
     assert data["regimes"][long.name]["paired"]["pand-ce"]["mean"] == pytest.approx(-5 + 0.1 * 2 * (0 - 5) / 4)
     md = (tmp_path / "regimes.md").read_text()
     assert "| PAND beats CE |" in md and "**flips**" in md and "8 img × 80 ep (480 steps, 4 seeds)" in md
-    assert {p.name for p in paths} == {"regimes.json", "regimes.md", "regimes.png", "regimes-accuracy.png"}
+    assert {p.name for p in paths} == {"regimes.json", "regimes.md", "regimes-words.md", "regimes.png",
+                                       "regimes-accuracy.png"}
 
 
 def test_map_figures_fit_the_page(tmp_path):

@@ -199,3 +199,54 @@ def accuracy_figure(report: dict):
     axes[0][0].set_ylabel("test accuracy, last epoch (%)")
     axes[0][-1].legend(loc="lower right", fontsize=9)
     return fig
+
+
+PAPER_STEPS_PER_IMAGE = 300 / 128  # the paper's CUB recipe: 300 epochs at batch 128 (the method page)
+
+
+def _label(regime: dict) -> str:
+    return f"{regime['images_per_class']} images × {regime['epochs']} epochs"
+
+
+def regime_words(report: dict, nearest: str = "32img-80ep") -> str:
+    """The map in words, for the book: how many verdicts hold, flip or depend on the regime; each claim's verdict
+    per regime with its interval; the regime nearest the paper's and its students' distance from the teacher.
+    Every number comes from `report`.
+
+    Args:
+        report: The map's report (`regimes.json`).
+        nearest: The regime nearest the paper's (the pre-registration's choice).
+    """
+    names = _ordered(report)
+    regimes = report["regimes"]
+    rows = map_claims(report, report["study"])
+    count = {k: sum(r["across_map"] == k for r in rows) for k in ("holds", "flips", "depends on the regime")}
+    study = regimes[report["study"]]
+    lines = [f"Of the study's six verdicts, **{count['holds']} hold** across the map, **{count['flips']} flip** and "
+             f"**{count['depends on the regime']} depend on the regime** (differences in points, mean [95 % "
+             f"interval]; {', '.join(_label(regimes[n]) + ' (' + str(regimes[n]['steps']) + ' steps)' for n in names)}).",
+             ""]
+    for row in rows:
+        per = "; ".join(f"{_label(regimes[n])}: {row['per_regime'][n]['verdict']} ({_fmt(row['per_regime'][n])})"
+                        for n in names)
+        lines.append(f"- **{row['claim']}** — {row['across_map']}. {per}.")
+    near = regimes[nearest]
+    teacher = _teacher(near)
+    gaps = {m: teacher - v["test_acc_last"]["mean"] for m, v in near["methods"].items()} if teacher else {}
+    verdicts = ", ".join(f"{r['claim']}: {r['per_regime'][nearest]['verdict']}" for r in rows)
+    lines += ["", f"The regime nearest the paper's is {_label(near)}: {near['steps_per_image']:.1f} optimiser steps "
+              f"per labelled image against the paper's {PAPER_STEPS_PER_IMAGE:.1f}, and {near['images_per_class']} "
+              f"images per class against CUB's about 30. There the verdicts are — {verdicts}."]
+    if gaps:
+        below = {m: g for m, g in gaps.items() if g > 0}
+        above = {m: -g for m, g in gaps.items() if g <= 0}
+        part = [f"the teacher (calibrated prompts) scores {teacher:.1f} %"]
+        if below:
+            part.append("; " + ", ".join(f"`{m}` ends {g:.1f} points below it" for m, g in below.items()))
+        if above:
+            part.append("; " + ", ".join(f"`{m}` ends {g:.1f} points above it" for m, g in above.items()))
+        st = _teacher(study)
+        study_gaps = [st - v["test_acc_last"]["mean"] for m, v in study["methods"].items() if m in gaps]
+        lines.append(f"In that regime {''.join(part)}. In the study's regime the teacher scores {st:.1f} % and the "
+                     f"same methods' students end {min(study_gaps):.1f} to {max(study_gaps):.1f} points below it.")
+    return "\n".join(lines) + "\n"
