@@ -191,3 +191,22 @@ def test_preregistered_seeds_follow_the_rule_from_the_committed_pilot():
         assert f"±{p['expected_half_width']:.1f}" in row and f"| {p['min_per_seed']:.1f} |" in row, row
     assert f"would take {plan['wanted_min']:.0f} minutes" in text and f"{plan['planned_min']:.0f} planned" in text
     assert f"scaled by {plan['scale']:.2f}" in text
+
+
+def test_map_words_count_the_verdicts_and_name_the_regime_nearest_the_paper():
+    from pand_core.regimes import regime_summary, study_corner
+    from pand_core.report.regime_map import map_claims, regime_words
+
+    methods = ("ce", "vl2lite", "vl2lite-original", "pand-no-psc", "pand-no-nlrd", "pand")
+    regimes = {STUDY.name: study_corner()}
+    for r in (Regime(8, 80), Regime(32, 20), Regime(32, 80)):
+        regimes[r.name] = regime_summary(r, _fake_results(r, dict(zip(methods, (5, 2, 3, 1, 1, 0)))))
+    report = {"study": STUDY.name, "regimes": regimes}
+    words = regime_words(report)
+    rows = map_claims(report, STUDY.name)
+    flips = sum(r["across_map"] == "flips" for r in rows)
+    assert f"**{flips} flip**" in words and flips == 2  # VL2Lite beats CE and PAND beats CE: reproduced -> contradicted
+    teacher = regimes["32img-80ep"]["stage1"]["calibrated"]["mean"]  # 80.5 in every fake seed pair
+    assert f"the teacher (calibrated prompts) scores {teacher:.1f} %" in words
+    assert f"`ce` ends {teacher - regimes['32img-80ep']['methods']['ce']['test_acc_last']['mean']:.1f} points below" in words
+    assert "2.5 optimiser steps per labelled image against the paper's 2.3" in words

@@ -230,6 +230,8 @@ def regime_words(report: dict, nearest: str = "32img-80ep") -> str:
         per = "; ".join(f"{_label(regimes[n])}: {row['per_regime'][n]['verdict']} ({_fmt(row['per_regime'][n])})"
                         for n in names)
         lines.append(f"- **{row['claim']}** — {row['across_map']}. {per}.")
+    if nearest not in regimes:
+        return "\n".join(lines) + "\n"
     near = regimes[nearest]
     teacher = _teacher(near)
     gaps = {m: teacher - v["test_acc_last"]["mean"] for m, v in near["methods"].items()} if teacher else {}
