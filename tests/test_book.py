@@ -104,7 +104,7 @@ def test_results_page_tables_of_the_paper_and_of_stage1(tmp_path):
     assert "| cub | resnet18 | vl2lite-original | 72.69 | derived: 76.09 − 3.4" in paper
     assert "| pets | (unconfirmed) | pand, best listed | 88.97 | quoted from [WizWand's benchmark listing](https://" in paper
     assert "76.09 is the paper's own statement" in paper and "76.52 is the best PAND entry for CUB" in paper
-    for seed, cal in ((1, 41.25), (0, 40.0)):
+    for seed, cal in ((1, 41.25), (0, 40.0), (10, 39.0)):
         path = tmp_path / "smoke" / "cub" / f"calibrate-s{seed}" / "result.json"
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps({"stage": "calibrate", "dataset": "cub", "seed": seed, "chance_acc": 100 / 24,
@@ -113,7 +113,8 @@ def test_results_page_tables_of_the_paper_and_of_stage1(tmp_path):
     (tmp_path / "smoke" / "cub" / "ce-s0").mkdir()
     (tmp_path / "smoke" / "cub" / "ce-s0" / "result.json").write_text(json.dumps(_result("ce", 0, 1.0, 2.0)))
     found = collect_calibrations(tmp_path)
-    assert [c["seed"] for c in found] == [0, 1]  # Stage 1 runs only, in path order
+    assert [c["seed"] for c in found] == [0, 1, 10]  # Stage 1 runs only, seeds as numbers (not "0, 1, 10, 2")
+    found = collect_calibrations(tmp_path, seeds={0, 1})  # the seeds of the Stage 2 runs a page shows
     table = calibrations_markdown(found)
     assert table.splitlines()[2:] == ["| cub | 0 | 4.17 | 33.33 | 40.00 | last |", "| cub | 1 | 4.17 | 33.33 | 41.25 | last |"]
     assert calibrations_markdown([]).splitlines()[2] == "| — | — | — | — | — | — |"
@@ -475,8 +476,11 @@ def test_summary_json_is_computed_from_the_result_files_only(tmp_path):
     for seed, (hand, cal) in enumerate([(30.0, 35.0), (30.0, 33.0), (30.0, 37.0)]):
         put(f"calibrate-s{seed}", {"stage": "calibrate", "seed": seed, "hand_prompt_acc": {"test": hand},
                                    "calibrated_acc": {"test": cal}})
+    put("calibrate-s10", {"stage": "calibrate", "seed": 10, "hand_prompt_acc": {"test": 30.0},
+                          "calibrated_acc": {"test": 90.0}})  # another study's Stage 1: no Stage 2 run of seed 10
     path = write_study_summary(tmp_path, "smoke", "cub", "resnet18")
     s = json.loads(path.read_text())
+    assert s["stage1"]["calibrated"]["seeds"] == [0, 1, 2]
     assert path == tmp_path / "smoke" / "cub" / "summary.json"
     assert s["methods"]["pand"]["seeds"] == [0, 1, 2] and s["methods"]["pand"]["test_acc_last"]["values"] == [44.0, 43.0, 47.0]
     assert s["methods"]["pand"]["test_acc_last"]["mean"] == pytest.approx(134 / 3)

@@ -54,6 +54,7 @@ def test_records_leave_out_dry_runs_and_count_as_gpu():
 def test_pending_page_names_the_command_and_every_part():
     text = gpu_suite_pending()
     assert "has not run yet" in text and "python benchmarks/gpu_suite.py" in text and "--dry-run" in text
+    assert "{" not in text, "an f-string placeholder was left unfilled"
     assert text.count("pending (no GPU run yet)") == 6
 
 

@@ -196,7 +196,8 @@ def gpu_suite_pending() -> str:
     """What the costs page says before the GPU suite has run: every part pending, and the command to run."""
     lines = ["**The GPU suite has not run yet.** On a machine with one GPU, run", "",
              f"    {GPU_SUITE_COMMAND}", "",
-             "(under 10 minutes; it writes `pand_core/measured/gpu-<gpu name>.json`, which this page then shows). Check it first on the CPU with `{GPU_SUITE_COMMAND} --dry-run`.", ""]
+             "(under 10 minutes; it writes `pand_core/measured/gpu-<gpu name>.json`, which this page then shows). "
+             f"Check it first on the CPU with `{GPU_SUITE_COMMAND} --dry-run`.", ""]
     lines += [f"- part {n}, {title}: pending (no GPU run yet)" for _, n, title in GPU_SUITE_PARTS]
     return "\n".join(lines)
 

@@ -7,6 +7,7 @@ import json
 import statistics
 from collections import defaultdict
 from pathlib import Path
+from typing import Iterable
 
 from ..config import METHOD_ORDER
 from .paper import PAPER
@@ -112,7 +113,8 @@ def study_summary(results: list[dict], calibrations: list[dict] = (), student: s
         results: Stage 2 `result.json` contents; runs of another student and runs without `test_acc_last` are
             left out.
         calibrations: Stage 1 `result.json` contents, one per seed (their `hand_prompt_acc` and `calibrated_acc`
-            on `test`); empty: no Stage 1 section.
+            on `test`); empty: no Stage 1 section. When there are Stage 2 runs, only the seeds they ran are kept
+            (another study's Stage 1 runs in the same folder are not this study's).
         student: The student whose runs are summarised.
     """
     per_method: dict[str, dict[int, float]] = defaultdict(dict)
@@ -134,7 +136,8 @@ def study_summary(results: list[dict], calibrations: list[dict] = (), student: s
     paired = {f"{a}-{b}": paired_difference(per_method[a], per_method[b])
               for a, b in PAIRED if a in per_method and b in per_method}
     stage1 = {}
-    cal = {c["seed"]: c for c in calibrations}
+    stage2_seeds = {s for by_seed in per_method.values() for s in by_seed}
+    cal = {c["seed"]: c for c in calibrations if not stage2_seeds or c["seed"] in stage2_seeds}
     for key, field in (("hand", "hand_prompt_acc"), ("calibrated", "calibrated_acc")):
         if cal:
             seeds = sorted(cal)
@@ -196,10 +199,15 @@ def claims(summary: dict) -> list[dict]:
     return out
 
 
-def collect_calibrations(runs_root: str | Path) -> list[dict]:
-    """Every Stage 1 `result.json` below `runs_root` (in folders named `calibrate-s<seed>`), in path order.
+def collect_calibrations(runs_root: str | Path, seeds: Iterable[int] | None = None) -> list[dict]:
+    """Every Stage 1 `result.json` below `runs_root` (in folders named `calibrate-s<seed>`), ordered by data set
+    and seed (as numbers).
 
     Args:
         runs_root: The folder searched at every depth.
+        seeds: Keep only these seeds (e.g. those of the Stage 2 runs a page shows); None: every seed.
     """
-    return [json.loads(p.read_text()) for p in sorted(Path(runs_root).rglob("calibrate-s*/result.json"))]
+    found = [json.loads(p.read_text()) for p in Path(runs_root).rglob("calibrate-s*/result.json")]
+    keep = None if seeds is None else set(seeds)
+    return sorted((c for c in found if keep is None or c["seed"] in keep),
+                  key=lambda c: (c.get("dataset", ""), c["seed"], c.get("profile", "")))
