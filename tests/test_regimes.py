@@ -102,7 +102,7 @@ def _fake_results(regime: Regime, shift: dict[str, float]) -> dict[str, dict]:
     out = {}
     for seed in range(4):
         out[f"c{seed}"] = {"stage": "calibrate", "seed": seed, "hand_prompt_acc": {"test": 70.0},
-                           "calibrated_acc": {"test": 80.0 + seed % 2}}
+                           "calibrated_acc": {"test": 80.0 + seed % 2}, "timings": {"total_s": 30.0}}
         for m, d in shift.items():
             out[f"{m}{seed}"] = {"method": m, "seed": seed, "student": "pand-mini-resnet",
                                  "test_acc_last": 50.0 + d + seed + 0.1 * (seed % 2) * d, "train_time_s": 1.0}
@@ -210,3 +210,30 @@ def test_map_words_count_the_verdicts_and_name_the_regime_nearest_the_paper():
     assert f"the teacher (calibrated prompts) scores {teacher:.1f} %" in words
     assert f"`ce` ends {teacher - regimes['32img-80ep']['methods']['ce']['test_acc_last']['mean']:.1f} points below" in words
     assert "2.5 optimiser steps per labelled image against the paper's 2.3" in words
+
+
+def test_machine_time_sums_the_runs_and_counts_a_shared_stage1_once():
+    from pand_core.regimes import machine_minutes, regime_summary
+
+    methods = ("ce", "pand")
+    regimes = {r.name: regime_summary(r, _fake_results(r, dict(zip(methods, (1, 0)))))
+               for r in (Regime(8, 80), Regime(32, 20), Regime(32, 80))}
+    cost = machine_minutes(regimes)
+    # Stage 2: 3 regimes x 4 seeds x 2 methods x 1 s; Stage 1: 4 seeds x 30 s at 8 images and 4 x 30 s at 32 (shared)
+    assert cost["stage2"] == pytest.approx(24 / 60) and cost["stage1"] == pytest.approx(8 * 30 / 60)
+    assert cost["total"] == pytest.approx(cost["stage1"] + cost["stage2"])
+
+
+def test_map_words_say_when_the_students_outrun_the_teacher():
+    from pand_core.regimes import regime_summary, study_corner
+    from pand_core.report.regime_map import regime_words
+
+    methods = ("ce", "vl2lite", "vl2lite-original", "pand-no-psc", "pand-no-nlrd", "pand")
+    regimes = {STUDY.name: study_corner()}
+    for r, base in ((Regime(8, 80), (5, 2, 3, 1, 1, 0)), (Regime(32, 20), (5, 2, 3, 1, 1, 0)),
+                    (Regime(32, 80), (45, 40, 41, 35, 36, 37))):  # 32img-80ep: every student above the 80.5 teacher
+        regimes[r.name] = regime_summary(r, _fake_results(r, dict(zip(methods, base))))
+    words = regime_words({"study": STUDY.name, "regimes": regimes})
+    assert "not near it in the premise" in words and "`ce` ends" in words and "points above it" in words
+    regimes["32img-80ep"] = regime_summary(Regime(32, 80), _fake_results(Regime(32, 80), dict(zip(methods, (5, 2, 3, 1, 1, 0)))))
+    assert "not near it in the premise" not in regime_words({"study": STUDY.name, "regimes": regimes})
