@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from pand_core.book.checks import book_problems
-from pand_core.report.findings import findings_markdown, study_figure
+from pand_core.report.findings import findings_beside, findings_markdown, study_figure
 from pand_core.report.style import MIN_FONT_PT, PAGE_WIDTH_IN, displayed_font_px, smallest_font_pt
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,12 +22,28 @@ READER_PAGES = ("intro", "method", "miniature", "deviations", "_deviations", "gp
 def test_the_committed_findings_box_is_the_studys():
     """findings.md (the intro's box) is `findings_markdown` of study.json; its rows are the six claims' intervals."""
     committed = (REPO / "studies" / "results" / "findings.md").read_text()
-    assert committed == findings_markdown(STUDY), "run python -m pand_core.report.redraw and commit the files"
+    assert committed == findings_beside(STUDY, REPO / "studies" / "results"), \
+        "run python -m pand_core.report.redraw and commit the files"
     pand_vl2lite = STUDY["paired"]["pand-vl2lite"]
     lo, hi = pand_vl2lite["ci95"]
     assert f"| PAND beats VL2Lite | {pand_vl2lite['mean']:+.1f} [{lo:+.1f}, {hi:+.1f}] | contradicted |" in committed
-    assert committed.startswith("**On the miniature, PAND beats training on labels alone (CE) but does not beat VL2Lite.")
+    # four verdicts flip across the regime map: the lead names the regime its verdicts belong to, and links the map
+    assert committed.startswith("**In the miniature's 120-step regime (8 labelled images per class, 20 epochs), PAND "
+                                "beats training on labels alone (CE) but does not beat VL2Lite.")
+    assert "| PAND beats CE | +4.8 [+2.9, +6.8] | reproduced | flips |" in committed
+    assert "of these six verdicts 1 holds, 4 flip and 1 depends on the regime" in committed
+    assert "[the regime map](miniature.md#the-regime-map)" in committed
     assert "42 paired seeds" in committed and "not CUB-200" in committed
+
+
+def test_without_the_map_the_box_keeps_the_studys_words():
+    box = findings_markdown(STUDY)
+    assert box.startswith("**On the miniature, PAND beats training on labels alone (CE) but does not beat VL2Lite.")
+    assert "across the regime map" not in box and "regime map" not in box
+    regimes = json.loads((REPO / "studies" / "results" / "regimes.json").read_text())
+    holds = dict(regimes, claims=[dict(c, across_map="holds") for c in regimes["claims"]])
+    box = findings_markdown(STUDY, regimes=holds, map_link="m.md")
+    assert box.startswith("**On the miniature,") and "of these six verdicts 6 hold." in box  # nothing flips
 
 
 def test_the_intro_opens_with_the_findings_box():
@@ -89,9 +105,10 @@ def _page(root: Path, rel: str, body: str) -> None:
 
 
 def test_the_built_book_check_finds_each_kind_of_problem(tmp_path):
-    rows = "".join(f"<tr><td>{a}</td><td>{b}</td><td>{c}</td></tr>" for a, b, c in (
+    rows = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>" for cells in (
         tuple(cell.strip() for cell in line.strip("|").split("|"))
-        for line in findings_markdown(STUDY).splitlines() if line.startswith("| ") and "paper's claim" not in line))
+        for line in findings_beside(STUDY, REPO / "studies" / "results").splitlines()
+        if line.startswith("| ") and "paper's claim" not in line))
     box = f"<div class='admonition findings'><table><tbody>{rows}</tbody></table></div>"
     _page(tmp_path, "book/intro.html", box + "<p>Answer first.</p>")
     _page(tmp_path, "notebooks/00_quickstart.html",

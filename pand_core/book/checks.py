@@ -56,8 +56,9 @@ def page_problems(page: Path, html_dir: Path) -> list[str]:
     return problems
 
 
-def findings_numbers(page: Path) -> list[tuple[str, str, str]]:
-    """(claim, difference, verdict) rows of the findings box on a built page; [] when it has none.
+def findings_numbers(page: Path) -> list[tuple[str, ...]]:
+    """(claim, difference, verdict[, across the regime map]) rows of the findings box on a built page; [] when it
+    has none.
 
     Args:
         page: The page's HTML file.
@@ -70,7 +71,7 @@ def findings_numbers(page: Path) -> list[tuple[str, str, str]]:
     rows = []
     for tr in box.select("tbody tr"):
         cells = [td.get_text(" ", strip=True) for td in tr.select("td")]
-        rows.append(tuple(cells[:3]))
+        rows.append(tuple(cells))
     return rows
 
 
@@ -81,13 +82,14 @@ def book_problems(html_dir: str | Path, study_json: str | Path | None = None) ->
         html_dir: The built book's HTML folder.
         study_json: The study summary the intro's findings box must show; None: that check is skipped.
     """
-    from ..report.findings import findings_markdown
+    from ..report.findings import findings_beside
 
     html_dir = Path(html_dir)
     problems = [p for page in _pages(html_dir) for p in page_problems(page, html_dir)]
     if study_json is not None:
         expected = [tuple(cell.strip() for cell in line.strip("|").split("|"))
-                    for line in findings_markdown(json.loads(Path(study_json).read_text())).splitlines()
+                    for line in findings_beside(json.loads(Path(study_json).read_text()),
+                                                Path(study_json).parent).splitlines()
                     if line.startswith("| ") and not line.startswith("| the paper's claim")]
         intro = html_dir / "book" / "intro.html"
         if not intro.exists():

@@ -24,4 +24,4 @@ from .tables import (  # noqa: F401
     ablation_markdown, calibrations_markdown, claims_markdown, cost_markdown, dataset_label, results_markdown,
     stage1_markdown, summary_markdown, write_study_report,
 )
-from .findings import committed_study, findings_markdown, study_figure  # noqa: F401
+from .findings import committed_regimes, committed_study, findings_beside, findings_markdown, study_figure  # noqa: F401

@@ -202,13 +202,14 @@ def accuracy_figure(report: dict):
 
 
 PAPER_STEPS_PER_IMAGE = 300 / 128  # the paper's CUB recipe: 300 epochs at batch 128 (the method page)
+NEAREST_PAPER = "32img-80ep"  # the regime nearest the paper's, fixed by studies/regimes-preregistration.md
 
 
 def _label(regime: dict) -> str:
     return f"{regime['images_per_class']} images × {regime['epochs']} epochs"
 
 
-def regime_words(report: dict, nearest: str = "32img-80ep") -> str:
+def regime_words(report: dict, nearest: str = NEAREST_PAPER) -> str:
     """The map in words, for the book: how many verdicts hold, flip or depend on the regime; each claim's verdict
     per regime with its interval; the regime nearest the paper's and its students' distance from the teacher.
     Every number comes from `report`.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..config import ABLATION, METHOD_ORDER
 from .paper import METHOD_NOTES, PAPER_DERIVED, PAPER_SOURCE
-from .findings import findings_markdown, study_figure
+from .findings import findings_beside, study_figure
 from .style import apply_style
 from .results import claims
 
@@ -93,7 +93,7 @@ def write_study_report(summary: dict, out_md: str | Path, provenance: str = "") 
         fig = study_figure(summary)
         fig.savefig(png)
         plt.close(fig)
-    out_md.with_name("findings.md").write_text(findings_markdown(summary))
+    out_md.with_name("findings.md").write_text(findings_beside(summary, out_md.parent))
     text = "\n\n".join([summary_markdown(summary), stage1_markdown(summary), claims_markdown(summary)]
                         + ([provenance] if provenance else []))
     out_md.write_text(text + "\n")
