@@ -68,14 +68,14 @@ def test_anchor_similarity_maps():
     fits_the_page(figures.anchor_similarity_maps(t @ t.t(), a @ a.t()))
 
 
-def test_knn_umap_names_the_groups_classes_and_places_pictures_inside():
+def test_knn_map_names_the_groups_classes_and_places_pictures_inside():
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(12), 8)
     xy = rng.normal(size=(12, 2))[labels] * 5 + rng.normal(size=(96, 2)) * 0.2
     group = rng.permutation(96)[:16]
     neighbours = torch.tensor([[(i + 1) % 16, (i + 2) % 16, (i + 3) % 16] for i in range(16)])
     pictures = [np.full((64, 64, 3), 200, dtype=np.uint8) for _ in group]
-    fig = figures.knn_umap(xy, labels, group, neighbours, NAMES, "miniature (CUB layout): one NLRD group of 16 "
+    fig = figures.knn_map(xy, labels, group, neighbours, NAMES, "miniature (CUB layout): one NLRD group of 16 "
                            "training images and its k = 3 teacher-logit neighbours; 17 % join one class", pictures)
     fits_the_page(fig)
     legend = [t.get_text() for t in fig.legends[0].get_texts()]

@@ -1,5 +1,5 @@
 """What NLRD looks at: k-nearest-neighbour graphs of logits, their label purity, teacher/student agreement,
-the per-pair divergences the JS term compares, and a 2-D UMAP view."""
+the per-pair divergences the JS term compares, and a 2-D t-SNE map."""
 
 from __future__ import annotations
 
@@ -119,20 +119,17 @@ def logit_differences(logits: torch.Tensor, k: int = NLRD_K, group_size: int | N
     return torch.softmax(logits[rows[keep]] - logits[idx[keep]], dim=-1)
 
 
-def umap_2d(features: torch.Tensor, seed: int = 0, n_neighbors: int = 10) -> np.ndarray:
-    """A 2-D UMAP embedding (cosine metric) of feature rows; deterministic for a fixed seed.
+def tsne_2d(features: torch.Tensor, seed: int = 0, perplexity: float = 15.0) -> np.ndarray:
+    """A 2-D t-SNE map (cosine distances, PCA start) of feature rows `[N, D]`; the same map for the same seed.
 
     Args:
         features: Feature rows `[N, D]` (CPU).
-        seed: UMAP's random state.
-        n_neighbors: UMAP's neighbourhood size (at most N − 1).
+        seed: t-SNE's random state.
+        perplexity: The neighbourhood size t-SNE keeps (at most (N − 1) / 3, as t-SNE needs).
     """
-    import warnings
+    from sklearn.manifold import TSNE
 
-    import umap
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        reducer = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, len(features) - 1), metric="cosine",
-                            random_state=seed, n_jobs=1)
-        return reducer.fit_transform(features.numpy())
+    x = features.detach().float().numpy()
+    perplexity = min(perplexity, (len(x) - 1) / 3)
+    return TSNE(n_components=2, perplexity=perplexity, metric="cosine", init="pca",
+                random_state=seed).fit_transform(x)

@@ -160,15 +160,15 @@ def spread_out(points, most: int, min_gap: float) -> list[int]:
     return taken
 
 
-def knn_umap(xy_all, labels_all, group, neighbours, classnames: Sequence[str], title: str,
+def knn_map(xy_all, labels_all, group, neighbours, classnames: Sequence[str], title: str,
              pictures: Sequence[np.ndarray] = (), most_pictures: int = 8):
-    """One NLRD group on the UMAP of the whole split: every image a soft disc (the group's classes in colour, named
+    """One NLRD group on a 2-D map (t-SNE) of the whole split: every image a soft disc (the group's classes in colour, named
     in the legend, the others grey), the group's images as rimmed dots with an arrow to each of their k
     teacher-logit neighbours, and up to `most_pictures` of the group's `pictures` (one per image of the group, in
     its order), spread over the map's outer part, beside their dots; returns the figure.
 
     Args:
-        xy_all: The UMAP coordinates `[N, 2]` of the whole split.
+        xy_all: The map's coordinates `[N, 2]` of the whole split.
         labels_all: The class of each of the N images `[N]`.
         group: Indices `[G]` of the group's images into the N.
         neighbours: Each group image's k neighbours `[G, k]`, as positions within `group` (-1: none), e.g.
