@@ -33,6 +33,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest --nbmake --nbmake-timeout=900 --durations=12 tests notebooks
 
 unit: $(STAMP)
+	$(BIN)/lint-imports --no-cache  # the layers and no import circles (pyproject.toml)
 	$(BIN)/python -m pytest -m "not slow" -q tests
 
 miniature: $(STAMP)

@@ -5,8 +5,7 @@ teacher into a small CNN student in two stages: learned prompts (Stage 1, PSC) g
 class anchors, a neighbourhood-aware loss (Stage 2, NSD) transfers local decision structure.
 """
 
-__version__ = "0.1.0"
-
+from .infra.version import package_version
 from .infra.errors import (  # noqa: F401
     ConfigError,
     CorruptImageError,
@@ -14,3 +13,5 @@ from .infra.errors import (  # noqa: F401
     PandError,
     TeacherUnavailableError,
 )
+
+__version__ = package_version()

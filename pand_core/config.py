@@ -7,14 +7,21 @@ miniature teacher (`pand-mini-clip`), offline on a CPU. A profile fills the defa
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .method.constants import CLIP_SCALE, KD_TEMPERATURE, NLRD_GROUP_SIZE, NLRD_K
 from .infra.errors import ConfigError
 from .infra.paths import default_cache, runs_root
 from .infra.seeds import SEEDING_VERSION
+
+# The method's fixed numbers (the method page, Stage 2), written once: the loss functions' defaults and
+# `DistillConfig`'s.
+CLIP_SCALE = 1 / 0.07  # s: the CLIP logit scale of Z^t = s·f·Θᵀ, fixed
+KD_TEMPERATURE = 2.0  # T of L_kd and of Hinton KD
+NLRD_K = 3  # k: neighbours per sample in L_nlrd
+NLRD_GROUP_SIZE = 32  # neighbours are searched within consecutive groups of this many samples (one GPU's batch)
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,12 @@ METHODS: dict[str, MethodSpec] = {
 
 # Table order: the registry's, with each method's `-original` recipe just before the controlled method it reproduces.
 METHOD_ORDER = sorted(METHODS, key=lambda m: (list(METHODS).index(m.removesuffix("-original")), not m.endswith("-original")))
+# What the studies and the pipeline run when not told: the study's methods (every method but `ce-original`); on the
+# paper profile every method in table order but `kd`, the project's own baseline (the paper has no counterpart).
+STUDY_METHODS = [m for m in METHODS if m != "ce-original"]
+DEFAULT_METHODS = {"smoke": STUDY_METHODS, "paper": [m for m in METHOD_ORDER if m != "kd"]}
+DEFAULT_SEEDS = {"smoke": [0, 1, 2], "paper": [0]}
+
 # The PSC x NLRD ablation, read off the specs: the methods with PAND's feature terms and optimiser, keyed by
 # (learned anchors?, NLRD?) -> vl2lite, pand-no-psc, pand-no-nlrd, pand.
 ABLATION = {(spec.anchors == "learned", spec.nlrd): name for name, spec in METHODS.items()
@@ -445,6 +458,23 @@ def _absent_means(saved: dict[str, Any], ran_on: str | None = None) -> dict[str,
     return out
 
 
+# Fields that may differ between a run and its resumption without changing its numbers.
+RESUME_IGNORES = ("out", "device", "num_workers", "cache")  # where a run is and what it runs on, not what it computes
+
+
+def config_changes(run_dir: str | Path, config: dict[str, Any]) -> list[str]:
+    """How `config` differs from the run's saved config.json, one line per field, fields of `RESUME_IGNORES` left
+    out; [] when `config` would reproduce that run (read with the device its result.json recorded, if any)."""
+    from .infra.rundir import read_config  # (torch: only when a run folder is read)
+
+    result = Path(run_dir) / "result.json"
+    try:
+        ran_on = json.loads(result.read_text()).get("environment", {}).get("device") if result.exists() else None
+    except (json.JSONDecodeError, AttributeError):
+        ran_on = None
+    return config_diff(read_config(run_dir), config, ignore=RESUME_IGNORES, ran_on=ran_on)
+
+
 def config_diff(saved: dict[str, Any], current: dict[str, Any], ignore: tuple[str, ...] = (),
                 ran_on: str | None = None) -> list[str]:
     """Human-readable differences between a saved config and the current one (for refusing a mismatched resume).
@@ -458,7 +488,7 @@ def config_diff(saved: dict[str, Any], current: dict[str, Any], ignore: tuple[st
     return [f"{k}: {saved.get(k)!r} != {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
 
 
-__all__ = ["CLASS_NAME_SOURCES", "CalibrateConfig", "DATASET_NAMES", "DistillConfig", "METHODS", "MINI_STUDENT", "MethodSpec", "PROFILES",
+__all__ = ["CLASS_NAME_SOURCES", "CalibrateConfig", "DATASET_NAMES", "DEFAULT_METHODS", "DEFAULT_SEEDS", "STUDY_METHODS", "DistillConfig", "METHODS", "MINI_STUDENT", "MethodSpec", "PROFILES",
            "PROMPT_PRECISIONS",
-           "check_schedule", "check_student_weights", "config_diff", "is_known_student", "is_known_teacher", "make_config",
+           "RESUME_IGNORES", "check_schedule", "check_student_weights", "config_changes", "config_diff", "is_known_student", "is_known_teacher", "make_config",
            "to_dict"]

@@ -126,7 +126,7 @@ def run_deviations(seeds: list[int], runs: str | Path = "runs", progress: bool |
         overrides: Config fields of every run, as `{"calibrate": {...}, "distill": {...}}` (tests shorten the
             schedule).
     """
-    from .book.stages import calibrated, distilled
+    from .stages import calibrated, distilled
 
     out: dict[str, dict[int, tuple]] = {}
     jobs = [(seed, arm) for seed in seeds for arm in (None, *ARMS)]

@@ -30,7 +30,6 @@ the stage, the cell, the loop the notebook is in (epochs, batches) and the time 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -40,22 +39,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import METHOD_ORDER, METHODS, PROFILES, default_student
+from .config import DEFAULT_METHODS, DEFAULT_SEEDS, METHODS, PROFILES, default_student
 from .infra.errors import PandError, PipelineError, exit_status
-from .infra.files import atomic_write
-from .book.firstrun import scrub_first_run_noise, warm_caches
-from .book.build import BOOK_NOTEBOOKS, build_book, rejected_pages  # noqa: F401  (re-exported)
+from .book.firstrun import warm_caches
+from .book.executed import SOURCE_KEY, review, set_aside, source_digest, stamp_source, stderr_summary
+from .book.build import build_book
 from .params import RunParams
 from .infra.progress import PROGRESS_FILE_ENV, format_status, progress_enabled, read_status
-from .study import STUDY_METHODS, run_study
+from .study import run_study
 from .batch.executors import BatchOptions
 from .batch.options import add_batch_arguments, batch_options, print_plan
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-# smoke: the study's methods; paper: every method in table order but `kd`, the project's own baseline (the paper
-# has no counterpart).
-DEFAULT_METHODS = {"smoke": STUDY_METHODS, "paper": [m for m in METHOD_ORDER if m != "kd"]}
-DEFAULT_SEEDS = {"smoke": [0, 1, 2], "paper": [0]}
 
 
 @dataclass
@@ -89,27 +84,6 @@ class Job:
         return recorded == source_digest(self.source())
 
 
-SOURCE_KEY = "pand_source_sha256"  # executed copy's metadata: the digest of the notebook it was made from
-
-
-def source_digest(path: Path) -> str:
-    """SHA-256 of a notebook's cells (their type and source, not outputs or metadata): an executed copy whose
-    notebook's digest changed is out of date and runs again."""
-    nb = json.loads(Path(path).read_text())
-    h = hashlib.sha256()
-    for cell in nb.get("cells", []):
-        src = cell.get("source", "")
-        h.update(f"{cell.get('cell_type', '')}\0{''.join(src) if isinstance(src, list) else src}\0".encode())
-    return h.hexdigest()
-
-
-def stamp_source(copy: Path, source: Path) -> None:
-    """Record `source`'s digest in the metadata of the executed `copy` (still its `.running` name)."""
-    nb = json.loads(copy.read_text())
-    nb.setdefault("metadata", {})[SOURCE_KEY] = source_digest(source)
-    copy.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-
-
 @dataclass
 class Plan:
     profile: str
@@ -117,6 +91,10 @@ class Plan:
     jobs: list[Job] = field(default_factory=list)
     book_copies: dict[str, Job] = field(default_factory=dict)  # notebook stem -> the executed copy the book shows
     studies: list[dict] = field(default_factory=list)  # keyword arguments of `run_study`, run before the notebooks
+
+    def executed_copies(self) -> dict[str, Path]:
+        """Notebook stem -> the path of the executed copy the book shows (`book.build.build_book`'s input)."""
+        return {stem: job.output(self.out) for stem, job in self.book_copies.items()}
 
 
 def make_plan(profile: str, out: Path, datasets: list[str], methods: list[str], students: list[str] | None,
@@ -208,43 +186,6 @@ def study_grid(plan: Plan):
     from .batch.jobs import grid
 
     return grid([{k: v for k, v in kw.items() if k not in ("progress", "log")} for kw in plan.studies])
-
-
-def stderr_cells(nb) -> list[tuple[int, str]]:
-    """(cell index, text) of every code cell with output on stderr — what the book's `-W` build rejects."""
-    found = []
-    for i, cell in enumerate(nb.cells):
-        text = "".join("".join(o["text"]) if isinstance(o.get("text"), list) else o.get("text", "")
-                       for o in cell.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == "stderr")
-        if cell.get("cell_type") == "code" and text.strip():
-            found.append((i, text))
-    return found
-
-
-def review(path: Path) -> list[tuple[int, str]]:
-    """Remove dependencies' first-run messages from an executed copy (rewriting it if any were there) and return
-    what stderr output is left; [] means the copy is accepted."""
-    import nbformat
-
-    nb = nbformat.read(str(path), as_version=4)
-    if scrub_first_run_noise(nb):
-        atomic_write(path, lambda tmp: nbformat.write(nb, str(tmp)))
-    return stderr_cells(nb)
-
-
-def set_aside(path: Path, kind: str, target: Path | None = None) -> Path:
-    """Move an executed copy that must not count as done to `<stem of target>.<kind>.ipynb` (replacing an older one)."""
-    target = target or path
-    aside = target.with_name(f"{target.stem}.{kind}.ipynb")
-    path.replace(aside)
-    return aside
-
-
-def _stderr_summary(problems: list[tuple[int, str]]) -> str:
-    cell, text = problems[0]
-    first = text.strip().splitlines()[0][:200]
-    more = f" (and {len(problems) - 1} more cell(s))" if len(problems) > 1 else ""
-    return f"cell index {cell} wrote to stderr: {first!r}{more}"
 
 
 class LiveStatus:
@@ -352,7 +293,7 @@ def run_job(job: Job, out: Path, strict: bool = True, live: bool | None = None, 
     if problems and strict:
         aside = set_aside(partial, "rejected", target)
         raise PipelineError(
-            f"notebook {job.notebook}.ipynb ({job.tag}) ran, but {_stderr_summary(problems)}. The book is built with "
+            f"notebook {job.notebook}.ipynb ({job.tag}) ran, but {stderr_summary(problems)}. The book is built with "
             f"warnings as errors and would reject it. Its executed copy is kept as {aside} and does not count as "
             "done: fix the cause and rerun the pipeline, which executes it again (everything else is kept)."
         )
@@ -382,7 +323,7 @@ def run_plan(plan: Plan, force: bool = False, log=print, strict: bool = True, li
                 summary.append({"notebook": job.notebook, "tag": job.tag, "status": "skipped", "seconds": 0.0})
                 continue
             aside = set_aside(job.output(plan.out), "rejected")
-            log(f"{name}: the executed copy is not fit for the book ({_stderr_summary(problems)}); "
+            log(f"{name}: the executed copy is not fit for the book ({stderr_summary(problems)}); "
                 f"set aside as {aside.name}, running it again ...")
         elif not force and job.output(plan.out).exists() and not job.is_current(plan.out) and not job.always:
             log(f"{name}: its notebook changed since this copy was made, running it again ...")
@@ -441,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
               f"executed notebooks in {plan.out / 'notebooks'}")
         if args.book:
             t1 = time.perf_counter()
-            html = build_book(plan, repo, Path(args.html) if args.html else repo / "_build" / "html")
+            html = build_book(plan.executed_copies(), plan.out / "book-src", repo,
+                              Path(args.html) if args.html else repo / "_build" / "html")
             print(f"book built in {time.perf_counter() - t1:.0f} s: open {html / 'index.html'}")
 
     return exit_status(pipeline)

@@ -37,11 +37,10 @@ from pathlib import Path
 
 from .batch.executors import BatchOptions, run_jobs
 from .batch.options import add_batch_arguments, batch_options, print_plan
-from .config import METHODS, PROFILES
+from .config import METHODS, PROFILES, STUDY_METHODS
 from .infra.errors import exit_status
 
 # Every Stage 2 method but `ce-original` (the original code's no-teacher recipe), in the registry's order.
-STUDY_METHODS = [m for m in METHODS if m != "ce-original"]
 
 
 def run_study(profile: str, dataset: str, methods: list[str], seeds: list[int], student: str | None = None,

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from pand_core.book.stages import split_for, teacher_for  # noqa: E402
+from pand_core.stages import split_for, teacher_for  # noqa: E402
 from pand_core.config import make_config  # noqa: E402
 from pand_core.data import paper_train_transform  # noqa: E402
 from pand_core.data.views import AugmentedViews  # noqa: E402

@@ -41,7 +41,7 @@ from pand_core.data import paper_test_transform
 from pand_core.infra.environment import environment
 from pand_core.method.losses import ce_step_mass, loss_weights, nlrd_loss
 from pand_core.models import AlignHead
-from pand_core.book.stages import load_student, split_for, teacher_for
+from pand_core.stages import load_student, split_for, teacher_for
 
 
 def effective_rank(x: torch.Tensor) -> float:

@@ -6,7 +6,7 @@ estimated hours of one CUB-200 run — counted-FLOP estimates, labelled as such.
 
 from pathlib import Path
 
-from pand_core.batch.plan import card_plan_markdown
+from pand_core.book.accelerator import card_plan_markdown
 
 OUT = Path(__file__).resolve().parent / "results" / "gpu-recipe.md"
 

@@ -45,7 +45,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pand_core.book.stages import load_student, predict  # noqa: E402
+from pand_core.stages import load_student, predict  # noqa: E402
 from pand_core.data import load_dataset, paper_test_transform  # noqa: E402
 from pand_core.infra.environment import environment  # noqa: E402
 from pand_core.infra.paths import default_cache  # noqa: E402
@@ -78,7 +78,8 @@ def time_seed(cache: Path, per_class: int, seed: int = 0) -> float:
     per class, in a temporary runs folder (the world drawn beforehand, not timed); no accuracy is shown."""
     import tempfile
 
-    from pand_core.study import STUDY_METHODS, run_study
+    from pand_core.config import STUDY_METHODS
+    from pand_core.study import run_study
 
     root = world_root(cache, dataclasses.replace(BOOK_WORLD, test_per_class=per_class))
     with tempfile.TemporaryDirectory() as runs:

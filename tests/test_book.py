@@ -13,7 +13,9 @@ import torch
 from pand_core.config import make_config
 from pand_core.infra.errors import ConfigError, PipelineError
 from pand_core.method.neighborhood import knn_graph, knn_overlap, neighbour_label_purity, pair_divergences, purity_upper_bound
-from pand_core.pipeline import build_book, make_plan, run_plan, run_studies, stderr_cells
+from pand_core.book.build import build_book
+from pand_core.book.executed import stderr_cells
+from pand_core.pipeline import make_plan, run_plan, run_studies
 from pand_core.report import ablation_markdown, collect_results, results_markdown, summarise
 
 REPO = Path(__file__).resolve().parents[1]
@@ -214,7 +216,7 @@ def test_purity_upper_bound_counts_the_same_class_samples_a_group_holds():
 # --------------------------------------------------------------------------------------------- stages
 def test_stages_load_finished_runs_and_refuse_other_configs(tmp_path, monkeypatch, synthetic_root):
     from pand_core.stage1 import calibrate as cal_mod
-    from pand_core.book.stages import calibrated
+    from pand_core.stages import calibrated
 
     monkeypatch.setenv("PAND_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("PAND_CACHE", str(tmp_path / "cache"))
@@ -241,7 +243,8 @@ def test_a_run_saved_before_named_random_streams_is_not_taken_for_one_after(tmp_
 
 def test_config_changes_ignore_what_a_resume_may_change(tmp_path):
     from pand_core.infra.files import write_json
-    from pand_core.infra.rundir import config_changes, read_config, started
+    from pand_core.config import config_changes
+    from pand_core.infra.rundir import read_config, started
 
     assert not started(tmp_path)
     write_json(tmp_path / "config.json", {"epochs": 2, "out": "a", "device": "cpu"})
@@ -272,7 +275,8 @@ def test_an_executed_copy_is_done_only_while_its_notebook_is_unchanged(tmp_path,
     """The copy records its notebook's cell digest: editing a cell makes it out of date, editing only metadata (or
     outputs) does not, and a copy without the digest (made before it was recorded) is out of date."""
     from pand_core import pipeline
-    from pand_core.pipeline import Job, stamp_source
+    from pand_core.book.executed import stamp_source
+    from pand_core.pipeline import Job
 
     monkeypatch.setattr(pipeline, "NOTEBOOK_DIR", tmp_path / "nb")
     (tmp_path / "nb").mkdir()
@@ -419,13 +423,13 @@ def test_pipeline_end_to_end_with_failure_recovery_and_book(tmp_path, monkeypatc
     distillation = good.book_copies["03_distillation"]
     add_stderr(distillation, "UserWarning: appeared after the run\n")
     with pytest.raises(PipelineError, match="03_distillation.ipynb is not fit for the book"):
-        build_book(good, REPO, tmp_path / "html")
+        build_book(good.executed_copies(), good.out / "book-src", REPO, tmp_path / "html")
     assert not distillation.output(out.resolve()).exists()  # set aside: the next run executes it again
     status = {(s["notebook"], s["tag"]): s["status"] for s in run_plan(good, log=log.append)}
     assert status[("03_distillation", "cub-pand-mini-resnet-pand-s0")] == "ran"
     assert status[("02_neighborhood_graph", "cub-pand-mini-resnet")] == "skipped"
 
-    html = build_book(good, REPO, tmp_path / "html")
+    html = build_book(good.executed_copies(), good.out / "book-src", REPO, tmp_path / "html")
     pages = {p.relative_to(html).as_posix() for p in html.rglob("*.html")}
     assert {"book/intro.html", "book/method.html", "book/reproduction.html", "book/api.html", "book/gpu-recipe.html",
             "notebooks/03_distillation.html", "notebooks/04_results.html"} <= pages

@@ -19,7 +19,7 @@ def test_making_the_smoke_configs_imports_no_model_or_data_code():
             "('pand_core', 'torch', 'torchvision', 'open_clip')))))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert loaded == ["pand_core", "pand_core.config", "pand_core.infra", "pand_core.infra.errors", "pand_core.infra.paths",
-                      "pand_core.infra.seeds", "pand_core.method", "pand_core.method.constants"]
+                      "pand_core.infra.seeds", "pand_core.infra.version"]
 
 
 def test_the_command_line_and_its_help_load_no_torch():
@@ -36,13 +36,13 @@ def test_the_command_line_and_its_help_load_no_torch():
 
 def test_the_name_registries_agree_with_the_code_that_owns_the_names():
     from pand_core import models
-    from pand_core.miniature import network as mininet
+    from pand_core.models import mini_resnet as mininet
     from pand_core.data import DATASETS
 
-    from pand_core.data.download import DOWNLOADABLE
+    from pand_core.data.download import REGISTRY
 
     assert set(config.DATASET_NAMES) == set(DATASETS)
-    assert config.DOWNLOADABLE_NAMES == DOWNLOADABLE
+    assert config.DOWNLOADABLE_NAMES == tuple(REGISTRY)  # `--all` fetches what has an archive
     assert {p.stem for p in config.MODEL_CONFIG_DIR.glob("*.json")} == {models.TINY_TEACHER, models.MINI_TEACHER}
     assert [config.is_known_teacher(n) for n in (models.TINY_TEACHER, models.MINI_TEACHER, "convnext_xxlarge",
                                                   "ViT-B-32", "ViT-Z", "hf-hub:a/b", "x")] == [True] * 4 + [False, True, False]
@@ -65,7 +65,7 @@ def test_make_config_refuses_unknown_names(stage, field, value, message):
 def test_the_cache_folder_is_resolved_once_into_the_config(tmp_path, monkeypatch):
     """`make_config` reads `$PAND_CACHE` once into `cfg.cache`; the stages below read the field, so changing the
     variable afterwards moves no run's caches; an explicit `cache` wins; a resumed run may find its cache elsewhere."""
-    from pand_core.infra.rundir import RESUME_IGNORES
+    from pand_core.config import RESUME_IGNORES
 
     monkeypatch.setenv("PAND_CACHE", str(tmp_path / "a"))
     cfg = make_config("distill", "smoke")

@@ -6,7 +6,7 @@ import json
 
 import torch
 
-from pand_core.infra import devices
+from pand_core.book import accelerator as devices
 
 
 def test_cpu_runtime_says_there_is_no_gpu(monkeypatch, capsys):

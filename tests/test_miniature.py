@@ -210,12 +210,12 @@ def test_shipped_form_is_fp16_and_loads_through_the_users_paths(tmp_path):
     import importlib.util
 
     from pand_core.config import MINI_STUDENT
-    from pand_core.miniature import artifacts
-    from pand_core.miniature.network import MiniResNet
+    from pand_core.miniature import artifacts, ship
+    from pand_core.models.mini_resnet import MiniResNet
     from pand_core.models import build_student
 
     model, log = pretrain_mini_clip(TINY_RUN, progress=False)
-    path, digest = artifacts.write_teacher(model, log, TINY_RUN, root=tmp_path)
+    path, digest = ship.write_teacher(model, log, TINY_RUN, root=tmp_path)
     assert digest == artifacts.sha256_file(path) and len(digest) == 64
     teacher = load_teacher(MINI_TEACHER, str(path.parent))
     x = torch.randn(2, 3, 32, 32)
@@ -223,12 +223,12 @@ def test_shipped_form_is_fp16_and_loads_through_the_users_paths(tmp_path):
         ref = torch.nn.functional.normalize(model.encode_image(x), dim=-1)
     assert torch.allclose(teacher.encode_image(x), ref, atol=2e-2)  # fp16 storage: close, not equal
     net = MiniResNet(num_classes=16)
-    spath, _ = artifacts.write_student(net, {"history": []}, root=tmp_path)
+    spath, _ = ship.write_student(net, {"history": []}, root=tmp_path)
     student = build_student(MINI_STUDENT, 5, pretrained=str(spath))
     half = net.stem[0].weight.detach().half().float()
     assert torch.equal(student.backbone.state_dict()["stem.0.weight"], half)
     record = tmp_path / "shipped.py"
-    artifacts.write_record({"a/b.pt": {"sha256": digest, "bytes": 1, "spec": {"x": None, "y": True}}}, record)
+    ship.write_record({"a/b.pt": {"sha256": digest, "bytes": 1, "spec": {"x": None, "y": True}}}, record)
     spec = importlib.util.spec_from_file_location("record", record)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -58,7 +58,7 @@ def test_a_checkpoint_of_another_architecture_is_refused_with_its_keys(tmp_path)
 def test_mini_resnet_is_a_student_like_resnet18_and_loads_its_upstream_weights(tmp_path):
     """`pand-mini-resnet`: halves the resolution in stages 2-4 (32 px -> a 4x4 map), 128-d pooled features, its
     upstream weights load through `build_student(pretrained=<file>)`, and it has no ImageNet tag to load."""
-    from pand_core.miniature.network import MINI_STUDENT, MiniResNet
+    from pand_core.models.mini_resnet import MINI_STUDENT, MiniResNet
 
     net = MiniResNet(num_classes=3)
     assert net.layers(net.stem(torch.zeros(2, 3, 32, 32))).shape == (2, 128, 4, 4)

@@ -16,7 +16,9 @@ import pytest
 
 from pand_core.book.firstrun import FIRST_RUN_NOISE, is_first_run_noise, scrub_first_run_noise, warm_caches
 from pand_core.infra.errors import PipelineError
-from pand_core.pipeline import Job, rejected_pages, run_job, stderr_cells
+from pand_core.book.build import rejected_pages
+from pand_core.book.executed import stderr_cells
+from pand_core.pipeline import Job, run_job
 from pand_core.infra.progress import PROGRESS_FILE_ENV, Progress, format_status, read_status
 from pand_core.infra.paths import display_path
 

@@ -27,7 +27,8 @@ from pand_core.data import download as dl
 from pand_core.data import load_dataset
 from pand_core.miniature.world import SyntheticSpec, make_synthetic_cub
 from pand_core.models import TINY_TEACHER, load_teacher
-from pand_core.pipeline import DEFAULT_METHODS, Job, run_job
+from pand_core.config import DEFAULT_METHODS
+from pand_core.pipeline import Job, run_job
 
 from mirror import Server, serve  # noqa: E402  (tests/mirror.py)
 

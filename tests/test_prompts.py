@@ -86,7 +86,7 @@ def test_exact_on_a_full_size_open_clip_text_tower():
 
 
 def test_truncated_text_encoding_equals_open_clip(tiny_teacher):
-    from pand_core.stage1.prompts import encode_text_truncated
+    from pand_core.models.text_tower import encode_text_truncated
 
     tokens = tiny_teacher.tokenizer(["a bird", "a photo of a red headed striped finch with a fork tail"])
     with torch.no_grad():

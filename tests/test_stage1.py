@@ -217,9 +217,9 @@ def test_fp16_steps_need_their_loss_scaler(tiny_teacher):
 def test_a_stage1_run_from_before_prompt_precision_is_read_by_where_it_ran(tmp_path, device, changed):
     """On a CPU an old run trained in fp32, today's "auto"; on a GPU in bf16 with bf16 logits, which nothing today
     reproduces, so a finished GPU run of that time is refused instead of standing in for the fp16 default."""
-    from pand_core.book.stages import _finished
+    from pand_core.stages import finished as _finished
     from pand_core.config import PROMPT_PRECISION_BEFORE_ON_GPU, to_dict
-    from pand_core.infra.rundir import config_changes
+    from pand_core.config import config_changes
 
     cfg = make_config("calibrate", "smoke", runs=tmp_path, seed=0)
     out = tmp_path / "old"

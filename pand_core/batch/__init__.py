@@ -4,7 +4,7 @@ pand_core[cluster]`).
 
 - `jobs.py`: the grid, one `RunJob` per Stage 1 run (data set, seed) and Stage 2 run (data set, student, method,
   seed), and which Stage 1 run each Stage 2 run reads (pure; no engine).
-- `task.py`: what one job does wherever it runs: its threads, then `book.stages.calibrated` / `distilled`.
+- `task.py`: what one job does wherever it runs: its threads, then `stages.calibrated` / `distilled`.
 - `executors.py`: the three executors and the driver that submits ready jobs and collects results and failures.
 - `plan.py`: the dry run: jobs, dependencies, costs (measured where a run finished, else labelled estimates) and
   the wall time on N GPUs.

@@ -135,7 +135,7 @@ def _inline(jobs, threads: int | None, task: Task, log) -> dict[str, dict]:
 
 
 def _finished(job: RunJob) -> dict | None:
-    from ..book.stages import _finished as finished_result
+    from ..stages import finished as finished_result
 
     return finished_result(job.config)  # refuses a finished run of another configuration (ConfigError)
 

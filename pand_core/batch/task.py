@@ -36,7 +36,7 @@ def run_job(job: RunJob, threads: int | None = None, quiet: bool = False) -> dic
         threads: Its CPU threads (`job_threads`).
         quiet: Print nothing.
     """
-    from ..book.stages import calibrated, distilled
+    from ..stages import calibrated, distilled
 
     used = job_threads(threads)
     say = (lambda _: None) if quiet else partial(print, flush=True)

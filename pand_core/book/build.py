@@ -8,12 +8,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 from ..infra.errors import PipelineError
-
-if TYPE_CHECKING:
-    from ..pipeline import Plan
+from .executed import review, set_aside, stderr_summary
 
 BOOK_NOTEBOOKS = ("00_quickstart", "01_prompt_calibration", "02_neighborhood_graph", "03_distillation", "04_results",
                   "05_costs")
@@ -47,16 +43,16 @@ def _book_copy(nb_path: Path, dest: Path) -> None:
     nbformat.write(nb, str(dest))
 
 
-def build_book(plan: Plan, repo: Path, html_out: Path, strict: bool = True) -> Path:
-    """Build the Jupyter Book from the pipeline's executed notebooks (no re-execution) into `html_out`.
+def build_book(copies: dict[str, Path], staging: Path, repo: Path, html_out: Path, strict: bool = True) -> Path:
+    """Build the Jupyter Book from executed notebooks (no re-execution) into `html_out`.
 
     A copy the build rejects (a warning or error that names it) is set aside as `<name>.rejected.ipynb`, so the
     next pipeline run executes it again instead of reusing it; a missing copy or a failed build raises
-    `PipelineError`. The sources are staged in `<plan.out>/book-src`; returns `html_out`.
+    `PipelineError`. Returns `html_out`.
 
     Args:
-        plan: The pipeline's plan (`pipeline.make_plan`): its `out` folder and the executed copy of each page
-            (`book_copies`).
+        copies: Notebook stem -> its executed copy, for every page of `BOOK_NOTEBOOKS` (`pipeline.Plan.executed_copies`).
+        staging: The folder the book's sources are staged in (replaced).
         repo: The repository's root: `book/`, `studies/`, `_toc.yml`, `_config.yml`, `_static/` and `_ext/`.
         html_out: The folder the built HTML is copied to (an existing one is replaced).
         strict: Review each executed copy first (one that wrote to stderr is set aside, `PipelineError`) and build
@@ -64,9 +60,7 @@ def build_book(plan: Plan, repo: Path, html_out: Path, strict: bool = True) -> P
     """
     import yaml
 
-    from ..pipeline import _stderr_summary, review, set_aside  # the review rule of executed copies lives there
-
-    stage = plan.out / "book-src"
+    stage = staging
     if stage.exists():
         shutil.rmtree(stage)
     shutil.copytree(repo / "book", stage / "book")
@@ -81,22 +75,22 @@ def build_book(plan: Plan, repo: Path, html_out: Path, strict: bool = True) -> P
     (stage / "_config.yml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     (stage / "notebooks").mkdir()
     for stem in BOOK_NOTEBOOKS:
-        job = plan.book_copies.get(stem)
-        if job is None or not job.output(plan.out).exists():
+        copy = copies.get(stem)
+        if copy is None or not copy.exists():
             raise PipelineError(f"no executed copy of {stem}.ipynb to put in the book; run the pipeline first.")
-        if strict and (problems := review(job.output(plan.out))):
-            aside = set_aside(job.output(plan.out), "rejected")
-            raise PipelineError(f"the executed copy of {stem}.ipynb is not fit for the book: {_stderr_summary(problems)}. "
+        if strict and (problems := review(copy)):
+            aside = set_aside(copy, "rejected")
+            raise PipelineError(f"the executed copy of {stem}.ipynb is not fit for the book: {stderr_summary(problems)}. "
                                 f"It was set aside as {aside}; rerunning the pipeline executes it again.")
-        _book_copy(job.output(plan.out), stage / "notebooks" / f"{stem}.ipynb")
+        _book_copy(copy, stage / "notebooks" / f"{stem}.ipynb")
     exe = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(exe) if exe.exists() else (shutil.which("jupyter-book") or "jupyter-book"), "build", str(stage)] + (["-W", "--keep-going"] if strict else [])
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        rejected = {stem: what for stem, what in rejected_pages(proc.stdout + proc.stderr).items() if stem in plan.book_copies}
+        rejected = {stem: what for stem, what in rejected_pages(proc.stdout + proc.stderr).items() if stem in copies}
         lines = []
         for stem, what in rejected.items():
-            copy = plan.book_copies[stem].output(plan.out)
+            copy = copies[stem]
             if copy.exists():
                 lines.append(f"  {stem}.ipynb: {what}\n    its executed copy was set aside as {set_aside(copy, 'rejected')}; "
                              "the next run executes it again")

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from ..config import DATASET_NAMES
 from ..infra.errors import ChecksumMismatchError, ConfigError, DownloadError
 
 MIRROR_ENV = "PAND_DOWNLOAD_MIRROR"
@@ -141,7 +142,6 @@ REGISTRY: dict[str, DatasetArchives] = {
     ),
 }
 
-DOWNLOADABLE = tuple(REGISTRY)  # what `--all` fetches; Stanford Cars has no live official archive
 CARS_LAYOUT = ("devkit/cars_meta.mat", "devkit/cars_train_annos.mat", "cars_test_annos_withlabels.mat", "cars_train",
                "cars_test")
 CARS_UNAVAILABLE = (
@@ -362,10 +362,8 @@ def download(name: str, root: str | Path, progress: bool | None = None, archive:
         archive: A local archive or folder to install from (Stanford Cars only, whose official links are dead).
         keep_archives: Keep the downloaded archives (under `root/.pand-downloads`) after extraction.
     """
-    from . import DATASETS
-
-    if name not in DATASETS:
-        raise ConfigError(f"unknown data set {name!r}; expected one of {sorted(DATASETS)}.")
+    if name not in DATASET_NAMES:
+        raise ConfigError(f"unknown data set {name!r}; expected one of {sorted(DATASET_NAMES)}.")
     root = Path(root).expanduser()
     try:
         root.mkdir(parents=True, exist_ok=True)

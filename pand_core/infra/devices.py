@@ -1,13 +1,9 @@
-"""Which torch device a run's `device` setting means, and what this machine's GPU can run (`describe_accelerator`)."""
+"""Which torch device a run's `device` setting means (what a GPU can run is `book.accelerator`)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import torch
 
-from ..config import DistillConfig
 from .errors import ConfigError
 
 
@@ -18,105 +14,3 @@ def resolve_device(device: str) -> torch.device:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device {device!r} requested but CUDA is not available; use --device cpu.")
     return torch.device(device)
-
-
-# What the paper recipe needs on one GPU (Stage 2, ResNet-18 student, batch 128, ConvNeXt-XXL CLIP teacher in fp32).
-# No GPU run has measured it yet (benchmarks/gpu_suite.py part 2 writes pand_core/measured/gpu-<name>.json, shipped
-# with the package); until one has, these are estimates from what is known exactly: the teacher has 1,200,576,385
-# parameters (846,543,744 in the image tower; counted from open_clip's convnext_xxlarge config), 4.47 GiB in fp32, and
-# stays on the GPU in both modes (distill() keeps it after the bank is built). Online, its no-grad forward on the
-# student's 224 px view at batch 128 holds at least a stage-1 MLP hidden tensor of 128 x 1536 x 56 x 56 fp32 values
-# (2.3 GiB) and that block's 0.57 GiB input, on top of the student's own training step (ResNet-18, 224 px, batch 128;
-# not measured here). So online is estimated to need more than a 16 GB card's 15 GiB usable and is recommended from
-# 22 GiB (what a 24 GB card shows); bank mode (student step + resident teacher weights) from 12 GiB.
-TEACHER_PARAMS = 1_200_576_385
-ONLINE_MIN_GIB_ESTIMATE = 22.0
-BANK_MIN_GIB_ESTIMATE = 12.0
-
-
-def measured_recipe_peaks(results_dir: str | Path | None = None) -> dict[str, float]:
-    """Peak GiB of the fp32 `pand_online` / `pand_bank` steps measured by the GPU suite (largest over its students and
-    result files); {} when no `gpu-*.json` with part 2 measured is there (default: `paths.MEASURED_DIR`, package data)."""
-    from .paths import MEASURED_DIR
-
-    folder = Path(results_dir) if results_dir is not None else MEASURED_DIR
-    peaks: dict[str, float] = {}
-    for path in sorted(folder.glob("gpu-*.json")) if folder.is_dir() else []:
-        try:
-            modes = json.loads(path.read_text())["parts"]["memory"]["modes"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        for by_precision in modes.values():
-            for mode, m in (by_precision.get("fp32") or {}).items():
-                if mode in ("pand_online", "pand_bank") and m.get("peak_gib") is not None:
-                    peaks[mode] = max(peaks.get(mode, 0.0), float(m["peak_gib"]))
-    return peaks
-
-
-def recipe_fit(total_gib: float, peaks: dict[str, float] | None = None) -> tuple[bool, bool, str]:
-    """(online fits, bank fits, the basis) for a GPU with `total_gib`: measured peaks (plus 0.5 GiB for the CUDA context)
-    when given, else the estimated minimums above."""
-    peaks = peaks or {}
-    if "pand_online" in peaks and "pand_bank" in peaks:
-        return (peaks["pand_online"] + 0.5 <= total_gib, peaks["pand_bank"] + 0.5 <= total_gib,
-                f"measured peaks: online {peaks['pand_online']:.1f} GiB, bank {peaks['pand_bank']:.1f} GiB")
-    return (total_gib >= ONLINE_MIN_GIB_ESTIMATE, total_gib >= BANK_MIN_GIB_ESTIMATE,
-            f"estimate, not yet measured on a GPU: online from {ONLINE_MIN_GIB_ESTIMATE:.0f} GiB (a 24 GB "
-            f"card), bank from {BANK_MIN_GIB_ESTIMATE:.0f} GiB (teacher weights {TEACHER_PARAMS * 4 / 2**30:.2f} GiB in fp32 in both modes)")
-
-
-CHEAP_TEACHER = ("ViT-B-32", "openai")  # the cheap open_clip teacher for a small GPU (not the paper's)
-CHEAP_TEACHER_MIN_GIB = 4.0  # ViT-B-32: 151 M parameters (0.6 GiB fp32) beside a ResNet-18 step at batch 128
-
-
-def recommend(total_gib: float | None, peaks: dict[str, float] | None = None) -> dict:
-    """The teacher, its weights and the teacher mode to use on a GPU with `total_gib` (None: no GPU), with the reason:
-    the paper's ConvNeXt-XXL online where it fits, else with the bank, else the cheap ViT-B-32 teacher online.
-
-    Args:
-        total_gib: The GPU's memory in GiB; None: no GPU (the smoke profile is recommended).
-        peaks: Measured peak GiB of the `pand_online` / `pand_bank` steps (`measured_recipe_peaks`); without both,
-            the estimated minimums decide.
-    """
-    paper = {"TEACHER": DistillConfig.teacher, "TEACHER_WEIGHTS": DistillConfig.teacher_weights}
-    cheap = {"TEACHER": CHEAP_TEACHER[0], "TEACHER_WEIGHTS": CHEAP_TEACHER[1], "TEACHER_MODE": "online"}
-    if total_gib is None:
-        return {"PROFILE": "smoke", "why": "The smoke profile (the miniature) runs on a CPU; the paper profile needs a "
-                                           "GPU (on Colab: Runtime > Change runtime type > GPU)."}
-    online, bank, basis = recipe_fit(total_gib, peaks)
-    if online:
-        return {**paper, "TEACHER_MODE": "online", "why": f"the paper's recipe fits ({basis})."}
-    if bank:
-        return {**paper, "TEACHER_MODE": "bank",
-                "why": f"the online ConvNeXt-XXL at batch 128 is not expected to fit, the bank is ({basis}); building "
-                       "the bank runs the teacher over every training image 8 times, hours on a small GPU. Cheaper, "
-                       f"and a deviation from the paper: TEACHER = {CHEAP_TEACHER[0]!r}, TEACHER_WEIGHTS = "
-                       f"{CHEAP_TEACHER[1]!r}, online."}
-    if total_gib >= CHEAP_TEACHER_MIN_GIB:
-        return {**cheap, "why": f"ConvNeXt-XXL is not expected to fit in either mode ({basis}); the cheap teacher "
-                                "ViT-B-32 (openai) fits online; its numbers are not the paper's."}
-    return {**cheap, "why": f"under {CHEAP_TEACHER_MIN_GIB:.0f} GiB even the cheap teacher may not fit at batch 128; "
-                            "use a larger GPU."}
-
-
-def describe_accelerator(print_result: bool = True) -> str:
-    """One paragraph on this machine's GPU: its name and memory, and the parameters that fit it (`recommend`): the
-    paper's teacher online or with the bank, or the cheap ViT-B-32 teacher; on a CPU, that there is no GPU.
-
-    Args:
-        print_result: Also print the paragraph, wrapped at 88 columns; it is returned either way.
-    """
-    if not torch.cuda.is_available():
-        rec = recommend(None)
-        text = "No GPU: this runtime has only a CPU. " + rec["why"]
-    else:
-        p = torch.cuda.get_device_properties(0)
-        total = p.total_memory / 2**30
-        rec = recommend(total, measured_recipe_peaks())
-        settings = ", ".join(f"{k} = {v!r}" for k, v in rec.items() if k != "why")
-        text = f"GPU: {p.name}, {total:.1f} GiB. Set {settings} in the parameters cell: {rec['why']}"
-    if print_result:
-        import textwrap
-
-        print(textwrap.fill(text, 88))  # a notebook output that fits the book's page
-    return text

@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from .version import package_version
+
 
 def cpu_model() -> str:
     """The CPU's model name (Linux: /proc/cpuinfo's first "model name"; elsewhere `platform.processor()`), or ""."""
@@ -28,11 +30,9 @@ def environment() -> dict[str, Any]:
     import open_clip
     import torchvision
 
-    from .. import __version__
-
     cuda = torch.cuda.is_available()
     return {
-        "pand_core": __version__,
+        "pand_core": package_version(),
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,

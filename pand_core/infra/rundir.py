@@ -7,15 +7,11 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-
-from ..config import config_diff
 from .errors import ConfigError, OutputError, RunLockedError
 from .files import atomic_torch_save, atomic_write, safe_load, write_json
 
-# Fields that may differ between a run and its resumption without changing its numbers.
-RESUME_IGNORES = ("out", "device", "num_workers", "cache")  # where a run is and what it runs on, not what it computes
 _HELD: dict[str, int] = {}  # run folders this process holds the lock of -> lock file descriptor
 
 
@@ -48,9 +44,13 @@ def unlock_run_dir(path: Path) -> None:
 class RunDir:
     """Owns one output folder. Refuses to mix two runs: a second run needs --resume with the same config."""
 
-    def __init__(self, out: str | Path, config: dict[str, Any], resume: bool = False, main: bool = True) -> None:
+    def __init__(self, out: str | Path, config: dict[str, Any], resume: bool = False, main: bool = True,
+                 changes: Callable[[Path, dict[str, Any]], list[str]] | None = None) -> None:
+        """`changes(folder, config)`: how `config` differs from the run saved in the folder, one line per field
+        (`config.config_changes` for the stages); None: every field that is not equal."""
         self.path = Path(out)
         self.main = main
+        self._changes = changes or _plain_changes
         cfg_path = self.path / "config.json"
         if not main:
             return  # under DDP only rank 0 checks and writes; the others follow it
@@ -71,7 +71,7 @@ class RunDir:
                 raise ConfigError(
                     f"{self.path} already holds a run (config.json); pass --resume to continue it, or choose another --out."
                 )
-            diffs = config_changes(self.path, config)
+            diffs = self._changes(self.path, config)
             if diffs:
                 raise ConfigError(f"cannot resume {self.path}: its config differs from this one:\n  " + "\n  ".join(diffs))
         elif resume:
@@ -125,15 +125,11 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
     return json.loads((Path(run_dir) / "config.json").read_text())
 
 
-def config_changes(run_dir: str | Path, config: dict[str, Any]) -> list[str]:
-    """How `config` differs from the run's saved config.json, one line per field, fields of `RESUME_IGNORES` left
-    out; [] when `config` would reproduce that run (read with the device its result.json recorded, if any)."""
-    result = Path(run_dir) / "result.json"
-    try:
-        ran_on = json.loads(result.read_text()).get("environment", {}).get("device") if result.exists() else None
-    except (json.JSONDecodeError, AttributeError):
-        ran_on = None
-    return config_diff(read_config(run_dir), config, ignore=RESUME_IGNORES, ran_on=ran_on)
+def _plain_changes(run_dir: Path, config: dict[str, Any]) -> list[str]:
+    """Every field on which `config` and the run's saved config.json differ, one line each."""
+    saved = read_config(run_dir)
+    return [f"{k}: {saved.get(k)!r} != {config.get(k)!r}" for k in sorted(set(saved) | set(config))
+            if saved.get(k) != config.get(k)]
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .constants import CLIP_SCALE, KD_TEMPERATURE, NLRD_K
+from ..config import CLIP_SCALE, KD_TEMPERATURE, NLRD_K
 from .losses import nlrd_groups, teacher_neighbours
 
 

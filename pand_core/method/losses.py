@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .constants import CLIP_SCALE, KD_TEMPERATURE, NLRD_GROUP_SIZE, NLRD_K
+from ..config import CLIP_SCALE, KD_TEMPERATURE, NLRD_GROUP_SIZE, NLRD_K
 
 
 def feature_alignment_loss(student_feat: torch.Tensor, aligned_teacher_feat: torch.Tensor) -> torch.Tensor:

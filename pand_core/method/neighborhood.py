@@ -8,7 +8,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from .constants import NLRD_GROUP_SIZE, NLRD_K
+from ..config import NLRD_GROUP_SIZE, NLRD_K
 from .losses import js_divergence, nlrd_groups, teacher_neighbours
 
 

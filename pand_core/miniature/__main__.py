@@ -44,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
 
         what = (args.only,) if args.only else ("teacher", "student")
         root = Path(args.dest) if args.dest else artifacts.WEIGHTS_DIR
-        entries = artifacts.build(Path(args.cache) if args.cache else default_cache(), root, what)
+        from . import ship
+
+        entries = ship.build(Path(args.cache) if args.cache else default_cache(), root, what)
         built = {"teacher": artifacts.TEACHER_FILE, "student": artifacts.STUDENT_FILE}
         for name, entry in ((built[w], entries[built[w]]) for w in what):
             print(f"wrote {root / name}  {entry['bytes'] / 2**20:.1f} MiB  sha256 {entry['sha256']}")

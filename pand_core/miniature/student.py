@@ -25,7 +25,7 @@ from ..data.transforms import CLIP_MEAN, CLIP_STD
 from ..infra.environment import environment
 from ..infra.files import atomic_torch_save, build_once, write_json
 from ..infra.paths import recipe_key
-from .network import get_student_network
+from ..models.mini_resnet import get_student_network
 from ..infra.progress import Progress
 from ..infra.seeds import stream_tag
 

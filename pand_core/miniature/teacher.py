@@ -20,6 +20,7 @@ import open_clip
 import torch
 import torch.nn.functional as F
 
+from .artifacts import half_state_dict, shipped_teacher_dir
 from .steps import FirstSteps
 from .world import SYNTHETIC_VERSION, TWIN_GROUP
 from ..data.transforms import paper_train_transform
@@ -30,7 +31,7 @@ from ..infra.files import atomic_torch_save, write_json
 from ..infra.paths import recipe_key
 from ..infra.logs import quiet_root_logger
 from ..models import MINI_TEACHER, Teacher, load_teacher
-from ..stage1.prompts import encode_text_truncated
+from ..models.text_tower import encode_text_truncated
 from ..infra.progress import Progress
 
 
@@ -188,7 +189,6 @@ def mini_teacher_folder(cache: Path, spec: PretrainSpec = PretrainSpec()) -> Pat
 def save_mini_teacher(model: torch.nn.Module, log: dict, folder: Path, spec: PretrainSpec, half: bool = False) -> Path:
     """Write `model` as an open_clip folder (config, weights, `pretraining.json`); the weights last, so their
     presence marks the folder complete. `half`: floating-point tensors stored as fp16 (the shipped form)."""
-    from .artifacts import half_state_dict
 
     folder.mkdir(parents=True, exist_ok=True)
     model_cfg = open_clip.get_model_config(MINI_TEACHER)
@@ -222,6 +222,5 @@ def load_mini_teacher(device: str | torch.device = "cpu") -> Teacher:
     Args:
         device: Where the model is built.
     """
-    from .artifacts import shipped_teacher_dir
 
     return load_teacher(MINI_TEACHER, str(shipped_teacher_dir()), device=device)

@@ -15,7 +15,7 @@ from torch import nn
 from ..config import MINI_STUDENT, check_student_weights, is_known_student
 from ..infra.errors import ConfigError
 from ..infra.files import safe_load
-from ..miniature.network import get_student_network
+from .mini_resnet import get_student_network
 
 # --------------------------------------------------------------------------------------------- student
 

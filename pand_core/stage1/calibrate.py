@@ -21,7 +21,7 @@ import time
 import torch
 
 from ..assets import run_inputs
-from ..config import CalibrateConfig, to_dict
+from ..config import CalibrateConfig, config_changes, to_dict
 from ..data import class_names_record, describe_class_names, load_dataset
 from ..data.base import skip_unreadable
 from ..data.splits import OFFICIAL_VAL, TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
@@ -57,7 +57,7 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
     note = SELECTION_NOTES["official-val" if official_val else cfg.select_on]
     val = load_dataset(cfg.dataset, data_root, OFFICIAL_VAL[cfg.dataset], class_names=cfg.class_names) if official_val else None
     device = resolve_device(cfg.device)
-    run = RunDir(cfg.out, to_dict(cfg), resume=resume)
+    run = RunDir(cfg.out, to_dict(cfg), resume=resume, changes=config_changes)
     try:
         cleaned, skipped = skip_unreadable(cfg.skip_bad_images, *[s for s in (train, test, val) if s is not None],
                                            log=run.log, progress=progress)

@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.data import Subset
 
 from ..infra.batched import map_batches
-from ..config import DistillConfig, to_dict
+from ..config import DistillConfig, config_changes, to_dict
 from ..infra.devices import resolve_device
 from ..infra.distributed import Dist, barrier, init_distributed, main_process_first, shutdown, sum_across
 from ..infra.environment import environment
@@ -348,7 +348,7 @@ def distill(cfg: DistillConfig, resume: bool = False, progress: bool | None = No
         raise ConfigError(f"batch_size {cfg.batch_size} must divide evenly over {d.world} processes.")
     with main_process_first(d):
         inputs = load_inputs(cfg)
-    run = RunDir(cfg.out, to_dict(cfg), resume=resume, main=d.main)
+    run = RunDir(cfg.out, to_dict(cfg), resume=resume, main=d.main, changes=config_changes)
     try:
         data = prepare(cfg, inputs, device, d, run.log, progress)
         trainable, opt, sched = build_stage2(cfg, data.num_classes, data.teacher and data.teacher.embed_dim, device,

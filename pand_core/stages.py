@@ -8,16 +8,20 @@ from pathlib import Path
 
 import torch
 
-from ..infra.batched import map_batches
-from ..config import CalibrateConfig, DistillConfig, make_config, to_dict
-from ..infra.errors import ConfigError
-from ..models import Student, build_student
-from ..infra.rundir import config_changes, load_checkpoint, read_config, started
+from .infra.batched import map_batches
+from .config import CalibrateConfig, DistillConfig, config_changes, make_config, to_dict
+from .infra.errors import ConfigError
+from .models import Student, build_student
+from .infra.rundir import load_checkpoint, read_config, started
 
 
-def _finished(cfg: CalibrateConfig | DistillConfig) -> dict | None:
+def finished(cfg: CalibrateConfig | DistillConfig) -> dict | None:
     """The result of the finished run in `cfg.out`; None when it has not finished. A finished run with another
-    configuration is refused with `ConfigError`."""
+    configuration is refused with `ConfigError`.
+
+    Args:
+        cfg: The run's config; `cfg.out` is its folder.
+    """
     out = Path(cfg.out)
     if not (out / "result.json").exists():
         return None
@@ -38,9 +42,9 @@ def calibrated(cfg: CalibrateConfig, progress: bool | None = None) -> dict:
         cfg: The Stage 1 config (`make_config("calibrate", ...)`); `cfg.out` is its run folder.
         progress: Draw progress bars when computing; None: only on a terminal.
     """
-    from ..stage1.calibrate import calibrate
+    from .stage1.calibrate import calibrate
 
-    done = _finished(cfg)
+    done = finished(cfg)
     return done if done is not None else calibrate(cfg, resume=started(cfg.out), progress=progress)
 
 
@@ -52,9 +56,9 @@ def distilled(cfg: DistillConfig, progress: bool | None = None) -> dict:
         cfg: The Stage 2 config (`make_config("distill", ...)`); `cfg.out` is its run folder.
         progress: Draw progress bars when training; None: only on a terminal.
     """
-    from ..stage2.distill import distill
+    from .stage2.distill import distill
 
-    done = _finished(cfg)
+    done = finished(cfg)
     return done if done is not None else distill(cfg, resume=started(cfg.out), progress=progress)
 
 
@@ -92,9 +96,9 @@ def teacher_for(cfg: CalibrateConfig | DistillConfig):
     Args:
         cfg: A Stage 1 or Stage 2 config: its `teacher`, `device`, and the weights `assets.run_inputs` resolves.
     """
-    from ..assets import run_inputs
-    from ..infra.devices import resolve_device
-    from ..models import load_teacher
+    from .assets import run_inputs
+    from .infra.devices import resolve_device
+    from .models import load_teacher
 
     return load_teacher(cfg.teacher, run_inputs(cfg).teacher_weights, resolve_device(cfg.device))
 
@@ -109,9 +113,9 @@ def split_for(cfg: CalibrateConfig | DistillConfig, split: str = "test", transfo
             name `load_dataset` knows, e.g. "test".
         transform: Applied to each PIL image; None: items hold the PIL image itself.
     """
-    from ..assets import run_inputs
-    from ..data import load_dataset
-    from ..data.splits import TRAIN_SPLIT
+    from .assets import run_inputs
+    from .data import load_dataset
+    from .data.splits import TRAIN_SPLIT
 
     name = TRAIN_SPLIT[cfg.dataset] if split == "train" else split
     return load_dataset(cfg.dataset, run_inputs(cfg).data_root, name, transform, class_names=cfg.class_names)
