@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 smoke: $(STAMP)
-	$(BIN)/python -m pand_core.pipeline --profile smoke --out runs --book
+	$(BIN)/python -m pand_core.pipeline --profile smoke --runs runs --book
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --nbmake --nbmake-timeout=900 --durations=12 tests notebooks

@@ -1,5 +1,6 @@
-"""Command line: `python -m pand_core {calibrate,distill} …` and `python -m pand_core data download NAME --root PATH`
-(also installed as `pand`).
+"""The `pand` command (also `python -m pand_core`): the stages (`calibrate`, `distill`), `data download`, and every
+other entry point as a subcommand — `study`, `pipeline`, `deviations`, `regimes`, `miniature`, `warm-caches` — each the
+same as `python -m pand_core.<module>`, which keeps working.
 
 Every field of the stage's config is a flag; a profile fills the defaults. The rule of every entry point (this
 command line, `pand_core.study`, `pand_core.pipeline`, the notebooks): the profile is `smoke` (offline, the
@@ -22,6 +23,17 @@ from .config import (DATASET_NAMES, DOWNLOADABLE_NAMES, METHODS, PROFILE_OVERRID
 from .infra.errors import ConfigError, exit_status
 
 # Plain registries only: importing the command line (and `--help`) loads no torch; a stage imports it when it runs.
+
+# The other entry points: subcommand -> (module whose `main(argv, prog)` runs it, what it does). Their own parsers
+# read the rest of the command line, so `pand study --help` is `python -m pand_core.study --help`.
+SUBCOMMANDS = {
+    "study": ("pand_core.study", "paired seeds of every method on one data set, and the study's summary"),
+    "pipeline": ("pand_core.pipeline", "the studies, then every notebook of the book (papermill), then the book"),
+    "deviations": ("pand_core.deviations", "the sizes of the project's deviations from the original protocol"),
+    "regimes": ("pand_core.regimes", "the pre-registered regime map (training length x labelled data)"),
+    "miniature": ("pand_core.miniature.__main__", "check or rebuild the miniature's shipped teacher and student"),
+    "warm-caches": ("pand_core.book.firstrun", "do dependencies' first-run work (matplotlib's font cache) now"),
+}
 
 HELP = {
     "profile": "named defaults: 'smoke' (offline miniature, the default of every entry point) or 'paper' (the authors' recipe: pass it explicitly)",
@@ -95,8 +107,9 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, stage: str) -> 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pand_core", description="PAND reproduction: Stage 1 and Stage 2 runs.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(prog="pand", description="PAND reproduction: the stages, the data sets, the studies "
+                                "and the book (`pand <command> --help` for each command's flags).")
+    sub = p.add_subparsers(dest="command", required=True, metavar="command")
     for name, cls, text in (
         ("calibrate", CalibrateConfig, "Stage 1: learn prompt context on the frozen teacher, write anchors.pt"),
         ("distill", DistillConfig, "Stage 2: distil the teacher into a student with one of the methods"),
@@ -112,14 +125,23 @@ def build_parser() -> argparse.ArgumentParser:
     dl = dsub.add_parser("download", help=text, description=text)
     dl.add_argument("name", nargs="?", choices=list(DATASET_NAMES), help="data set (cars: only from --archive or a folder)")
     dl.add_argument("--all", action="store_true", help="every data set with an official download: " + ", ".join(DOWNLOADABLE_NAMES))
-    dl.add_argument("--root", default=None, help="data root, the folder --data-root then names "
-                                                 "(default: $PAND_DATA, else $PAND_CACHE/data)")
+    dl.add_argument("--data-root", default=None, help="where to put it: the folder the stages' --data-root names "
+                                                      "(default: $PAND_DATA, else $PAND_CACHE/data)")
+    dl.add_argument("--root", dest="data_root", help=argparse.SUPPRESS)  # the flag's earlier name
     dl.add_argument("--archive", default=None, help="Stanford Cars: a local .tgz/.tar/.zip or folder holding stanford_cars/")
     dl.add_argument("--keep-archives", action="store_true", help="keep the archives after extraction (default: deleted)")
+    for name, (_, text) in SUBCOMMANDS.items():
+        sub.add_parser(name, help=text, add_help=False)  # listed here; its own parser reads its flags
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        import importlib
+
+        module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
+        return module.main(argv[1:], prog=f"pand {argv[0]}")
     args = vars(build_parser().parse_args(argv))
     if args["command"] == "data":
         return exit_status(lambda: _data(args))
@@ -133,7 +155,7 @@ def _data(args: dict) -> None:
 
     if args["all"] == bool(args["name"]):
         raise ConfigError("name one data set (" + ", ".join(DATASET_NAMES) + ") or pass --all, not both.")
-    root = Path(args["root"]).expanduser() if args["root"] else data_home()
+    root = Path(args["data_root"]).expanduser() if args["data_root"] else data_home()
     for name in DOWNLOADABLE_NAMES if args["all"] else [args["name"]]:
         download(name, root, archive=args["archive"], keep_archives=args["keep_archives"])
         where = ("the stages read it there without --data-root" if root == data_home() else f"pass --data-root {root}")

@@ -244,8 +244,8 @@ def time_seed(seed: int = 0) -> float:
         return time.perf_counter() - t0
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pand_core.deviations", description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None, prog: str = "python -m pand_core.deviations") -> int:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="paired seeds (required unless --time)")
     p.add_argument("--time", action="store_true", help="only time one seed's arms, from scratch, and print the seeds "
                    "60 min afford")

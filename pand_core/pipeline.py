@@ -48,13 +48,13 @@ from .params import RunParams
 from .infra.progress import PROGRESS_FILE_ENV, format_status, progress_enabled, read_status
 from .study import run_study
 from .batch.executors import BatchOptions
-from .batch.options import add_batch_arguments, batch_options, print_plan
+from .batch.options import add_batch_arguments, batch_options, print_estimates
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 @dataclass
-class Job:
+class NotebookJob:
     notebook: str  # stem in notebooks/
     tag: str  # distinguishes parameter sets in the executed copy's name
     params: dict
@@ -88,8 +88,8 @@ class Job:
 class Plan:
     profile: str
     out: Path
-    jobs: list[Job] = field(default_factory=list)
-    book_copies: dict[str, Job] = field(default_factory=dict)  # notebook stem -> the executed copy the book shows
+    jobs: list[NotebookJob] = field(default_factory=list)
+    book_copies: dict[str, NotebookJob] = field(default_factory=dict)  # notebook stem -> the executed copy the book shows
     studies: list[dict] = field(default_factory=list)  # keyword arguments of `run_study`, run before the notebooks
 
     def executed_copies(self) -> dict[str, Path]:
@@ -131,11 +131,11 @@ def make_plan(profile: str, out: Path, datasets: list[str], methods: list[str], 
         base["DATA_ROOT"] = str(Path(data_root).resolve())
     plan = Plan(profile, out)
 
-    def add(job: Job) -> None:
+    def add(job: NotebookJob) -> None:
         plan.jobs.append(job)
         plan.book_copies.setdefault(job.notebook, job)
 
-    add(Job("00_quickstart", profile, dict(base, **stages)))
+    add(NotebookJob("00_quickstart", profile, dict(base, **stages)))
     shown = "pand" if "pand" in methods else methods[-1]
     for ds in datasets:
         for student in students:
@@ -143,16 +143,16 @@ def make_plan(profile: str, out: Path, datasets: list[str], methods: list[str], 
                                      student=student, runs=out, teacher_mode=teacher_mode, overrides=overrides,
                                      data_root=str(Path(data_root).resolve()) if data_root else None))
         seed = seeds[0]
-        add(Job("01_prompt_calibration", f"{ds}-s{seed}", dict(base, **stages, DATASET=ds, SEED=seed),
+        add(NotebookJob("01_prompt_calibration", f"{ds}-s{seed}", dict(base, **stages, DATASET=ds, SEED=seed),
                 out / profile / ds / f"calibrate-s{seed}" / "result.json"))
         params = dict(base, **stages, DATASET=ds, STUDENT=students[0], METHOD=shown, SEED=seed)
         if teacher_mode:
             params["TEACHER_MODE"] = teacher_mode
-        add(Job("03_distillation", f"{ds}-{students[0]}-{shown}-s{seed}", params,
+        add(NotebookJob("03_distillation", f"{ds}-{students[0]}-{shown}-s{seed}", params,
                 out / profile / ds / f"{shown}-{students[0]}-s{seed}" / "result.json"))
-        add(Job("02_neighborhood_graph", f"{ds}-{students[0]}", dict(base, **stages, DATASET=ds, STUDENT=students[0], SEED=seed)))
-    add(Job("04_results", profile, dict(base), always=True))
-    add(Job("05_costs", "", {}, always=True))
+        add(NotebookJob("02_neighborhood_graph", f"{ds}-{students[0]}", dict(base, **stages, DATASET=ds, STUDENT=students[0], SEED=seed)))
+    add(NotebookJob("04_results", profile, dict(base), always=True))
+    add(NotebookJob("05_costs", "", {}, always=True))
     return plan
 
 
@@ -238,7 +238,7 @@ class LiveStatus:
         return False
 
 
-def run_job(job: Job, out: Path, strict: bool = True, live: bool | None = None, source: Path | None = None,
+def run_notebook(job: NotebookJob, out: Path, strict: bool = True, live: bool | None = None, source: Path | None = None,
             label: str | None = None) -> float:
     """Execute one notebook with papermill (cwd = notebooks/, kernel python3), then review its copy; return the
     wall time. With `strict` (the book will be built), a copy with stderr output stops the pipeline and is set aside.
@@ -329,14 +329,14 @@ def run_plan(plan: Plan, force: bool = False, log=print, strict: bool = True, li
             log(f"{name}: its notebook changed since this copy was made, running it again ...")
         else:
             log(f"{name}: running ...")
-        seconds = run_job(job, plan.out, strict=strict, live=live, label=name)
+        seconds = run_notebook(job, plan.out, strict=strict, live=live, label=name)
         log(f"{name}: {seconds:.1f} s")
         summary.append({"notebook": job.notebook, "tag": job.tag, "status": "ran", "seconds": seconds})
     return summary
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pand_core.pipeline", description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None, prog: str = "python -m pand_core.pipeline") -> int:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     p.add_argument("--profile", choices=PROFILES, default="smoke")
     p.add_argument("--datasets", nargs="+", default=["cub"])
     p.add_argument("--methods", nargs="+", default=None, help="Stage 2 methods (default: every baseline and ablation)")
@@ -348,13 +348,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--teacher-weights", default=None, help="its open_clip tag, a local weights file or folder, or 'none'")
     p.add_argument("--stage1-epochs", type=int, default=None, help="shorten Stage 1 (default: the profile's)")
     p.add_argument("--stage2-epochs", type=int, default=None, help="shorten Stage 2 (default: the profile's)")
-    p.add_argument("--out", default="runs", help="runs folder: run folders go to <out>/<profile>/<dataset>/ (default: runs)")
+    p.add_argument("--runs", default="runs", help="runs folder: run folders go to <runs>/<profile>/<dataset>/, executed "
+                   "notebooks to <runs>/notebooks/ (default: runs)")
+    p.add_argument("--out", dest="runs", help=argparse.SUPPRESS)  # the flag's earlier name
     p.add_argument("--force", action="store_true", help="rerun stages whose outputs exist")
     p.add_argument("--book", action="store_true", help="then build the book from the executed notebooks")
     p.add_argument("--html", default=None, help="where the built book goes (default: _build/html in the repository)")
     add_batch_arguments(p)
     args = p.parse_args(argv)
-    out = Path(args.out)
+    out = Path(args.runs)
     repo = NOTEBOOK_DIR.parent
     t0 = time.perf_counter()
 
@@ -368,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
                          args.students, args.seeds or DEFAULT_SEEDS[args.profile], args.data_root, args.teacher_mode, run)
         batch = batch_options(args)
         if args.dry_run:
-            print_plan(study_grid(plan), args)
+            print_estimates(study_grid(plan), args)
             return
         warm_caches(log=print)  # before any kernel starts: first-run work must not print inside a notebook
         studies = run_studies(plan, batch=batch)

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .batch.executors import BatchOptions, run_jobs
-from .batch.jobs import RunJob
-from .batch.options import add_batch_arguments, batch_options, print_plan
+from .batch.jobs import TrainingJob
+from .batch.options import add_batch_arguments, batch_options, print_estimates
 from .config import default_student, make_config
 from .infra.errors import PandError, exit_status
 from .report.results import CLAIMS, claims, study_summary
@@ -101,7 +101,7 @@ def stage1_runs(runs: str | Path, images: int) -> Path:
 
 
 def regime_jobs(regime: Regime, seeds: list[int], runs: str | Path = "runs", cache: str | Path | None = None,
-                methods: tuple[str, ...] = MAP_METHODS) -> list[RunJob]:
+                methods: tuple[str, ...] = MAP_METHODS) -> list[TrainingJob]:
     """The jobs of one regime: per seed its data size's Stage 1 run (shared by the regimes of that size; at 8 images
     the study's own), then every method with the regime's epochs, restart period and last-epoch-only scoring.
 
@@ -119,7 +119,7 @@ def regime_jobs(regime: Regime, seeds: list[int], runs: str | Path = "runs", cac
     for seed in seeds:
         stage1 = make_config("calibrate", PROFILE, runs=stage1_runs(runs, regime.images), dataset=DATASET,
                              data_root=data_root, seed=seed, **extra)
-        first = RunJob(f"{regime.images}img/{Path(stage1.out).name}", "calibrate", stage1)
+        first = TrainingJob(f"{regime.images}img/{Path(stage1.out).name}", "calibrate", stage1)
         if not any(j.name == first.name for j in jobs):
             jobs.append(first)
         anchors = str(Path(stage1.out) / "anchors.pt")
@@ -131,7 +131,7 @@ def regime_jobs(regime: Regime, seeds: list[int], runs: str | Path = "runs", cac
                 cfg = make_config("distill", PROFILE, runs=Path(runs) / "regimes" / regime.name, anchors=anchors,
                                   **fields)
             after = (first.name,) if cfg.anchors == anchors else ()
-            jobs.append(RunJob(f"{regime.name}/{Path(cfg.out).name}", "distill", cfg, after))
+            jobs.append(TrainingJob(f"{regime.name}/{Path(cfg.out).name}", "distill", cfg, after))
     return jobs
 
 
@@ -310,8 +310,8 @@ def write_map(report: dict, folder: Path) -> list[Path]:
     return paths
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pand_core.regimes", description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None, prog: str = "python -m pand_core.regimes") -> int:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     p.add_argument("--pilot", action="store_true", help=f"the pilot: seeds {PILOT_SEEDS} at every regime but the "
                    "study's; writes studies/results/regimes-pilot.{json,md}")
     p.add_argument("--runs", default="runs", help="runs folder (default: runs)")
@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         todo = [r for r in REGIMES if not r.is_study and (args.pilot or r.name in PREREGISTERED)]
         seeds = {r.name: list(PILOT_SEEDS if args.pilot else PREREGISTERED[r.name]) for r in todo}
         if args.dry_run:
-            print_plan([j for r in todo for j in regime_jobs(r, seeds[r.name], args.runs, args.cache)], args)
+            print_estimates([j for r in todo for j in regime_jobs(r, seeds[r.name], args.runs, args.cache)], args)
             return
         t0 = time.perf_counter()
         found = run_map(todo, seeds, args.runs, args.cache, batch)

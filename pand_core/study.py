@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 from .batch.executors import BatchOptions, run_jobs
-from .batch.options import add_batch_arguments, batch_options, print_plan
+from .batch.options import add_batch_arguments, batch_options, print_estimates
 from .config import METHODS, PROFILES, STUDY_METHODS
 from .infra.errors import exit_status
 
@@ -64,7 +64,7 @@ def run_study(profile: str, dataset: str, methods: list[str], seeds: list[int], 
         overrides: Config fields of every run, as `{"calibrate": {...}, "distill": {...}}` (as command-line flags
             would set them).
         batch: Where the runs go (`pand_core.batch`); None: this process, one after another.
-        task: What runs one job (tests); None: `batch.task.run_job`.
+        task: What runs one job (tests); None: `batch.task.run_training_job`.
     """
     from .batch.jobs import study_jobs
     from .report import write_study_summary
@@ -77,8 +77,8 @@ def run_study(profile: str, dataset: str, methods: list[str], seeds: list[int], 
     return path
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pand_core.study", description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None, prog: str = "python -m pand_core.study") -> int:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     p.add_argument("--profile", choices=PROFILES, default="smoke")
     p.add_argument("--dataset", default="cub")
     p.add_argument("--methods", nargs="+", default=STUDY_METHODS)
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             from .batch.jobs import study_jobs
 
-            print_plan(study_jobs(args.profile, args.dataset, args.methods, args.seeds, args.student, args.runs,
+            print_estimates(study_jobs(args.profile, args.dataset, args.methods, args.seeds, args.student, args.runs,
                                   args.teacher_mode, args.data_root), args)
             return
         path = run_study(args.profile, args.dataset, args.methods, args.seeds, args.student, args.runs,

@@ -6,7 +6,7 @@ wall time on 1, 8 and 32 GPUs, teacher online and from the bank — counted-FLOP
 
 from pathlib import Path
 
-from pand_core.batch.plan import paper_plan_markdown
+from pand_core.batch.estimates import paper_plan_markdown
 
 OUT = Path(__file__).resolve().parent / "results" / "paper-plan.md"
 

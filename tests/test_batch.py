@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from pand_core.batch.executors import BatchFailed, BatchOptions, run_jobs
-from pand_core.batch.jobs import RunJob, dependents, grid, study_jobs
-from pand_core.batch.plan import Cost, estimate, job_cost, plan_markdown, wall_time
+from pand_core.batch.jobs import TrainingJob, dependents, grid, study_jobs
+from pand_core.batch.estimates import Cost, estimate, job_cost, estimates_markdown, wall_time
 from pand_core.config import make_config
 
 METHODS = ["ce", "vl2lite", "pand"]
@@ -103,7 +103,7 @@ def test_a_grid_of_two_students_shares_each_stage1_job(tmp_path):
 
 def _job(name, after=(), stage="distill"):
     cfg = make_config("calibrate" if stage == "calibrate" else "distill", "smoke", out=f"/nowhere/{name}")
-    return RunJob(name, stage, cfg, tuple(after))
+    return TrainingJob(name, stage, cfg, tuple(after))
 
 
 def test_wall_time_is_list_scheduling_with_dependencies():
@@ -122,12 +122,12 @@ def test_paper_estimates_count_the_flops_they_say(tmp_path):
     """ResNet-18 at 224 px: 3.63 GFLOP per forward pass (2 x 1.81 GMAC); CE has no teacher term, PAND online adds
     the teacher's forward pass per image per epoch; the estimate says it is one."""
     ce, pand = (make_config("distill", "paper", method=m, runs=tmp_path) for m in ("ce", "pand"))
-    e_ce, e_pand = estimate(RunJob("ce", "distill", ce), 40.0), estimate(RunJob("pand", "distill", pand), 40.0)
+    e_ce, e_pand = estimate(TrainingJob("ce", "distill", ce), 40.0), estimate(TrainingJob("pand", "distill", pand), 40.0)
     assert "3 x 3.63) + 5794 x 3.63) GFLOP at 40 TFLOP/s" in e_ce.source and e_ce.source.startswith("estimate")
     flops_ce = 300 * (5994 * 3 + 5794) * 3.628e9
     assert e_ce.seconds == pytest.approx(flops_ce / 40e12, rel=1e-3)
     assert e_pand.seconds > 20 * e_ce.seconds and not e_pand.measured
-    assert estimate(RunJob("ce", "distill", ce), 80.0).seconds == pytest.approx(e_ce.seconds / 2)
+    assert estimate(TrainingJob("ce", "distill", ce), 80.0).seconds == pytest.approx(e_ce.seconds / 2)
 
 
 def test_a_finished_run_replaces_the_estimate_and_lends_it_to_other_seeds(tmp_path):
@@ -139,10 +139,10 @@ def test_a_finished_run_replaces_the_estimate_and_lends_it_to_other_seeds(tmp_pa
     (run / "config.json").write_text(json.dumps(to_dict(cfgs[0])))
     (run / "result.json").write_text(json.dumps({"method": "ce"}))
     (run / "metrics.jsonl").write_text("".join(json.dumps({"epoch": e, "epoch_time_s": 1.5}) + "\n" for e in range(4)))
-    own, other = job_cost(RunJob("a", "distill", cfgs[0])), job_cost(RunJob("b", "distill", cfgs[1]))
+    own, other = job_cost(TrainingJob("a", "distill", cfgs[0])), job_cost(TrainingJob("b", "distill", cfgs[1]))
     assert own == Cost(6.0, f"measured ({run})")
     assert other.seconds == 6.0 and other.source == f"measured on seed 0 ({run})"
-    text = plan_markdown([RunJob("a", "distill", cfgs[0]), RunJob("b", "distill", cfgs[1])], [1, 2])
+    text = estimates_markdown([TrainingJob("a", "distill", cfgs[0]), TrainingJob("b", "distill", cfgs[1])], [1, 2])
     assert "2 jobs: 0 Stage 1, 2 Stage 2; 2 costs measured, 0 estimated." in text
     assert "| 1 | 0.0 | 0.0 |" in text and "assume" not in text
 
@@ -151,7 +151,7 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys):
     from pand_core.study import main
 
     assert main(["--profile", "paper", "--seeds", "0", "1", "2", "--methods", "ce", "pand", "--runs", str(tmp_path),
-                 "--dry-run", "--plan-gpus", "1", "8"]) == 0
+                 "--dry-run", "--dry-run-gpus", "1", "8"]) == 0
     out = capsys.readouterr().out
     assert "9 jobs: 3 Stage 1, 6 Stage 2; 0 costs measured, 9 estimated." in out
     assert "| cub/pand-resnet18-s2 | cub/calibrate-s2 |" in out and "| 8 |" in out and "assume 40 TFLOP/s" in out
@@ -169,7 +169,7 @@ def test_batch_flags_are_checked_with_one_line(tmp_path, capsys):
 
 @pytest.mark.slow  # seconds (subprocesses, or the whole grid counted): not in the fast tier
 def test_the_inline_study_imports_nothing_of_submitit(tmp_path):
-    code = ("import sys, pand_core.study, pand_core.pipeline, pand_core.batch.plan; "
+    code = ("import sys, pand_core.study, pand_core.pipeline, pand_core.batch.estimates; "
             "from pand_core.batch.executors import run_jobs; run_jobs([]); "
             "print('submitit' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -277,7 +277,7 @@ def _killing_task(victim: str, at_epoch: int):
         import os
         import signal
 
-        from pand_core.batch.task import run_job
+        from pand_core.batch.task import run_training_job
         from pand_core.stage2 import distill as d
 
         if job.name == victim:
@@ -289,18 +289,18 @@ def _killing_task(victim: str, at_epoch: int):
                 return real(*args, **kwargs)
 
             d.train_one_epoch = epoch
-        return run_job(job, threads)
+        return run_training_job(job, threads)
 
     return task
 
 
 def _failing_task(victim: str):
     def task(job, threads):
-        from pand_core.batch.task import run_job
+        from pand_core.batch.task import run_training_job
 
         if job.name == victim:
             raise RuntimeError(f"injected failure in {job.name}")
-        return run_job(job, threads)
+        return run_training_job(job, threads)
 
     return task
 
@@ -486,7 +486,7 @@ def test_slurm_without_srun_says_where_it_runs(tmp_path, monkeypatch):
 def test_the_guides_plan_of_the_paper_grid_is_what_the_code_computes():
     """studies/results/paper-plan.md (included by the reproduction guide) is regenerated by studies/paper_plan.py:
     180 jobs (12 Stage 1: one per data set and seed, both students read it; 168 Stage 2), all estimates."""
-    from pand_core.batch.plan import paper_plan_markdown
+    from pand_core.batch.estimates import paper_plan_markdown
 
     committed = (Path(__file__).resolve().parents[1] / "studies" / "results" / "paper-plan.md").read_text()
     assert committed == paper_plan_markdown(), "run python studies/paper_plan.py and commit the file"

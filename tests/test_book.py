@@ -276,7 +276,7 @@ def test_an_executed_copy_is_done_only_while_its_notebook_is_unchanged(tmp_path,
     outputs) does not, and a copy without the digest (made before it was recorded) is out of date."""
     from pand_core import pipeline
     from pand_core.book.executed import stamp_source
-    from pand_core.pipeline import Job
+    from pand_core.pipeline import NotebookJob
 
     monkeypatch.setattr(pipeline, "NOTEBOOK_DIR", tmp_path / "nb")
     (tmp_path / "nb").mkdir()
@@ -284,7 +284,7 @@ def test_an_executed_copy_is_done_only_while_its_notebook_is_unchanged(tmp_path,
     nb = {"cells": [{"cell_type": "code", "source": ["a = 1\n", "print(a)"], "metadata": {}, "outputs": []}],
           "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     source.write_text(json.dumps(nb))
-    job = Job("x", "", {})
+    job = NotebookJob("x", "", {})
     copy = job.output(tmp_path / "out")
     copy.parent.mkdir(parents=True)
     copy.write_text(json.dumps(nb))
@@ -573,7 +573,7 @@ def test_study_command_refuses_an_unknown_method_with_one_line(capsys):
 def test_pipeline_command_stops_a_user_error_with_one_line(tmp_path, capsys):
     from pand_core.pipeline import main
 
-    assert main(["--methods", "pandas", "--out", str(tmp_path)]) == 2
+    assert main(["--methods", "pandas", "--runs", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: unknown method(s) ['pandas']") and err.count("\n") == 1
     assert not list(tmp_path.iterdir())  # stopped before any work

@@ -18,7 +18,7 @@ from pand_core.book.firstrun import FIRST_RUN_NOISE, is_first_run_noise, scrub_f
 from pand_core.infra.errors import PipelineError
 from pand_core.book.build import rejected_pages
 from pand_core.book.executed import stderr_cells
-from pand_core.pipeline import Job, run_job
+from pand_core.pipeline import NotebookJob, run_notebook
 from pand_core.infra.progress import PROGRESS_FILE_ENV, Progress, format_status, read_status
 from pand_core.infra.paths import display_path
 
@@ -116,8 +116,8 @@ def test_a_first_run_message_cannot_reach_the_outputs(tmp_path, capsys):
             "for _ in Progress(range(3), 'toy loop'):\n    time.sleep(0.6)\n"
             "print('result', X)")
     source = _toy_notebook(tmp_path / "toy.ipynb", body)
-    job = Job("toy", "t", {"X": 7})
-    run_job(job, tmp_path, strict=True, live=True, source=source)
+    job = NotebookJob("toy", "t", {"X": 7})
+    run_notebook(job, tmp_path, strict=True, live=True, source=source)
     nb = nbformat.read(str(job.output(tmp_path)), as_version=4)
     assert stderr_cells(nb) == []
     assert "result 7" in "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
@@ -128,19 +128,19 @@ def test_a_first_run_message_cannot_reach_the_outputs(tmp_path, capsys):
 
 def test_a_real_warning_stops_a_book_run_and_is_never_reused(tmp_path):
     source = _toy_notebook(tmp_path / "toy.ipynb", "import warnings\nwarnings.warn('something real')")
-    job = Job("toy", "t", {})
+    job = NotebookJob("toy", "t", {})
     with pytest.raises(PipelineError, match=r"wrote to stderr: .*something real[\s\S]*rerun the pipeline"):
-        run_job(job, tmp_path, strict=True, live=False, source=source)
+        run_notebook(job, tmp_path, strict=True, live=False, source=source)
     assert not job.output(tmp_path).exists() and job.output(tmp_path).with_name("toy-t.rejected.ipynb").exists()
-    run_job(job, tmp_path, strict=False, live=False, source=source)  # without the book: kept, but not fit for it
+    run_notebook(job, tmp_path, strict=False, live=False, source=source)  # without the book: kept, but not fit for it
     assert stderr_cells(nbformat.read(str(job.output(tmp_path)), as_version=4))
 
 
 def test_a_kernel_that_dies_leaves_nothing_that_looks_done(tmp_path):
     source = _toy_notebook(tmp_path / "toy.ipynb", "import os\nos._exit(1)")
-    job = Job("toy", "t", {})
+    job = NotebookJob("toy", "t", {})
     with pytest.raises(PipelineError, match=r"kernel stopped in cell 2 of 2[\s\S]*rerunning the pipeline continues"):
-        run_job(job, tmp_path, strict=True, live=False, source=source)
+        run_notebook(job, tmp_path, strict=True, live=False, source=source)
     assert not job.output(tmp_path).exists() and not job.done(tmp_path)
     assert job.output(tmp_path).with_name("toy-t.failed.ipynb").exists()
 
@@ -169,7 +169,7 @@ def test_smoke_pipeline_and_book_on_a_machine_that_never_ran_the_project(tmp_pat
     work.mkdir()
     methods = ["ce", "vl2lite", "pand"]
     cmd = [sys.executable, "-m", "pand_core.pipeline", "--profile", "smoke", "--seeds", "0", "1", "--methods",
-           *methods, "--out", "runs", "--book", "--html", "html"]
+           *methods, "--runs", "runs", "--book", "--html", "html"]
     first = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=3600)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
     assert list(Path(env["MPLCONFIGDIR"]).glob("fontlist-*.json"))  # warmed by the pipeline, before any kernel

@@ -28,7 +28,7 @@ from pand_core.data import load_dataset
 from pand_core.miniature.world import SyntheticSpec, make_synthetic_cub
 from pand_core.models import TINY_TEACHER, load_teacher
 from pand_core.config import DEFAULT_METHODS
-from pand_core.pipeline import Job, run_job
+from pand_core.pipeline import NotebookJob, run_notebook
 
 from mirror import Server, serve  # noqa: E402  (tests/mirror.py)
 
@@ -95,7 +95,7 @@ def test_the_paper_notebooks_run_on_the_paper_profile(paper_world, monkeypatch, 
     _user_env(paper_world, monkeypatch, runs)
     out = tmp_path / "executed"
     for name in ("00_quickstart", "01_prompt_calibration", "03_distillation"):
-        run_job(Job(name, "paper", {}), out, strict=True, live=False)
+        run_notebook(NotebookJob(name, "paper", {}), out, strict=True, live=False)
     quick = _outputs(out / "notebooks" / "00_quickstart-paper.ipynb")
     assert "cub: data in $PAND_CACHE/data" in quick  # DOWNLOAD = True found the download, fetched nothing
     assert ("No GPU" in quick) != torch.cuda.is_available()  # describe_accelerator ran
@@ -121,7 +121,7 @@ def test_the_batch_reproduction_runs_on_the_paper_profile(paper_world, tmp_path)
     env.update(PAND_CACHE=paper_world["PAND_CACHE"], TORCH_HOME=paper_world["TORCH_HOME"], PAND_PROGRESS="0")
     cmd = [sys.executable, "-m", "pand_core.pipeline", "--profile", "paper", "--teacher", TINY_TEACHER,
            "--teacher-weights", paper_world["PAND_TEACHER_WEIGHTS"], "--stage1-epochs", "2", "--stage2-epochs", "2",
-           "--out", str(runs), "--book", "--html", str(html)]
+           "--runs", str(runs), "--book", "--html", str(html)]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((runs / "paper" / "cub" / "summary.json").read_text())

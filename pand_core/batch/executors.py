@@ -1,4 +1,4 @@
-"""The three executors of a grid of runs (`RunJob`) and the driver of the two that run jobs elsewhere.
+"""The three executors of a grid of runs (`TrainingJob`) and the driver of the two that run jobs elsewhere.
 
 - `inline` (default): each job in this process, one after another, in the in-process study's order; the first
   failure stops it (nothing of submitit is imported).
@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..infra.errors import PandError
-from .jobs import RunJob, dependents
-from .task import run_job
+from .jobs import TrainingJob, dependents
+from .task import run_training_job
 
 EXECUTORS = ("inline", "local", "slurm")
 LOCAL_TIMEOUT_MIN = 7 * 24 * 60  # submitit's local default is 2 min; a local job is never cut short by the driver
 SLURM_TIME_MIN = 24 * 60  # the default time limit of a Slurm job (--slurm-time); a paper Stage 2 run fits on an H100
 
-Task = Callable[[RunJob, "int | None"], dict]
+Task = Callable[[TrainingJob, "int | None"], dict]
 
 
 class BatchFailed(PandError):
@@ -79,7 +79,7 @@ class BatchOptions:
 
 @dataclass
 class Failure:
-    job: RunJob
+    job: TrainingJob
     reason: str
     log: Path | None = None
 
@@ -88,7 +88,7 @@ class Failure:
         return f"{self.job.name}: {self.reason} (run folder {self.job.out}{where})"
 
 
-def describe(job: RunJob, result: dict) -> str:
+def describe(job: TrainingJob, result: dict) -> str:
     """One line about a finished run: Stage 2's last-epoch test accuracy, Stage 1's calibrated accuracy."""
     seed = job.config.seed
     if job.stage == "calibrate":
@@ -97,7 +97,7 @@ def describe(job: RunJob, result: dict) -> str:
     return f"seed {seed} {job.config.method:18s} test acc (last epoch) {result['test_acc_last']:6.2f}"
 
 
-def run_jobs(jobs: list[RunJob], options: BatchOptions | None = None, task: Task | None = None,
+def run_jobs(jobs: list[TrainingJob], options: BatchOptions | None = None, task: Task | None = None,
              log: Callable[[str], None] = print, progress: bool | None = None, desc: str = "runs") -> dict[str, dict]:
     """Run (or read) every job with the executor of `options`; return each job's result by name. Raises
     `BatchFailed` when a job failed.
@@ -105,7 +105,7 @@ def run_jobs(jobs: list[RunJob], options: BatchOptions | None = None, task: Task
     Args:
         jobs: The grid (`study_jobs`, `grid`).
         options: The executor and its settings; None: inline.
-        task: Runs one job, `task(job, threads)` (default `task.run_job`; tests pass wrappers).
+        task: Runs one job, `task(job, threads)` (default `task.run_training_job`; tests pass wrappers).
         log: Receives one line per finished run and the executors' messages.
         progress: The inline executor's progress bar; None: only on a terminal.
         desc: That bar's label.
@@ -115,8 +115,8 @@ def run_jobs(jobs: list[RunJob], options: BatchOptions | None = None, task: Task
         from ..infra.progress import Progress
 
         return _inline(Progress(jobs, desc, progress=progress), options.threads,
-                       task or partial(run_job, quiet=True), log)
-    backend = (_LocalBackend if options.executor == "local" else _SlurmBackend)(options, task or run_job, jobs)
+                       task or partial(run_training_job, quiet=True), log)
+    backend = (_LocalBackend if options.executor == "local" else _SlurmBackend)(options, task or run_training_job, jobs)
     return _drive(jobs, backend, log, options.poll_s)
 
 
@@ -134,13 +134,13 @@ def _inline(jobs, threads: int | None, task: Task, log) -> dict[str, dict]:
     return results
 
 
-def _finished(job: RunJob) -> dict | None:
+def _finished(job: TrainingJob) -> dict | None:
     from ..stages import finished as finished_result
 
     return finished_result(job.config)  # refuses a finished run of another configuration (ConfigError)
 
 
-def _jobs_folder(options: BatchOptions, jobs: list[RunJob]) -> Path:
+def _jobs_folder(options: BatchOptions, jobs: list[TrainingJob]) -> Path:
     """submitit's folder for this invocation: `<jobs folder>/<date-time>-<pid>/` (local job ids are process ids,
     which repeat: a folder per invocation never mistakes an old job's result for a new one's)."""
     base = Path(options.folder) if options.folder else (
@@ -163,7 +163,7 @@ class _LocalBackend:
     native_dependencies = False
     local_files = True
 
-    def __init__(self, options: BatchOptions, task: Task, jobs: list[RunJob]) -> None:
+    def __init__(self, options: BatchOptions, task: Task, jobs: list[TrainingJob]) -> None:
         import torch
 
         submitit = _submitit()
@@ -183,7 +183,7 @@ class _LocalBackend:
     def where(self, slot: int | None) -> str:
         return f"GPU {slot}" if self.gpus else f"worker {slot}, {self.threads} thread(s)"
 
-    def submit(self, job: RunJob, slot: int | None, after: list[str]):
+    def submit(self, job: TrainingJob, slot: int | None, after: list[str]):
         if self.gpus:
             self.executor.update_parameters(gpus_per_node=1, visible_gpus=[slot])
         else:
@@ -198,7 +198,7 @@ class _SlurmBackend:
     local_files = False  # results may reach the driver's file system later: submitit waits for them
     limit = None
 
-    def __init__(self, options: BatchOptions, task: Task, jobs: list[RunJob]) -> None:
+    def __init__(self, options: BatchOptions, task: Task, jobs: list[TrainingJob]) -> None:
         submitit = _submitit()
         try:
             self.executor = submitit.SlurmExecutor(folder=str(_jobs_folder(options, jobs) / "%j"))
@@ -217,7 +217,7 @@ class _SlurmBackend:
     def where(self, slot: int | None) -> str:
         return "slurm"
 
-    def submit(self, job: RunJob, slot: int | None, after: list[str]):
+    def submit(self, job: TrainingJob, slot: int | None, after: list[str]):
         dependency = f"afterok:{':'.join(after)}" if after else None
         self.executor.update_parameters(job_name=f"pand-{job.name.replace('/', '-')}", dependency=dependency,
                                         **self.params)
@@ -239,7 +239,7 @@ def _reason(error: BaseException) -> str:
     return lines[-1] if lines else type(error).__name__
 
 
-def _drive(jobs: list[RunJob], backend, log, poll_s: float) -> dict[str, dict]:
+def _drive(jobs: list[TrainingJob], backend, log, poll_s: float) -> dict[str, dict]:
     """Submit every job that is ready, wait, collect; see the module docstring."""
     results: dict[str, dict] = {}
     for job in jobs:
@@ -250,7 +250,7 @@ def _drive(jobs: list[RunJob], backend, log, poll_s: float) -> dict[str, dict]:
         log(f"{len(results)} of {len(jobs)} runs finished before: read, not run again")
     log(backend.what)
     todo = [job for job in jobs if job.name not in results]
-    running: dict[str, tuple[RunJob, Any, int | None]] = {}
+    running: dict[str, tuple[TrainingJob, Any, int | None]] = {}
     failures: dict[str, Failure] = {}
     free = list(range(backend.limit)) if backend.limit else None
     t0 = time.perf_counter()

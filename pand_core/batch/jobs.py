@@ -11,7 +11,7 @@ from ..infra.errors import PandError
 
 
 @dataclass
-class RunJob:
+class TrainingJob:
     """One run of a study's grid, and the jobs it must wait for.
 
     Args:
@@ -33,7 +33,7 @@ class RunJob:
 
 def study_jobs(profile: str, dataset: str, methods: list[str], seeds: list[int], student: str | None = None,
                runs: str | Path = "runs", teacher_mode: str | None = None, data_root: str | None = None,
-               overrides: dict[str, dict] | None = None) -> list[RunJob]:
+               overrides: dict[str, dict] | None = None) -> list[TrainingJob]:
     """The jobs of one study (`study.run_study`'s arguments), in the in-process study's order: per seed its Stage
     1 run, then each method. A Stage 2 run that reads learned anchors waits for its seed's Stage 1 run; the others
     (hand anchors, no teacher) wait for nothing.
@@ -59,25 +59,25 @@ def study_jobs(profile: str, dataset: str, methods: list[str], seeds: list[int],
     for seed in seeds:
         stage1 = make_config("calibrate", profile, runs=runs, dataset=dataset, data_root=data_root, seed=seed,
                              **overrides.get("calibrate", {}))
-        first = RunJob(f"{dataset}/{Path(stage1.out).name}", "calibrate", stage1)
+        first = TrainingJob(f"{dataset}/{Path(stage1.out).name}", "calibrate", stage1)
         jobs.append(first)
         anchors = str(Path(stage1.out) / "anchors.pt")
         for method in methods:
             cfg = make_config("distill", profile, runs=runs, method=method, dataset=dataset, data_root=data_root,
                               student=student, seed=seed, **extra)
             after = (first.name,) if cfg.anchors == anchors else ()
-            jobs.append(RunJob(f"{dataset}/{Path(cfg.out).name}", "distill", cfg, after))
+            jobs.append(TrainingJob(f"{dataset}/{Path(cfg.out).name}", "distill", cfg, after))
     return jobs
 
 
-def grid(studies: list[dict]) -> list[RunJob]:
+def grid(studies: list[dict]) -> list[TrainingJob]:
     """The jobs of several studies (each a dict of `study_jobs` arguments) as one grid: a Stage 1 run that two
     studies share (two students of one data set and seed) is one job.
 
     Args:
         studies: One dict of `study_jobs` keyword arguments per study.
     """
-    jobs: dict[str, RunJob] = {}
+    jobs: dict[str, TrainingJob] = {}
     for kwargs in studies:
         for job in study_jobs(**kwargs):
             if job.name in jobs and to_dict(jobs[job.name].config) != to_dict(job.config):
@@ -87,7 +87,7 @@ def grid(studies: list[dict]) -> list[RunJob]:
     return list(jobs.values())
 
 
-def dependents(jobs: list[RunJob], name: str) -> list[RunJob]:
+def dependents(jobs: list[TrainingJob], name: str) -> list[TrainingJob]:
     """The jobs that wait, directly or through others, for the job `name`.
 
     Args:

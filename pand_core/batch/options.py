@@ -6,7 +6,7 @@ import argparse
 
 from ..infra.errors import PandError
 from .executors import EXECUTORS, LOCAL_TIMEOUT_MIN, SLURM_TIME_MIN, BatchOptions
-from .plan import ASSUMED_TFLOPS
+from .estimates import ASSUMED_TFLOPS
 
 
 def add_batch_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,8 +31,9 @@ def add_batch_arguments(p: argparse.ArgumentParser) -> None:
                    help="slurm: another sbatch option, repeatable (e.g. --slurm-option qos=high --slurm-option mem=64G)")
     g.add_argument("--dry-run", action="store_true",
                    help="print the jobs, what each waits for, their costs (measured where a run finished, else "
-                        "estimates) and the wall time on --plan-gpus GPUs; run nothing")
-    g.add_argument("--plan-gpus", type=int, nargs="+", default=[1, 8, 32], help="dry run: GPU counts (default 1 8 32)")
+                        "estimates) and the wall time on --dry-run-gpus GPUs; run nothing")
+    g.add_argument("--dry-run-gpus", type=int, nargs="+", default=[1, 8, 32], help="dry run: GPU counts (default 1 8 32)")
+    g.add_argument("--plan-gpus", type=int, nargs="+", dest="dry_run_gpus", help=argparse.SUPPRESS)  # earlier name
     g.add_argument("--assume-tflops", type=float, default=ASSUMED_TFLOPS,
                    help=f"dry run: the sustained TFLOP/s per GPU the estimates assume (default {ASSUMED_TFLOPS:g})")
 
@@ -49,8 +50,8 @@ def batch_options(args: argparse.Namespace) -> BatchOptions:
                         args.slurm_gpus_per_job, args.slurm_time, args.slurm_account, sbatch)
 
 
-def print_plan(jobs, args: argparse.Namespace) -> None:
+def print_estimates(jobs, args: argparse.Namespace) -> None:
     """The dry run's report on stdout."""
-    from .plan import plan_markdown
+    from .estimates import estimates_markdown
 
-    print(plan_markdown(jobs, args.plan_gpus, args.assume_tflops))
+    print(estimates_markdown(jobs, args.dry_run_gpus, args.assume_tflops))

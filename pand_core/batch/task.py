@@ -7,7 +7,7 @@ import os
 import time
 from functools import partial
 
-from .jobs import RunJob
+from .jobs import TrainingJob
 
 
 def job_threads(threads: int | None) -> int:
@@ -26,7 +26,7 @@ def job_threads(threads: int | None) -> int:
     return torch.get_num_threads()
 
 
-def run_job(job: RunJob, threads: int | None = None, quiet: bool = False) -> dict:
+def run_training_job(job: TrainingJob, threads: int | None = None, quiet: bool = False) -> dict:
     """Run `job` (a finished run is read, an interrupted one resumed from its last checkpoint) and return its
     `result.json` contents. The job's log (stdout) first says its threads and devices; `quiet`: nothing (the
     inline study, whose own log says each result).

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch
 
-from ..batch.jobs import RunJob, grid
-from ..batch.plan import ASSUMED_TFLOPS, estimate
+from ..batch.jobs import TrainingJob, grid
+from ..batch.estimates import ASSUMED_TFLOPS, estimate
 from ..config import DistillConfig
 from ..infra.paths import MEASURED_DIR
 
@@ -127,7 +127,7 @@ def card_tflops(peak: float) -> float:
     return ASSUMED_TFLOPS * peak / H100_FP32_PEAK
 
 
-def one_run_jobs(runs: str | Path, teacher_mode: str) -> list[RunJob]:
+def one_run_jobs(runs: str | Path, teacher_mode: str) -> list[TrainingJob]:
     """The quickstart's runs on the paper profile: Stage 1 and Stage 2 `ce` and `pand` on CUB-200, ResNet-18, seed 0."""
     return grid([dict(profile="paper", dataset="cub", methods=["ce", "pand"], seeds=[0], student="resnet18",
                       runs=runs, teacher_mode=teacher_mode)])

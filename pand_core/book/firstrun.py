@@ -95,5 +95,15 @@ def warm_caches(log=None) -> dict[str, str]:
     return {"matplotlib_font_cache": str(cache_dir)}
 
 
+def main(argv: list[str] | None = None, prog: str = "python -m pand_core.book.firstrun") -> int:
+    """Warm the caches by hand (`pand warm-caches`); prints what it built."""
+    import argparse
+
+    argparse.ArgumentParser(prog=prog, description=warm_caches.__doc__.split(":")[0] + ".").parse_args(argv)
+    for cache, folder in warm_caches(log=lambda line: print(line, file=sys.stdout)).items():
+        print(f"{cache}: {folder}")
+    return 0
+
+
 if __name__ == "__main__":
-    warm_caches(log=lambda line: print(line, file=sys.stdout))
+    sys.exit(main())

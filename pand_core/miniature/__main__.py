@@ -14,8 +14,8 @@ from pathlib import Path
 from ..infra.errors import exit_status
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pand_core.miniature", description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None, prog: str = "python -m pand_core.miniature") -> int:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="pretrain and write the shipped weights (and their hashes)")
     b.add_argument("--only", choices=["teacher", "student"], default=None, help="build one of the two")

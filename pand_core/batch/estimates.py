@@ -1,4 +1,4 @@
-"""The plan before the run: each job's cost (measured where a run of it, or of the same run on another seed,
+"""The estimates before the run (the dry run): each job's cost (measured where a run of it, or of the same run on another seed,
 finished; else an estimate labelled as one) and the wall time of the grid on N GPUs.
 
 The estimate counts the forward FLOPs of the student and the teacher with `torch.utils.flop_counter` on the meta
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .jobs import RunJob
+from .jobs import TrainingJob
 
 ASSUMED_TFLOPS = 40.0  # sustained fp32/TF32 rate of one H100-class GPU on these models: an assumption, not a measurement
 # (train images, test images, classes) of each data set's training and test split (the data sets' own counts)
@@ -60,7 +60,7 @@ def measured_seconds(run_dir: Path) -> float | None:
     return sum(json.loads(line).get("epoch_time_s", 0.0) for line in metrics.read_text().splitlines() if line.strip())
 
 
-def _same_run_other_seed(job: RunJob) -> tuple[int, Path] | None:
+def _same_run_other_seed(job: TrainingJob) -> tuple[int, Path] | None:
     """A finished run of the same configuration but its seed, beside the job's run folder."""
     from ..config import to_dict
 
@@ -121,7 +121,7 @@ def teacher_flops(teacher: str) -> tuple[float, float, int]:
     return image, float(counter.get_total_flops()), int(size)
 
 
-def estimate(job: RunJob, tflops: float = ASSUMED_TFLOPS) -> Cost:
+def estimate(job: TrainingJob, tflops: float = ASSUMED_TFLOPS) -> Cost:
     """A labelled estimate of one paper-sized run: counted FLOPs over the whole schedule ÷ `tflops`.
 
     Stage 1: the teacher's image features of train and test once, then per step the text tower over every class
@@ -157,7 +157,7 @@ def estimate(job: RunJob, tflops: float = ASSUMED_TFLOPS) -> Cost:
     return Cost(flops / (tflops * 1e12), f"estimate ({formula} at {tflops:g} TFLOP/s)")
 
 
-def job_cost(job: RunJob, tflops: float = ASSUMED_TFLOPS) -> Cost:
+def job_cost(job: TrainingJob, tflops: float = ASSUMED_TFLOPS) -> Cost:
     """The job's cost: measured from its own finished run, else from the same run on another seed, else `estimate`.
 
     Args:
@@ -173,7 +173,7 @@ def job_cost(job: RunJob, tflops: float = ASSUMED_TFLOPS) -> Cost:
     return estimate(job, tflops)
 
 
-def wall_time(jobs: list[RunJob], seconds: dict[str, float], workers: int) -> float:
+def wall_time(jobs: list[TrainingJob], seconds: dict[str, float], workers: int) -> float:
     """The grid's wall time on `workers` GPUs (or local workers) when each starts the next ready job in list order
     as soon as it is free — the local executor's rule; jobs wait for the jobs in their `after`.
 
@@ -201,7 +201,7 @@ def wall_time(jobs: list[RunJob], seconds: dict[str, float], workers: int) -> fl
     return now
 
 
-def plan_markdown(jobs: list[RunJob], gpus: list[int], tflops: float = ASSUMED_TFLOPS, list_jobs: bool = True) -> str:
+def estimates_markdown(jobs: list[TrainingJob], gpus: list[int], tflops: float = ASSUMED_TFLOPS, list_jobs: bool = True) -> str:
     """The dry run's report: every job with what it waits for and its cost, then GPU-hours and wall time on each
     number of GPUs in `gpus`.
 
@@ -235,7 +235,7 @@ PAPER_GRID = {"datasets": ["cub", "aircraft", "dogs", "pets"], "students": ["res
               "seeds": [0, 1, 2]}  # the paper's table: 4 data sets x 2 students x 7 methods x 3 seeds
 
 
-def paper_grid(runs: str | Path, teacher_mode: str = "online") -> list[RunJob]:
+def paper_grid(runs: str | Path, teacher_mode: str = "online") -> list[TrainingJob]:
     """The jobs of the paper's whole table on the paper profile: every method the pipeline runs there (all but the
     project's own `kd`) for each data set, student and seed; Stage 1 once per data set and seed."""
     from ..config import DEFAULT_METHODS
@@ -257,7 +257,7 @@ def paper_plan_markdown(gpus: tuple[int, ...] = (1, 8, 32), tflops: float = ASSU
                             ("bank", "teacher from the bank (`--teacher-mode bank`, 8 views per image)")):
             jobs = paper_grid(empty, mode)
             stage1 = sum(job_cost(j, tflops).seconds for j in jobs if j.stage == "calibrate") / 3600
-            parts += [f"**{title}**", "", plan_markdown(jobs, list(gpus), tflops, list_jobs=False).replace(
+            parts += [f"**{title}**", "", estimates_markdown(jobs, list(gpus), tflops, list_jobs=False).replace(
                 "; 0 costs measured, ", f" (Stage 1: {stage1:.1f} GPU-hours in all); 0 costs measured, "), ""]
     command = ("python -m pand_core.pipeline --profile paper --datasets " + " ".join(PAPER_GRID["datasets"])
                + " --students " + " ".join(PAPER_GRID["students"]) + " --seeds "
