@@ -1,5 +1,5 @@
 """Where a run's inputs come from: the data root, teacher weights and student start its config implies (on the smoke
-profile, the miniature's: `miniature.inputs`). A stage calls `run_inputs(cfg)` once, at its top; the profile and the
+profile, the miniature's: `miniature.defaults`). A stage calls `run_inputs(cfg)` once, at its top; the profile and the
 cache folder are read from the config there, and nowhere below."""
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def resolve_data_root(profile: str, dataset: str, data_root: str | None, cache: 
     if data_root is not None:
         return Path(data_root).expanduser()
     if profile == "smoke" and dataset == "cub":
-        from .miniature.inputs import world_root
+        from .miniature.defaults import world_root
 
         return world_root(cache)
     return data_home(cache)
@@ -81,7 +81,7 @@ def resolve_teacher_weights(profile: str, teacher: str, weights: str | None, cac
     `pand-mini-clip`, or the random test model `pand-tiny-clip`, written once under `cache`); anything else is passed
     on unchanged."""
     if weights is None and profile == "smoke":
-        from .miniature.inputs import teacher_weights
+        from .miniature.defaults import teacher_weights
 
         return teacher_weights(teacher, cache)
     return weights
@@ -90,10 +90,10 @@ def resolve_teacher_weights(profile: str, teacher: str, weights: str | None, cac
 def resolve_student_pretrained(profile: str, student: str, pretrained: bool | str, image_size: int,
                                cache: Path | None = None) -> bool | str:
     """On the smoke profile (and for `pand-mini-resnet` anywhere), `pretrained=True` means the miniature's ImageNet:
-    a state-dict path (`miniature.inputs.student_start`, pretrained once under `cache` for a size not shipped).
+    a state-dict path (`miniature.defaults.student_start`, pretrained once under `cache` for a size not shipped).
     Anything else is passed on unchanged (True: torchvision's ImageNet weights, False: random, a path: that file)."""
     if pretrained is True and (profile == "smoke" or student == MINI_STUDENT):
-        from .miniature.inputs import student_start
+        from .miniature.defaults import student_start
 
         return student_start(student, image_size, cache)
     return pretrained

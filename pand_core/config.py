@@ -305,6 +305,13 @@ class DistillConfig:
         return self
 
 
+def check_methods(methods: list[str]) -> None:
+    """Refuse, with one `ConfigError`, method names that are not in `METHODS` (a study's or a pipeline's list)."""
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ConfigError(f"unknown method(s) {unknown}; expected some of {list(METHODS)}")
+
+
 def check_schedule(cfg: CalibrateConfig | DistillConfig) -> None:
     """Refuse a training schedule that cannot run (Stage 1 and Stage 2 recipes): epochs, batch_size and lr positive, patience >= 0."""
     for name in ("epochs", "batch_size"):
@@ -490,5 +497,5 @@ def config_diff(saved: dict[str, Any], current: dict[str, Any], ignore: tuple[st
 
 __all__ = ["CLASS_NAME_SOURCES", "CalibrateConfig", "DATASET_NAMES", "DEFAULT_METHODS", "DEFAULT_SEEDS", "STUDY_METHODS", "DistillConfig", "METHODS", "MINI_STUDENT", "MethodSpec", "PROFILES",
            "PROMPT_PRECISIONS",
-           "RESUME_IGNORES", "check_schedule", "check_student_weights", "config_changes", "config_diff", "is_known_student", "is_known_teacher", "make_config",
+           "RESUME_IGNORES", "check_methods", "check_schedule", "check_student_weights", "config_changes", "config_diff", "is_known_student", "is_known_teacher", "make_config",
            "to_dict"]

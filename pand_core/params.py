@@ -3,9 +3,10 @@ stage configs: the one place where `TEACHER = None` means "the profile's teacher
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from .config import PROFILE_OVERRIDES, CalibrateConfig, DistillConfig, make_config
 from .infra.errors import ConfigError
@@ -44,6 +45,18 @@ class RunParams:
     teacher_mode: str | None = None
     stage1_epochs: int | None = None
     stage2_epochs: int | None = None
+
+    @classmethod
+    def from_cell(cls, names: Mapping[str, Any]) -> "RunParams":
+        """The parameters of a notebook's parameters cell (`PROFILE`, `DATASET`, `DATA_ROOT`, `SEED`, `TEACHER`,
+        `TEACHER_WEIGHTS`, `STUDENT`, `TEACHER_MODE`, `STAGE1_EPOCHS`, `STAGE2_EPOCHS`); a name the cell lacks keeps
+        the default.
+
+        Args:
+            names: The notebook's names, e.g. `globals()`.
+        """
+        fields = {f.name: names[f.name.upper()] for f in dataclasses.fields(cls) if f.name.upper() in names}
+        return cls(**fields)
 
     def overrides(self, stage: str) -> dict[str, Any]:
         """The config fields this page sets for `stage`, without data set, root and seed.

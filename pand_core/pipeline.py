@@ -39,7 +39,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import DEFAULT_METHODS, DEFAULT_SEEDS, METHODS, PROFILES, default_student
+from .config import DEFAULT_METHODS, DEFAULT_SEEDS, PROFILES, check_methods, default_student
 from .infra.errors import PandError, PipelineError, exit_status
 from .book.firstrun import warm_caches
 from .book.executed import SOURCE_KEY, review, set_aside, source_digest, stamp_source, stderr_summary
@@ -116,9 +116,7 @@ def make_plan(profile: str, out: Path, datasets: list[str], methods: list[str], 
         teacher_mode: "online" or "bank" for every Stage 2 run; None: the profile's.
         run: The page parameters (`RunParams` of the same profile); None: the profile's defaults.
     """
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise PandError(f"unknown method(s) {unknown}; expected some of {list(METHODS)}")
+    check_methods(methods)
     students = students or [default_student(profile)]
     out = out.resolve()
     run = run or RunParams(profile)

@@ -88,7 +88,7 @@ def world_data_root(images: int, cache: str | Path | None = None) -> str | None:
         return None
     if images < STUDY_IMAGES:
         raise PandError(f"a regime needs at least the world's {STUDY_IMAGES} training images per class, got {images}")
-    from .miniature.inputs import BOOK_WORLD, world_root
+    from .miniature.defaults import BOOK_WORLD, world_root
     from dataclasses import replace
 
     spec = replace(BOOK_WORLD, extra_train_per_class=images - STUDY_IMAGES)

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from .batch.executors import BatchOptions, run_jobs
 from .batch.options import add_batch_arguments, batch_options, print_estimates
-from .config import METHODS, PROFILES, STUDY_METHODS
+from .config import PROFILES, STUDY_METHODS
 from .infra.errors import exit_status
 
 # Every Stage 2 method but `ce-original` (the original code's no-teacher recipe), in the registry's order.

@@ -49,7 +49,7 @@ from pand_core.stages import load_student, predict  # noqa: E402
 from pand_core.data import load_dataset, paper_test_transform  # noqa: E402
 from pand_core.infra.environment import environment  # noqa: E402
 from pand_core.infra.paths import default_cache  # noqa: E402
-from pand_core.miniature.inputs import BOOK_WORLD, world_root  # noqa: E402
+from pand_core.miniature.defaults import BOOK_WORLD, world_root  # noqa: E402
 from pand_core.report.noise import scaled_sd, seeds_needed, split_accuracies, t_half_width, variance_split  # noqa: E402
 from pand_core.report.results import collect_results  # noqa: E402
 from pand_core.stage2.feeding import in_memory  # noqa: E402

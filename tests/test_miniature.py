@@ -176,7 +176,7 @@ def test_shipped_teacher_gives_the_zero_shot_accuracy_the_book_states():
     (`studies/results/study.json`, shown in the miniature chapter), to within one test image."""
     from pathlib import Path
 
-    from pand_core.miniature.inputs import world_root
+    from pand_core.miniature.defaults import world_root
     from pand_core.models.features import accuracy, extract_features, zero_shot_logits
 
     teacher = load_mini_teacher()

@@ -29,7 +29,7 @@ def split_sizes(profile: str, dataset: str) -> tuple[int, int, int]:
     """(train images, test images, classes) a run of `profile` on `dataset` trains and tests on: the data set's
     own counts, or the book's synthetic world on the smoke profile."""
     if profile == "smoke":
-        from ..miniature.inputs import BOOK_WORLD as w
+        from ..miniature.defaults import BOOK_WORLD as w
 
         return w.n_classes * w.train_per_class, w.n_classes * w.test_per_class, w.n_classes
     return SPLIT_SIZES[dataset]

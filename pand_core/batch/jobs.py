@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import METHODS, CalibrateConfig, DistillConfig, default_student, make_config, to_dict
+from ..config import CalibrateConfig, DistillConfig, check_methods, default_student, make_config, to_dict
 from ..infra.errors import PandError
 
 
@@ -49,9 +49,7 @@ def study_jobs(profile: str, dataset: str, methods: list[str], seeds: list[int],
         data_root: The data set's folder; None: the profile's default.
         overrides: Config fields for every run, as `{"calibrate": {...}, "distill": {...}}`.
     """
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise PandError(f"unknown method(s) {unknown}; expected some of {list(METHODS)}")
+    check_methods(methods)
     overrides = overrides or {}
     student = student or default_student(profile)
     extra = dict(overrides.get("distill", {}), **({"teacher_mode": teacher_mode} if teacher_mode else {}))

@@ -1,5 +1,6 @@
 """What every book page does first and last: point the run folders at `RUNS`, set the figures' style, start the
-page's clock; and at the end, what the page cost where it ran (measured, `report.cost_markdown`)."""
+page's clock, read its parameters cell (`open_page`); and at the end, what the page cost where it ran (measured,
+`report.cost_markdown`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Mapping
 
+from ..params import RunParams
 from ..report.style import FIGURE_STYLE as PLOT_STYLE  # noqa: F401  (the book's one figure style)
 
 
@@ -50,3 +53,18 @@ def start_page(runs: str | Path) -> Page:
     if os.environ.get(FIGURE_LOG_ENV):  # measuring the book's figures (their sizes and smallest fonts)
         record_figures(os.environ[FIGURE_LOG_ENV], page=os.environ.get("PAND_PAGE", ""))
     return Page(Path(runs))
+
+
+def open_page(names: Mapping[str, Any]) -> tuple[Page, RunParams]:
+    """The one setup line after a notebook's parameters cell: `start_page(RUNS)`, the page's `RunParams` from the
+    cell's names, and, on the paper profile with `DOWNLOAD` set, its data set fetched first (`RunParams.fetch`).
+
+    Args:
+        names: The notebook's names, `globals()`: its parameters cell's `RUNS`, `PROFILE`, `DATASET`, ... .
+    """
+    page = start_page(names.get("RUNS", "runs"))
+    params = RunParams.from_cell(names)
+    if params.profile == "paper" and names.get("DOWNLOAD"):
+        params.fetch()  # returns at once when the data root holds a finished download
+    return page, params
+
