@@ -6,11 +6,11 @@ Item (issue "Reliability") -> test:
  3 SIGKILL mid-run, resume ............ test_sigkill_then_resume_gives_the_uninterrupted_numbers
  4 non-finite loss .................... test_non_finite_loss_names_epoch_step_and_term
  5 unwritable output, disk full ....... test_unwritable_output_and_disk_full
- 6 mismatched anchors / resume config . test_engines.py::test_refusals, test_stage1.py::test_anchors_roundtrip_and_mismatch
- 7 invalid parameters ................. test_engines.py::test_refusals, test_invalid_parameters_fail_before_heavy_work
+ 6 mismatched anchors / resume config . test_stage_runs.py::test_refusals, test_stage1.py::test_anchors_roundtrip_and_mismatch
+ 7 invalid parameters ................. test_stage_runs.py::test_refusals, test_invalid_parameters_fail_before_heavy_work
  8 teacher weights offline ............ test_models.py::test_teacher_tag_offline_says_how_to_fix
  9 two runs, one folder ............... test_a_second_process_on_the_same_folder_is_refused
-10 failing notebook in the pipeline ... test_book.py::test_pipeline_end_to_end_with_failure_recovery_and_book
+10 failing notebook in the pipeline ... test_pipeline.py::test_pipeline_end_to_end_with_failure_recovery_and_book
 11 pickled payloads ................... test_pickled_payloads_are_refused_and_never_run
 """
 

@@ -163,7 +163,7 @@ def test_smoke_pipeline_and_book_on_a_machine_that_never_ran_the_project(tmp_pat
     instead of the default three seeds and seven: `ce` (labels only), `vl2lite` (the teacher's bank and PAND's
     optimiser) and `pand` (Stage 1's anchors and NLRD) reach every cache and first-run path the others do, and
     what a fresh machine changes does not depend on how many runs take those paths. Resuming after a deleted or
-    rejected copy is `test_book.py`'s end-to-end test."""
+    rejected copy is `test_pipeline.py`'s end-to-end test."""
     env = _stranger_env(tmp_path)
     work = tmp_path / "work"
     work.mkdir()
