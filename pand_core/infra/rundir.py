@@ -1,4 +1,5 @@
-"""A run directory: config.json, metrics.jsonl, run.log, checkpoints and result.json, all written atomically."""
+"""A run directory: config.json, metrics.jsonl, run.log, checkpoints and result.json, each written atomically or
+appended whole; a write that fails (no space, no rights) raises `OutputError` (`files.guarded_write`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import ConfigError, OutputError, RunLockedError
-from .files import atomic_torch_save, atomic_write, safe_load, write_json
+from .files import (RIGHTS_ADVICE, SPACE_ADVICE, append_text, atomic_torch_save, atomic_write, free_bytes, guarded_write,
+                    room_left, safe_load, write_failure, write_json)
 
 _HELD: dict[str, int] = {}  # run folders this process holds the lock of -> lock file descriptor
 
@@ -20,7 +22,8 @@ def lock_run_dir(path: Path) -> None:
     key = str(path.resolve())
     if key in _HELD:
         return
-    fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    with guarded_write(path / ".lock", intact="Nothing was written"):
+        fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -29,8 +32,13 @@ def lock_run_dir(path: Path) -> None:
         raise RunLockedError(
             f"{path} is in use by another running process (pid {other}); wait for it to finish, or choose another --out."
         ) from None
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
+    try:
+        with guarded_write(path / ".lock", intact="Nothing else was written"):
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+    except BaseException:
+        os.close(fd)
+        raise
     _HELD[key] = fd
 
 
@@ -57,7 +65,11 @@ class RunDir:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise OutputError(f"cannot create the run folder {self.path}: {e}; choose a writable --out.") from e
+            free = free_bytes(self.path)
+            reason, advice = write_failure(e, self.path, free) or (str(e), "")
+            advice = advice if advice in (SPACE_ADVICE, RIGHTS_ADVICE) else "choose a writable --out"
+            raise OutputError(f"cannot create the run folder {self.path}: {reason} ({room_left(free)}; {e}); "
+                              f"{advice}.") from e
         lock_run_dir(self.path)
         try:
             self._check(cfg_path, config, resume)
@@ -92,14 +104,14 @@ class RunDir:
         return self.path / "checkpoint_best.pt"
 
     def log(self, message: str) -> None:
+        """Append a timestamped line to run.log (rank 0); a failed write raises `OutputError`, earlier lines intact."""
         if self.main:
-            with open(self.path / "run.log", "a", encoding="utf-8") as f:
-                f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {message}\n")
+            append_text(self.path / "run.log", f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {message}\n")
 
     def append_metrics(self, record: dict[str, Any]) -> None:
+        """Append one JSON line to metrics.jsonl (rank 0); a failed write raises `OutputError`, earlier lines intact."""
         if self.main:
-            with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+            append_text(self.path / "metrics.jsonl", json.dumps(record) + "\n")
 
     def read_metrics(self) -> list[dict[str, Any]]:
         return read_metrics(self.path)
@@ -139,7 +151,8 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """torch.save to a temporary file, then rename: a crash never leaves a half-written checkpoint."""
+    """torch.save to a temporary file, then rename: a crash never leaves a half-written checkpoint; a failed write
+    (full disk, no rights) raises `OutputError` with the previous checkpoint intact."""
     atomic_torch_save(state, path)
 
 

@@ -14,7 +14,8 @@ A method with learned anchors reads the anchors that Stage 1 wrote for its seed,
 Every method of `config.METHODS` runs through the same step (`train_step`); what differs is which teacher targets
 exist (`targets.make_targets`) and which loss terms are added (`stage2_losses`). The step never waits for the
 device: its losses, counts and finite-check add up on the device and are read once per epoch. The test split is
-evaluated in full every epoch (every `test_every` epochs and after the last, when that is set).
+evaluated in full every epoch (every `test_every` epochs and after the last, when that is set). A write that fails
+(full disk, no rights) stops the run with one `OutputError` naming the last good epoch and how to resume.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from pathlib import Path
 from typing import Callable, Iterable
 
 import torch
@@ -34,14 +36,14 @@ from ..config import DistillConfig, config_changes, to_dict
 from ..infra.devices import resolve_device
 from ..infra.distributed import Dist, barrier, init_distributed, main_process_first, shutdown, sum_across
 from ..infra.environment import environment
-from ..infra.errors import ConfigError
+from ..infra.errors import ConfigError, OutputError
 from ..data import class_names_record
 from .feeding import Stage2Data, load_inputs, prepare
 from ..infra.meter import EpochMeter
 from ..method.losses import ce_weight, feature_alignment_loss, hinton_kd_loss, loss_weights, nlrd_loss, pand_total_loss, text_kd_loss
 from ..models import AlignHead, build_student
 from ..infra.progress import Progress, progress_enabled
-from ..infra.rundir import RunDir, load_checkpoint, save_checkpoint
+from ..infra.rundir import RunDir, load_checkpoint, save_checkpoint, started
 from .targets import TeacherTargets
 
 CHECK_EVERY = 50  # steps between reads of the device-side finite-check (one host synchronisation each)
@@ -319,14 +321,76 @@ def _starting_point(cfg: DistillConfig, run: RunDir, resume: bool, parts: tuple)
 
 def _save_epoch(run: RunDir, cfg: DistillConfig, parts: tuple, epoch: int, best: dict, train_time: float,
                 is_best: bool) -> None:
-    """The checkpoints after `epoch` (rank 0): `last` with everything a resume needs, `best` at a new best test epoch;
-    written by rename, so a kill never leaves half a file."""
+    """The checkpoints after `epoch` (rank 0): `best` at a new best test epoch, then `last` with everything a resume
+    needs (written last: a complete `last` means the epoch is saved); written by rename, never half a file."""
     model, opt, sched = parts
+    if is_best:
+        save_checkpoint(run.best, {"epoch": epoch, "model": model.state_dict(), "config": to_dict(cfg)})
     save_checkpoint(run.last, {"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
                                "scheduler": sched.state_dict(), "best": best, "train_time_s": train_time,
                                "config": to_dict(cfg)})
-    if is_best:
-        save_checkpoint(run.best, {"epoch": epoch, "model": model.state_dict(), "config": to_dict(cfg)})
+
+
+def _saved_epoch(cfg: DistillConfig) -> int | None:
+    """The epoch that `checkpoint_last.pt` in `cfg.out` holds; None when there is none (or it cannot be read)."""
+    try:
+        return int(load_checkpoint(Path(cfg.out) / "checkpoint_last.pt")["epoch"])
+    except Exception:
+        return None
+
+
+def _cannot_write(e: OutputError, cfg: DistillConfig, saved: int | None, done: bool) -> OutputError:
+    """`e` plus what Stage 2 kept (`saved`: the last epoch whose `checkpoint_last.pt` is complete, epochs from 0 as
+    in run.log; `done`: no epoch is left to train) and the command that goes on from there."""
+    again = (f"run the same command again with --resume (the same flags and --out {cfg.out}; in Python "
+             "`distill(cfg, resume=True)`); a study or the pipeline resumes it by itself when run again")
+    if not started(cfg.out):
+        kept, how = "Nothing of Stage 2 was trained", "run the same command again"
+    elif saved is None:
+        kept, how = "No epoch of Stage 2 was saved yet", f"{again}; it starts at epoch 0"
+    elif done:
+        kept, how = (f"Every epoch of Stage 2 was trained and saved (the last, epoch {saved}, in checkpoint_last.pt; "
+                     "epochs count from 0, as in run.log)"), f"{again}; it only writes result.json"
+    else:
+        kept, how = (f"Stage 2 stopped after epoch {saved}, the last good one ({saved + 1} of {cfg.epochs} epochs "
+                     "done; epochs count from 0, as in run.log and metrics.jsonl), whose checkpoint_last.pt is "
+                     "complete"), f"{again}; it goes on at epoch {saved + 1}"
+    return OutputError(f"{e} {kept}: once there is room, {how}.")
+
+
+def _resumed_state(cfg: DistillConfig, run: RunDir, data: Stage2Data, start: int, best: dict) -> tuple[dict, int | None, int | None]:
+    """After a resume at epoch `start` (0: a fresh run): the last saved epoch's metrics record, the epoch an early
+    stop ended the run at (None: none) and the test images scored — what the result needs when no epoch is left."""
+    if start == 0:
+        return {}, None, None
+    record = next((r for r in run.read_metrics() if r.get("epoch") == start - 1), {})
+    scored = len(data.test_eval) if record.get("test_acc") is not None else None
+    return record, (start - 1 if _stops_early(cfg, start - 1, best["best_epoch"]) else None), scored
+
+
+def _one_epoch(cfg: DistillConfig, run: RunDir, d: Dist, data: Stage2Data, parts: tuple, model: nn.Module, epoch: int,
+               best: dict, train_time: float, scored: int | None, device: torch.device) -> tuple[dict, int | None, float]:
+    """Train and score epoch `epoch`, append its metrics record and save its checkpoints (rank 0); returns the
+    record, the test images scored and the training time so far."""
+    trainable, opt, sched = parts
+    t_epoch = time.perf_counter()
+    lr = opt.param_groups[0]["lr"]
+    train_stats = train_one_epoch(model, opt, cfg, data.targets, data.anchors, data.batches(epoch), epoch, device, d)
+    sched.step()
+    train_time += time.perf_counter() - t_epoch
+    test_acc = val_acc = None
+    if _scores_test(cfg, epoch):
+        test_acc, scored = evaluate(trainable.student, data.test_eval, cfg, device, d)
+        if data.val_eval is not None:
+            val_acc = evaluate(trainable.student, data.val_eval, cfg, device, d)[0]
+    record = {"epoch": epoch, "lr": lr, "alpha": ce_weight(cfg.spec.teacher, epoch, cfg.epochs),
+              **train_stats, "test_acc": test_acc, "val_acc": val_acc, "epoch_time_s": time.perf_counter() - t_epoch}
+    is_best = test_acc is not None and _track_best(best, epoch, test_acc, val_acc)
+    if d.main:
+        run.append_metrics(record)
+        _save_epoch(run, cfg, parts, epoch, best, train_time, is_best)
+    barrier(d)
+    return record, scored, train_time
 
 
 def distill(cfg: DistillConfig, resume: bool = False, progress: bool | None = None,
@@ -348,7 +412,13 @@ def distill(cfg: DistillConfig, resume: bool = False, progress: bool | None = No
         raise ConfigError(f"batch_size {cfg.batch_size} must divide evenly over {d.world} processes.")
     with main_process_first(d):
         inputs = load_inputs(cfg)
-    run = RunDir(cfg.out, to_dict(cfg), resume=resume, main=d.main, changes=config_changes)
+    # The last epoch whose checkpoint_last.pt is complete (read from the folder until the loop knows it), and
+    # whether no epoch is left to train: what a failed write reports.
+    saved = {"known": False, "epoch": None, "done": False}
+    try:
+        run = RunDir(cfg.out, to_dict(cfg), resume=resume, main=d.main, changes=config_changes)
+    except OutputError as e:
+        raise _cannot_write(e, cfg, _saved_epoch(cfg) if resume else None, False) from (e.__cause__ or e)
     try:
         data = prepare(cfg, inputs, device, d, run.log, progress)
         trainable, opt, sched = build_stage2(cfg, data.num_classes, data.teacher and data.teacher.embed_dim, device,
@@ -359,28 +429,17 @@ def distill(cfg: DistillConfig, resume: bool = False, progress: bool | None = No
         if finished is not None:
             shutdown(d)
             return finished
-        record, stopped_at, scored = {}, None, None
-        bar = Progress(range(start, cfg.epochs), f"Stage 2: {cfg.method} (epochs)",
+        record, stopped_at, scored = _resumed_state(cfg, run, data, start, best)
+        saved.update(known=True, epoch=start - 1 if start > 0 else None, done=start >= cfg.epochs or stopped_at is not None)
+        if saved["done"]:
+            run.log("resume: every epoch was trained; writing result.json")
+        bar = Progress(range(start, cfg.epochs if stopped_at is None else start), f"Stage 2: {cfg.method} (epochs)",
                        progress=d.main and progress_enabled(progress), report=d.main)
         for epoch in bar:
-            t_epoch = time.perf_counter()
-            lr = opt.param_groups[0]["lr"]
-            train_stats = train_one_epoch(model, opt, cfg, data.targets, data.anchors, data.batches(epoch), epoch, device, d)
-            sched.step()
-            train_time += time.perf_counter() - t_epoch
-            test_acc = val_acc = None
-            if _scores_test(cfg, epoch):
-                test_acc, scored = evaluate(trainable.student, data.test_eval, cfg, device, d)
-                if data.val_eval is not None:
-                    val_acc = evaluate(trainable.student, data.val_eval, cfg, device, d)[0]
-            record = {"epoch": epoch, "lr": lr, "alpha": ce_weight(cfg.spec.teacher, epoch, cfg.epochs),
-                      **train_stats, "test_acc": test_acc, "val_acc": val_acc, "epoch_time_s": time.perf_counter() - t_epoch}
-            is_best = test_acc is not None and _track_best(best, epoch, test_acc, val_acc)
-            if d.main:
-                run.append_metrics(record)
-                _save_epoch(run, cfg, (trainable, opt, sched), epoch, best, train_time, is_best)
-            barrier(d)
-            bar.set_postfix(loss=f"{record['loss']:.3f}", test="-" if test_acc is None else f"{test_acc:.1f}")
+            record, scored, train_time = _one_epoch(cfg, run, d, data, (trainable, opt, sched), model, epoch, best,
+                                                    train_time, scored, device)
+            saved.update(epoch=epoch, done=epoch + 1 == cfg.epochs or _stops_early(cfg, epoch, best["best_epoch"]))
+            bar.set_postfix(loss=f"{record['loss']:.3f}", test="-" if record["test_acc"] is None else f"{record['test_acc']:.1f}")
             if on_epoch_end is not None:
                 on_epoch_end(record)
             if _stops_early(cfg, epoch, best["best_epoch"]):  # every rank sees the same test accuracy
@@ -395,6 +454,9 @@ def distill(cfg: DistillConfig, resume: bool = False, progress: bool | None = No
             run.log(f"done: test_acc_last {result['test_acc_last']:.2f}, best {result['test_acc_best']:.2f} @ {result['best_epoch']}")
         shutdown(d)
         return result
+    except OutputError as e:  # a write of the run folder, a cache or the bank failed (no space, no rights)
+        epoch = saved["epoch"] if saved["known"] else _saved_epoch(cfg) if resume else None
+        raise _cannot_write(e, cfg, epoch, saved["done"]) from (e.__cause__ or e)
     finally:
         run.close()
 

@@ -10,6 +10,7 @@ from typing import Protocol
 import torch
 
 from ..data.views import AugmentedViews
+from ..infra.errors import OutputError
 from ..models.features import build_bank, teacher_autocast
 from ..models import Teacher
 
@@ -76,7 +77,7 @@ class BankTargets:
               cache_dir: str | Path | None = None, batch_size: int = 128, num_workers: int = 0,
               progress: bool | None = None) -> "BankTargets":
         """The bank of `views` (`features.build_bank`, cached under `cache_dir/banks/`; the views made in
-        `num_workers` loader processes), ready for lookups.
+        `num_workers` loader processes), ready for lookups. A cache write that fails raises `OutputError`.
 
         Args:
             teacher: The frozen teacher.
@@ -88,8 +89,12 @@ class BankTargets:
             num_workers: DataLoader worker processes that make the views.
             progress: Draw a progress bar; None: only on a terminal.
         """
-        bank = build_bank(teacher, views, cache_dir=cache_dir, batch_size=batch_size, num_workers=num_workers,
-                          progress=progress, precision=precision)
+        try:
+            bank = build_bank(teacher, views, cache_dir=cache_dir, batch_size=batch_size, num_workers=num_workers,
+                              progress=progress, precision=precision)
+        except OutputError as e:  # the bank (or its augmented views) could not be cached
+            raise OutputError(f"{e} The teacher bank was not cached: it is computed again when the run starts again."
+                              ) from (e.__cause__ or e)
         return cls(bank, views.indices, device, precision)
 
     def features(self, x: torch.Tensor, index: torch.Tensor, view: torch.Tensor) -> torch.Tensor:
