@@ -3,19 +3,22 @@
     python benchmarks/gpu_suite.py                 # on a GPU: writes pand_core/measured/gpu-<gpu name>.json
     python benchmarks/gpu_suite.py --dry-run       # every part at tiny sizes on the CPU (a test runs it)
 
-Parts (in the order they run; the JSON keys them by name and number):
+Parts, by number (the JSON keys them by name and number); they run in the order 1, 2, 4, 5, 3, 6 (`PART_ORDER`): the
+parts that read the synthetic world (3, 6) come last, so that it is drawn in a background process meanwhile.
   1 step        Stage 2 step at the paper's sizes (ResNet-18 and MobileNet-V2, 224 px, batch 128, ConvNeXt-XXL CLIP
                 with random weights): ce, pand with the bank, pand online; fp32 and bf16 + channels-last; through the
                 trainer's own step (`benchmarks/step_time.measure_modes`). Ratios to ce in this process.
   2 memory      peak GPU memory of each of those modes (measured with part 1) and whether it fits a 16 GB Colab GPU.
-  4 bank_build  the teacher's image tower in bf16 (images/s) and the projected time of an 8-view bank of 5,994 images.
-  5 stage1      Stage 1 seconds per epoch at 200 classes, truncated and full text tower (`stage1_epoch.measure_stage1`).
   3 data_path   the CPU loader (os.cpu_count() workers) and the device path from the uint8 cache, at 224 px, on the
                 synthetic CUB-sized world's training split (`data_path.measure_data_path`); whether each can feed
                 the steps of part 1.
-  6 end_to_end  Stage 2 `pand` with the bank through `distill()` on a synthetic world of CUB's sizes (200 classes,
-                5,994 / 5,794 images drawn at 256 px, trained at 224; drawn in a background process while parts
-                1–5 run), test evaluation every epoch; measured epoch times and a projection of the whole recipe.
+  4 bank_build  the teacher's image tower in bf16 (images/s) and the projected time of the recipe's bank (its
+                `bank_views` views of every image of CUB's training split).
+  5 stage1      Stage 1 seconds per epoch at CUB's classes, truncated and full text tower
+                (`stage1_epoch.measure_stage1`).
+  6 end_to_end  Stage 2 `pand` with the bank through `distill()` on a synthetic world of CUB's sizes (its classes, and
+                CUB's train / test images a class, rounded; drawn at 256 px, trained at 224), test evaluation every
+                epoch; measured epoch times and a projection of the whole recipe.
 
 Before each part the budget is checked: a part whose usual cost would not fit in what is left is recorded as skipped
 with the reason. The JSON is re-written after every part (and after every sub-measurement of part 1), so a killed
@@ -50,13 +53,15 @@ from step_time import measure_modes, sync  # noqa: E402
 
 from pand_core.infra.paths import MEASURED_DIR  # noqa: E402
 from pand_core.config import CalibrateConfig, make_config  # noqa: E402
+from pand_core.config import SPLIT_SIZES  # noqa: E402
 from pand_core.infra.environment import environment  # noqa: E402
 from pand_core.models.features import teacher_autocast  # noqa: E402
 from pand_core.infra.files import write_json  # noqa: E402
 from pand_core.models import build_tiny_teacher, load_teacher  # noqa: E402
 
-CUB_TRAIN, CUB_TEST, CUB_CLASSES = 5994, 5794, 200
-PAPER_EPOCHS, BANK_VIEWS = 300, 8
+CUB_TRAIN, CUB_TEST, CUB_CLASSES = SPLIT_SIZES["cub"]
+PAPER_RECIPE = make_config("distill", "paper")  # the paper's Stage 2 recipe, from its one home (config.DistillConfig)
+PAPER_EPOCHS, BANK_VIEWS = PAPER_RECIPE.epochs, PAPER_RECIPE.bank_views
 COLAB_GIB = 15.0  # a 16 GB Colab T4 shows about 15 GiB to PyTorch
 TARGETS = {"step_ratio": 1.15, "reproduction_s": 15 * 60}
 PART_ORDER = ("step", "memory", "bank_build", "stage1", "data_path", "end_to_end")
@@ -68,7 +73,8 @@ STUDENTS = ("resnet18", "mobilenet_v2")
 SIZES = {
     "gpu": dict(teacher="convnext_xxlarge", image=224, resize=256, batch=128, classes=CUB_CLASSES, group=None,
                 steps=20, warmup=5, bank_images=1000, bank_batches=6, stage1_steps=3, e2e_epochs=3,
-                world=dict(n_classes=CUB_CLASSES, train_per_class=30, test_per_class=29, image_size=256),
+                world=dict(n_classes=CUB_CLASSES, train_per_class=round(CUB_TRAIN / CUB_CLASSES),
+                           test_per_class=round(CUB_TEST / CUB_CLASSES), image_size=256),
                 cost_s=dict(step=200, memory=0, bank_build=25, stage1=30, data_path=40, end_to_end=150)),
     "dry": dict(teacher="pand-tiny-clip", image=32, resize=36, batch=8, classes=4, group=4,
                 steps=1, warmup=1, bank_images=16, bank_batches=2, stage1_steps=1, e2e_epochs=2,
@@ -222,7 +228,7 @@ class Suite:
 def part_step(s: Suite, rec: dict) -> None:
     """Part 1 (and the measurements of part 2): every student × precision × mode through the trainer's step."""
     z, teacher = s.size, s.get_teacher()
-    group = z["group"] or make_config("distill", "paper").nlrd_group_size
+    group = z["group"] or PAPER_RECIPE.nlrd_group_size
     rec.update(students={}, ratios_to_ce={}, image=z["image"], batch=z["batch"], classes=z["classes"],
                nlrd_group_size=group, steps=z["steps"], warmup=z["warmup"], bank_images=z["bank_images"],
                bank_views=BANK_VIEWS, cudnn_benchmark=torch.backends.cudnn.benchmark,
@@ -274,7 +280,7 @@ def part_memory(s: Suite, rec: dict) -> None:
 
 
 def part_bank_build(s: Suite, rec: dict) -> None:
-    """Part 4: the teacher's image tower at bf16 on batches of the paper's size; the 8-view bank's time projected."""
+    """Part 4: the teacher's image tower at bf16 on batches of the paper's size; the recipe's bank's time projected."""
     z, teacher = s.size, s.get_teacher()
     x = torch.randn(z["batch"], 3, z["image"], z["image"], device=s.device)
     times = []
@@ -291,11 +297,11 @@ def part_bank_build(s: Suite, rec: dict) -> None:
                bank_build_s_projected=images / ips,
                note=f"projected, not measured: {BANK_VIEWS} views x {CUB_TRAIN} images / the tower's images/s "
                     "(teacher forward only; the views' CPU transforms are not included)")
-    s.log(f"teacher image tower bf16: {ips:.0f} images/s; 8-view bank projected {images / ips:.0f} s")
+    s.log(f"teacher image tower bf16: {ips:.0f} images/s; {BANK_VIEWS}-view bank projected {images / ips:.0f} s")
 
 
 def part_stage1(s: Suite, rec: dict) -> None:
-    """Part 5: Stage 1 seconds per step and per CUB epoch at 200 classes, truncated and full text tower."""
+    """Part 5: Stage 1 seconds per step and per CUB epoch at CUB's classes, truncated and full text tower."""
     z, teacher = s.size, s.get_teacher()
     r = measure_stage1(teacher, z["classes"], z["batch"], z["stage1_steps"], s.device, log=s.log)
     rec.update(classes=z["classes"], batch=z["batch"], steps_timed=z["stage1_steps"], **r,
@@ -334,7 +340,7 @@ def part_end_to_end(s: Suite, rec: dict) -> None:
     del teacher
     if s.device.type == "cuda":
         torch.cuda.empty_cache()
-    # The bank's views: 8 as the recipe, fewer when the projected build would not leave time for the epochs.
+    # The bank's views: the recipe's, fewer when the projected build would not leave time for the epochs.
     views = BANK_VIEWS
     bank = s.result["parts"]["bank_build"]
     if bank.get("images_per_s"):
@@ -406,8 +412,9 @@ def projection(result: dict) -> dict | None:
     total = 2 * load_s + features_s + s1_epochs * s1_epoch + bank_s + PAPER_EPOCHS * epoch_s
     return {
         "formula": ("total_s = 2 x teacher_load_s + stage1_features_s + stage1_epochs x stage1_epoch_s + bank_build_s "
-                    "+ 300 x stage2_epoch_s; stage1_features_s = (5994 + 5794) / tower images/s (bf16); bank_build_s "
-                    "= max(8 x 5994 / tower images/s, (end-to-end setup_s - teacher_load_s) x 8 / its bank views); "
+                    f"+ {PAPER_EPOCHS} x stage2_epoch_s; stage1_features_s = ({CUB_TRAIN} + {CUB_TEST}) / tower "
+                    f"images/s (bf16); bank_build_s = max({BANK_VIEWS} x {CUB_TRAIN} / tower images/s, (end-to-end "
+                    f"setup_s - teacher_load_s) x {BANK_VIEWS} / its bank views); "
                     "stage2_epoch_s = median end-to-end epoch_wall_s (epochs after the first: training + test evaluation + "
                     "checkpoint writes; with one epoch, its epoch_time_s)"),
         "teacher_load_s": load_s, "stage1_features_s": features_s, "stage1_epochs": s1_epochs,

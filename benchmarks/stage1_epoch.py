@@ -6,7 +6,7 @@ Each step is the trainer's own `prompts.train_one_epoch` over one batch, with th
     python benchmarks/stage1_epoch.py --classes 200 --device cuda
 
 Class names are made of CUB-like words so that prompt lengths match the real data set. Writes JSON to
-pand_core/measured/; the epoch time assumes CUB-200's 5,994 training images and batch 128.
+pand_core/measured/; the epoch time assumes CUB-200's training split (`SPLIT_SIZES["cub"]`) and batch 128.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from pand_core.config import CalibrateConfig
+from pand_core.config import SPLIT_SIZES
 from pand_core.infra.environment import write_benchmark
 from pand_core.models import load_teacher
 from pand_core.stage1.prompts import PromptLearner, make_prompt_scaler, prompt_autocast_dtype, stage1_optimizer, train_one_epoch
@@ -38,7 +39,7 @@ def classnames(n: int) -> list[str]:
 def measure_stage1(teacher, classes: int, batch: int, steps: int, device: torch.device, log=print) -> dict:
     """Median seconds of one Stage 1 step (`prompts.train_one_epoch` over one batch of random image features, the
     recipe of `config.CalibrateConfig`) over `classes` CUB-like class names, with the truncated and the full text
-    sequence (after one untimed step), and the CUB-200 epoch estimate (step × ⌈5,994 / batch⌉)."""
+    sequence (after one untimed step), and the CUB-200 epoch estimate (step × ⌈CUB's training images / batch⌉)."""
     names = classnames(classes)
     feats = F.normalize(torch.randn(batch, teacher.embed_dim, device=device), dim=-1)
     labels = torch.randint(0, classes, (batch,), device=device)
@@ -60,7 +61,7 @@ def measure_stage1(teacher, classes: int, batch: int, steps: int, device: torch.
         key = "truncated" if truncate else "full"
         result[key] = {"sequence_length": learner.seq_len, "step_s": step,
                        "autocast": str(prompt_autocast_dtype(recipe.prompt_precision, device) or torch.float32),
-                       "cub_epoch_s_estimate": step * math.ceil(5994 / batch)}
+                       "cub_epoch_s_estimate": step * math.ceil(SPLIT_SIZES["cub"].train / batch)}
         del learner, opt
         log(f"{key:9s}: sequence {result[key]['sequence_length']:2d} tokens, {step:8.3f} s per step")
     result["speedup"] = result["full"]["step_s"] / result["truncated"]["step_s"]

@@ -1,5 +1,5 @@
 """Where a run's inputs come from: the data root, teacher weights and student start its config implies (on the smoke
-profile, the miniature's: `miniature.defaults`). A stage calls `run_inputs(cfg)` once, at its top; the profile and the
+profile, the miniature's: `miniature.defaults`). A stage calls `run_assets(cfg)` once, at its top; the profile and the
 cache folder are read from the config there, and nowhere below."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def data_home(cache: str | Path | None = None) -> Path:
 
 
 @dataclass(frozen=True)
-class RunInputs:
+class RunAssets:
     """What a run reads, resolved from its config: the data root and the teacher's weights (None: random, or no
     teacher named by the profile's project models).
 
@@ -43,7 +43,7 @@ class RunInputs:
     teacher_weights: str | None
 
 
-def run_inputs(cfg: CalibrateConfig | DistillConfig) -> RunInputs:
+def run_assets(cfg: CalibrateConfig | DistillConfig) -> RunAssets:
     """The data root and teacher weights `cfg` implies: its own, else the profile's (the book's world and the shipped
     teacher on smoke), with `cfg.cache` as the cache folder.
 
@@ -54,7 +54,7 @@ def run_inputs(cfg: CalibrateConfig | DistillConfig) -> RunInputs:
         raise ConfigError("this config has no cache folder: make it with `make_config`, which sets `cache` "
                           "($PAND_CACHE, else ~/.cache/pand), or pass cache=FOLDER.")
     cache = Path(cfg.cache)
-    return RunInputs(resolve_data_root(cfg.profile, cfg.dataset, cfg.data_root, cache),
+    return RunAssets(resolve_data_root(cfg.profile, cfg.dataset, cfg.data_root, cache),
                      resolve_teacher_weights(cfg.profile, cfg.teacher, cfg.teacher_weights, cache))
 
 

@@ -10,7 +10,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .infra.errors import ConfigError
 from .infra.paths import default_cache, runs_root
@@ -88,6 +88,26 @@ PROMPT_PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # Stage 1's text encoder (
 # data set name; `models` registers MODEL_CONFIG_DIR's open_clip configs (pand-tiny-clip, pand-mini-clip).
 DATASET_NAMES = ("cub", "aircraft", "pets", "dogs", "cars")
 DOWNLOADABLE_NAMES = ("cub", "aircraft", "pets", "dogs")  # `data.download.REGISTRY`'s (Stanford Cars: no live archive)
+
+
+class SplitSizes(NamedTuple):
+    """A data set's own counts: images in its training split (the one `data.splits.TRAIN_SPLIT` names), in its test split, and
+    classes."""
+
+    train: int
+    test: int
+    classes: int
+
+
+# The one home of the data sets' split sizes (the published splits); every number derived from them reads it here.
+SPLIT_SIZES = {
+    "cub": SplitSizes(train=5994, test=5794, classes=200),
+    "aircraft": SplitSizes(train=3334, test=3333, classes=100),
+    "dogs": SplitSizes(train=12000, test=8580, classes=120),
+    "pets": SplitSizes(train=3680, test=3669, classes=37),
+    "cars": SplitSizes(train=8144, test=8041, classes=196),
+}
+
 MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"
 TEACHER_REFERENCES = ("hf-hub:", "local-dir:")  # prefixes open_clip resolves itself
 MINI_STUDENT = "pand-mini-resnet"
@@ -495,7 +515,7 @@ def config_diff(saved: dict[str, Any], current: dict[str, Any], ignore: tuple[st
     return [f"{k}: {saved.get(k)!r} != {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
 
 
-__all__ = ["CLASS_NAME_SOURCES", "CalibrateConfig", "DATASET_NAMES", "DEFAULT_METHODS", "DEFAULT_SEEDS", "STUDY_METHODS", "DistillConfig", "METHODS", "MINI_STUDENT", "MethodSpec", "PROFILES",
+__all__ = ["SPLIT_SIZES", "SplitSizes", "CLASS_NAME_SOURCES", "CalibrateConfig", "DATASET_NAMES", "DEFAULT_METHODS", "DEFAULT_SEEDS", "STUDY_METHODS", "DistillConfig", "METHODS", "MINI_STUDENT", "MethodSpec", "PROFILES",
            "PROMPT_PRECISIONS",
            "RESUME_IGNORES", "check_methods", "check_schedule", "check_student_weights", "config_changes", "config_diff", "is_known_student", "is_known_teacher", "make_config",
            "to_dict"]

@@ -204,11 +204,11 @@ def stochastic_layers(module) -> list[str]:
 
 def teacher_stochastic_layers() -> list[str]:
     """`stochastic_layers` of the miniature teacher's image tower (the only part Stage 2 runs), shipped weights."""
-    from .assets import run_inputs
+    from .assets import run_assets
     from .models import load_teacher
 
     cfg = make_config("distill", "smoke", method="pand")
-    teacher = load_teacher(cfg.teacher, run_inputs(cfg).teacher_weights, "cpu")
+    teacher = load_teacher(cfg.teacher, run_assets(cfg).teacher_weights, "cpu")
     return stochastic_layers(teacher.model.visual)
 
 

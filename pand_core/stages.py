@@ -94,28 +94,28 @@ def teacher_for(cfg: CalibrateConfig | DistillConfig):
     """The teacher a run config names, with the weights its profile resolves to, on its device.
 
     Args:
-        cfg: A Stage 1 or Stage 2 config: its `teacher`, `device`, and the weights `assets.run_inputs` resolves.
+        cfg: A Stage 1 or Stage 2 config: its `teacher`, `device`, and the weights `assets.run_assets` resolves.
     """
-    from .assets import run_inputs
+    from .assets import run_assets
     from .infra.devices import resolve_device
     from .models import load_teacher
 
-    return load_teacher(cfg.teacher, run_inputs(cfg).teacher_weights, resolve_device(cfg.device))
+    return load_teacher(cfg.teacher, run_assets(cfg).teacher_weights, resolve_device(cfg.device))
 
 
 def split_for(cfg: CalibrateConfig | DistillConfig, split: str = "test", transform=None):
     """A split ("train" means the data set's training split) of the data set a run config names.
 
     Args:
-        cfg: A Stage 1 or Stage 2 config: its `dataset`, `class_names`, and the data root `assets.run_inputs`
+        cfg: A Stage 1 or Stage 2 config: its `dataset`, `class_names`, and the data root `assets.run_assets`
             resolves.
         split: "train" (the data set's training split, `data.splits.TRAIN_SPLIT`: `trainval` on Pets) or a split
             name `load_dataset` knows, e.g. "test".
         transform: Applied to each PIL image; None: items hold the PIL image itself.
     """
-    from .assets import run_inputs
+    from .assets import run_assets
     from .data import load_dataset
     from .data.splits import TRAIN_SPLIT
 
     name = TRAIN_SPLIT[cfg.dataset] if split == "train" else split
-    return load_dataset(cfg.dataset, run_inputs(cfg).data_root, name, transform, class_names=cfg.class_names)
+    return load_dataset(cfg.dataset, run_assets(cfg).data_root, name, transform, class_names=cfg.class_names)

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from pand_core.stage2 import distill as distill_mod
 from pand_core.config import make_config
 from pand_core.data import paper_test_transform
+from pand_core.config import SPLIT_SIZES
 from pand_core.infra.environment import environment
 from pand_core.method.losses import ce_step_mass, loss_weights, nlrd_loss
 from pand_core.models import AlignHead
@@ -188,8 +189,10 @@ def main() -> None:
     runs = Path(args.runs)
     report: dict = {"environment": environment(), "conditions": {}, "ce_step_mass": {}}
     base = make_config("distill", "smoke", method="pand", teacher_mode="bank")
+    paper = make_config("distill", "paper", method="pand")
+    paper_steps = math.ceil(SPLIT_SIZES["cub"].train / paper.batch_size)
     report["ce_step_mass"] = {
-        "paper_cub": {"epochs": 300, "steps_per_epoch": math.ceil(5994 / 128), "mass": ce_step_mass(300, math.ceil(5994 / 128))},
+        "paper_cub": {"epochs": paper.epochs, "steps_per_epoch": paper_steps, "mass": ce_step_mass(paper.epochs, paper_steps)},
         "smoke": {"epochs": base.epochs, "steps_per_epoch": 192 // base.batch_size,
                   "mass": ce_step_mass(base.epochs, 192 // base.batch_size)},
     }

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from pand_core.stage1.calibrate import calibrate
 from pand_core.config import make_config
+from pand_core.config import SPLIT_SIZES
 from pand_core.miniature.world import SYNTHETIC_VERSION, SyntheticSpec, make_synthetic_cub
 from pand_core.stage2.distill import distill
 from pand_core.infra.environment import environment
@@ -33,6 +34,13 @@ from pand_core.method.losses import ce_step_mass
 from pand_core.infra.rundir import read_metrics
 
 CONDITIONS = (("ce", False), ("ce", True), ("vl2lite", True), ("pand", True))
+
+
+def paper_cub_step_mass() -> float:
+    """The CE step mass (`ce_step_mass`) of the paper's `pand` recipe on CUB: its epochs, ⌈CUB's training images / batch⌉
+    steps each."""
+    paper = make_config("distill", "paper", method="pand")
+    return ce_step_mass(paper.epochs, math.ceil(SPLIT_SIZES["cub"].train / paper.batch_size))
 
 
 def markdown(report: dict) -> str:
@@ -97,7 +105,7 @@ def main() -> None:
               "environment": environment(), "seconds": time.perf_counter() - t0,
               "stage1": cal, "stage1_epochs": make_config("calibrate", "smoke").epochs, "run_s": {m: statistics.fmean(v) for m, v in run_s.items()},
               "ce_step_mass": {"this": ce_step_mass(last.epochs, math.ceil(world.n_classes * world.train_per_class / last.batch_size)),
-                               "paper_cub": ce_step_mass(300, math.ceil(5994 / 128))},
+                               "paper_cub": paper_cub_step_mass()},
               "stage2": {k: getattr(last, k) for k in ("student", "image_size", "epochs", "batch_size", "teacher_mode",
                                                        "cosine_t_max", "lr")},
               "rows": [{"method": m, "start": "upstream" if p_ else "scratch", "test_acc_last": v["test"],

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from pand_core.config import SPLIT_SIZES
 from pand_core.report import (gpu_suite_markdown, gpu_suite_pending, gpu_suite_records, original_setup_estimate,
                               ran_on_gpu)
+
+CUB_TRAIN = SPLIT_SIZES["cub"].train  # what the suite's records count, read where the suite reads it
 
 
 def _t(median: float) -> dict:
@@ -26,14 +29,14 @@ def _record(e2e: bool = True, dry: bool = False) -> dict:
         "data_path": {"part": 3, "status": "measured", "workers": 16, "cpu_path_images_per_s": 1500.0,
                       "device_path_images_per_s": 9000.0, "source_px": 256},
         "bank_build": {"part": 4, "status": "measured", "images_per_s": 800.0, "teacher_input_px": 256,
-                       "bank_images": 8 * 5994, "bank_build_s_projected": 8 * 5994 / 800.0},
+                       "bank_images": 8 * CUB_TRAIN, "bank_build_s_projected": 8 * CUB_TRAIN / 800.0},
         "stage1": {"part": 5, "status": "skipped", "reason": "budget: 500 s elapsed + this part's usual 30 s ..."},
         "end_to_end": {"part": 6, "status": "pending", "reason": "not reached (yet)"},
     }
     summary = {"can_feed": {"resnet18 bf16 ce": {"step_images_per_s": 2560.0, "cpu_path": False, "device_path": True}},
                "projection": None}
     if e2e:
-        parts["end_to_end"] = {"part": 6, "status": "measured", "config": {"bank_views": 2}, "train_images": 5994,
+        parts["end_to_end"] = {"part": 6, "status": "measured", "config": {"bank_views": 2}, "train_images": CUB_TRAIN,
                                "epochs_run": 3, "epoch_time_s": [4.0, 2.5, 2.5], "epoch_wall_s": [2.75, 2.75],
                                "setup_s": 40.0}
         summary["projection"] = {"formula": "total_s = ...", "total_s": 1200.0, "total_min": 20.0, "stage1_epochs": 200,
@@ -72,7 +75,7 @@ def test_markdown_renders_measured_skipped_and_pending_parts():
     assert "| resnet18 | bf16 | 50.0 (48–55) | 55.0 (52–61) (1.10×) | 200.0 (190–220) (4.00×) |" in text
     assert "| resnet18 | fp32 | pand_online | 20.0 | no |" in text and "| resnet18 | fp32 | ce | 3.0 | yes |" in text
     assert "CPU path cannot feed it, device path feeds it" in text
-    assert "60 s, **projected**" in text
+    assert "60 s, **projected**" in text and "An 8-view bank of 5,994 images" in text
     assert "Part 5: Stage 1 epoch** — skipped" in text and "skipped: budget" in text
     assert "Part 6: end to end, and the whole reproduction projected** — pending" in text
     assert "pending (not reached in this run)" in text

@@ -12,6 +12,7 @@ import torchvision
 
 from pand_core.cli import build_parser
 from pand_core.config import METHODS, make_config
+from pand_core.config import SPLIT_SIZES
 from pand_core.stage2.distill import lr_schedule, make_optimizer
 from pand_core.infra.errors import ConfigError
 from pand_core.models import build_student
@@ -123,7 +124,7 @@ def test_the_last_batch_sizes_quoted_in_the_deviation_list():
     """Item 9's remainders, derived from the splits' sizes by the trainer's own batching (one GPU of 128; 4 of 32)."""
     from pand_core.stage2.feeding import epoch_batches
 
-    sizes = {"CUB": 5994, "Aircraft": 3334, "Pets": 3680, "Dogs": 12000}
+    sizes = {k: SPLIT_SIZES[k.lower()].train for k in ("CUB", "Aircraft", "Pets", "Dogs")}
     one = {k: len(epoch_batches(n, 128, seed=0, epoch=0)[-1]) for k, n in sizes.items()}
     four = {k: len(epoch_batches(n, 32, seed=0, epoch=0, rank=3, world=4)[-1]) for k, n in sizes.items()}
     assert one == {"CUB": 106, "Aircraft": 6, "Pets": 96, "Dogs": 96}
@@ -142,6 +143,7 @@ def test_the_test_images_the_original_scored_quoted_in_the_deviation_list():
         per_gpu, step = math.ceil(n / world), batch // world
         return world * (per_gpu // step) * step
 
-    assert {scored(5794, 128, w) for w in (1, 4)} == {5760} and {scored(5794, 512, w) for w in (1, 4)} == {5632}
+    test = SPLIT_SIZES["cub"].test
+    assert {scored(test, 128, w) for w in (1, 4)} == {5760} and {scored(test, 512, w) for w in (1, 4)} == {5632}
     row = next(line for line in DEVIATIONS.read_text().splitlines() if line.startswith("| 2 |"))
     assert "5,760 of 5,794 images at the batch of 128 and 5,632 at" in row

@@ -425,8 +425,8 @@ def test_in_memory_evaluation_set_scores_like_the_files(env):
 
 def test_a_method_with_learned_anchors_names_the_missing_stage1_file(env):
     """Before Stage 1 has run, `pand` points at the anchors of its seed's calibrate run and says how to make them."""
-    from pand_core.stage2.feeding import load_inputs
+    from pand_core.stage2.feeding import load_sources
 
     cfg = smoke("distill", env, method="pand", seed=4, out=str(env["tmp"] / "run"))
     with pytest.raises(ConfigError, match=r"needs Stage 1 anchors, and \S*calibrate-s4/anchors.pt does not exist"):
-        load_inputs(cfg)
+        load_sources(cfg)

@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ..config import SPLIT_SIZES
 from .jobs import TrainingJob
 
 ASSUMED_TFLOPS = 40.0  # sustained fp32/TF32 rate of one H100-class GPU on these models: an assumption, not a measurement
-# (train images, test images, classes) of each data set's training and test split (the data sets' own counts)
-SPLIT_SIZES = {"cub": (5994, 5794, 200), "aircraft": (3334, 3333, 100), "dogs": (12000, 8580, 120),
-               "pets": (3680, 3669, 37), "cars": (8144, 8041, 196)}
 TRAIN_FLOPS_PER_FORWARD = 3  # a training step of a network: forward + backward ≈ 3 forward passes
 TEXT_TOKENS = 77  # open_clip's context length: every class prompt is one sequence through the text tower
 

@@ -11,7 +11,7 @@ import torch
 
 from ..batch.jobs import TrainingJob, grid
 from ..batch.estimates import ASSUMED_TFLOPS, estimate
-from ..config import DistillConfig
+from ..config import SPLIT_SIZES, DistillConfig, make_config
 from ..infra.paths import MEASURED_DIR
 
 
@@ -150,9 +150,11 @@ def card_plan_markdown() -> str:
             rows.append(f"| {name} | {gb} GB | {recommend(gib).get('TEACHER_MODE', 'online')} | "
                         f"{hours['online']['stage1']:.1f} | {online} | {hours['bank']['pand']:.1f} |")
     cards = ", ".join(f"{name} {peak:g}" for name, _, peak in GPU_CARDS)
-    return ("\n".join(rows) + "\n\n" + f"_Estimates, not measurements: FLOPs counted for CUB-200 (5,994 training and "
-            f"5,794 test images, 200 classes, ConvNeXt-XXL in fp32, ResNet-18 at 224 px, the paper's 200 Stage 1 and "
-            f"300 Stage 2 epochs; the bank: 8 teacher passes over every training image, once) divided by an assumed "
+    cub, stage1, stage2 = SPLIT_SIZES["cub"], make_config("calibrate", "paper"), make_config("distill", "paper")
+    return ("\n".join(rows) + "\n\n" + f"_Estimates, not measurements: FLOPs counted for CUB-200 ({cub.train:,} training "
+            f"and {cub.test:,} test images, {cub.classes} classes, ConvNeXt-XXL in fp32, ResNet-18 at 224 px, the paper's "
+            f"{stage1.epochs} Stage 1 and {stage2.epochs} Stage 2 epochs; the bank: {stage2.bank_views} teacher passes "
+            f"over every training image, once) divided by an assumed "
             f"sustained rate: {ASSUMED_TFLOPS:g} TFLOP/s on an H100, and the same share of the peak FP32 rate on "
             f"every other card (peaks in TFLOP/s from NVIDIA's data sheets: {cards}). Matrix products stay in full "
             f"fp32 (PyTorch's default; TF32 is not switched on), which is why an L4 comes out faster than an A100 "

@@ -1,4 +1,5 @@
-"""FGVC-Aircraft 2013b, variant level (100 classes; train 3,334 / val 3,333 / test 3,333)."""
+"""FGVC-Aircraft 2013b, variant level (train / val / test; val holds 3,333 images, the train and test sizes
+and the class count are in `config.SPLIT_SIZES`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CUB-200-2011 (200 bird species, 5,994 train / 5,794 test images)."""
+"""CUB-200-2011 (bird species; train / test, their sizes and class count in `config.SPLIT_SIZES`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stanford Dogs (120 breeds; 12,000 train / 8,580 test), read from the official .mat lists."""
+"""Stanford Dogs (breeds; train / test, sized in `config.SPLIT_SIZES`), read from the official .mat lists."""
 
 from __future__ import annotations
 

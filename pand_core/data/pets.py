@@ -1,4 +1,4 @@
-"""Oxford-IIIT Pet (37 breeds; trainval 3,680 / test 3,669)."""
+"""Oxford-IIIT Pet (breeds; trainval / test, sized in `config.SPLIT_SIZES`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Which split a data set trains on, and a stratified hold-out for honest model selection."""
+"""Which split a data set trains on (how many images its splits hold: `config.SPLIT_SIZES`), and a stratified
+hold-out for honest model selection."""
 
 from __future__ import annotations
 

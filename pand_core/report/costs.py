@@ -7,10 +7,10 @@ import json
 import math
 from pathlib import Path
 
-from ..config import DistillConfig
+from ..config import SPLIT_SIZES, DistillConfig
 
-# The paper's Stage 2 on CUB-200: 5,994 training images, batch 128, 300 epochs; the bank holds 8 views per image.
-CUB_TRAIN_IMAGES = 5994  # CUB-200-2011's training split
+# The paper's Stage 2 on CUB-200: its training split, at the paper recipe's batch, epochs and bank views.
+CUB_TRAIN_IMAGES = SPLIT_SIZES["cub"].train  # CUB-200-2011's training split
 # The paper recipe's numbers, from its one home (the paper profile is the dataclass defaults, no overrides).
 PAPER_BATCH, PAPER_EPOCHS, BANK_VIEWS = DistillConfig.batch_size, DistillConfig.epochs, DistillConfig.bank_views
 
@@ -208,8 +208,8 @@ def _ms(t: dict) -> str:
 
 def original_setup_estimate(record: dict) -> dict | None:
     """The original setup's Stage 2 on CUB-200, estimated from this record: ResNet-18's measured online-teacher fp32
-    step × 300 epochs × ⌈5,994 / 128⌉ steps ÷ 4 GPUs (a perfect split of each batch; data loading, evaluation and
-    Stage 1 left out). None without that measurement.
+    step × `PAPER_EPOCHS` × ⌈`CUB_TRAIN_IMAGES` / `PAPER_BATCH`⌉ steps ÷ `ORIGINAL_GPUS` (a perfect split of each batch;
+    data loading, evaluation and Stage 1 left out). None without that measurement.
 
     Args:
         record: One GPU-suite record (its `step` part).

@@ -38,7 +38,7 @@ from ..infra.distributed import Dist, barrier, init_distributed, main_process_fi
 from ..infra.environment import environment
 from ..infra.errors import ConfigError, OutputError
 from ..data import class_names_record
-from .feeding import Stage2Data, load_inputs, prepare
+from .feeding import Stage2Data, load_sources, prepare
 from ..infra.meter import EpochMeter
 from ..method.losses import ce_weight, feature_alignment_loss, hinton_kd_loss, loss_weights, nlrd_loss, pand_total_loss, text_kd_loss
 from ..models import AlignHead, build_student
@@ -395,7 +395,7 @@ def _one_epoch(cfg: DistillConfig, run: RunDir, d: Dist, data: Stage2Data, parts
 
 def distill(cfg: DistillConfig, resume: bool = False, progress: bool | None = None,
             on_epoch_end: Callable[[dict], None] | None = None) -> dict:
-    """Run Stage 2 for `cfg` into `cfg.out` and return the result dict (also `result.json`): setup (inputs, data,
+    """Run Stage 2 for `cfg` into `cfg.out` and return the result dict (also `result.json`): setup (sources, data,
     model, the resumed starting point), the epoch loop, the result.
 
     Args:
@@ -411,7 +411,7 @@ def distill(cfg: DistillConfig, resume: bool = False, progress: bool | None = No
     if cfg.batch_size % d.world:
         raise ConfigError(f"batch_size {cfg.batch_size} must divide evenly over {d.world} processes.")
     with main_process_first(d):
-        inputs = load_inputs(cfg)
+        sources = load_sources(cfg)
     # The last epoch whose checkpoint_last.pt is complete (read from the folder until the loop knows it), and
     # whether no epoch is left to train: what a failed write reports.
     saved = {"known": False, "epoch": None, "done": False}
@@ -420,9 +420,9 @@ def distill(cfg: DistillConfig, resume: bool = False, progress: bool | None = No
     except OutputError as e:
         raise _cannot_write(e, cfg, _saved_epoch(cfg) if resume else None, False) from (e.__cause__ or e)
     try:
-        data = prepare(cfg, inputs, device, d, run.log, progress)
+        data = prepare(cfg, sources, device, d, run.log, progress)
         trainable, opt, sched = build_stage2(cfg, data.num_classes, data.teacher and data.teacher.embed_dim, device,
-                                             inputs.student_start, sync_bn=d.active and device.type == "cuda")
+                                             sources.student_start, sync_bn=d.active and device.type == "cuda")
         model = (nn.parallel.DistributedDataParallel(trainable, device_ids=[d.local_rank] if device.type == "cuda" else None)
                  if d.active else trainable)
         start, best, train_time, finished = _starting_point(cfg, run, resume, (trainable, opt, sched))
@@ -447,7 +447,7 @@ def distill(cfg: DistillConfig, resume: bool = False, progress: bool | None = No
                 run.log(f"early stop after epoch {epoch}: no better test accuracy for {cfg.early_stop_patience} epochs "
                         f"(best {best['test_acc_best']:.2f} % at epoch {best['best_epoch']}; the original's rule, on test)")
                 break
-        result = _result(cfg, data, inputs.student_start, d.world, record.get("test_acc"), scored, best, stopped_at,
+        result = _result(cfg, data, sources.student_start, d.world, record.get("test_acc"), scored, best, stopped_at,
                          train_time)
         if d.main:
             run.write_result(result)

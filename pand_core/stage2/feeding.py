@@ -12,7 +12,7 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
-from ..assets import resolve_student_pretrained, run_inputs
+from ..assets import resolve_student_pretrained, run_assets
 from ..config import DistillConfig
 from ..data import class_names_record, describe_class_names, load_dataset, paper_test_transform, paper_train_transform
 from ..data.base import FGVCDataset, skip_unreadable
@@ -85,7 +85,7 @@ def device_batches(decoded: torch.Tensor, targets: torch.Tensor, batches: list[l
 
 
 @dataclass
-class Inputs:
+class Sources:
     """What a run reads before its folder exists: the splits, and where the teacher and student start from."""
 
     train: FGVCDataset
@@ -94,14 +94,14 @@ class Inputs:
     student_start: bool | str
 
 
-def load_inputs(cfg: DistillConfig) -> Inputs:
+def load_sources(cfg: DistillConfig) -> Sources:
     """The data set's training and test splits, the anchors' fit to its classes, the resolved weights (cheap checks,
     before anything heavy).
 
     Args:
         cfg: The Stage 2 config; its data set, class names, anchors, weights and student start are read.
     """
-    resolved = run_inputs(cfg)
+    resolved = run_assets(cfg)
     data_root = resolved.data_root
     train = load_dataset(cfg.dataset, data_root, TRAIN_SPLIT[cfg.dataset], class_names=cfg.class_names)
     test = load_dataset(cfg.dataset, data_root, TEST_SPLIT, transform=paper_test_transform(cfg.image_size), class_names=cfg.class_names)
@@ -115,7 +115,7 @@ def load_inputs(cfg: DistillConfig) -> Inputs:
             raise ConfigError(f"anchors {cfg.anchors} were calibrated for other classes (data set {meta.get('dataset')!r}).")
     weights = resolved.teacher_weights if cfg.spec.teacher else None
     start = resolve_student_pretrained(cfg.profile, cfg.student, cfg.student_pretrained, cfg.image_size, Path(cfg.cache))
-    return Inputs(train, test, weights, start)
+    return Sources(train, test, weights, start)
 
 
 def _teacher_and_anchors(cfg: DistillConfig, weights: str | None, train: FGVCDataset, device: torch.device,
@@ -207,25 +207,25 @@ class Stage2Data:
         return len(self.train.classnames)
 
 
-def prepare(cfg: DistillConfig, inputs: Inputs, device: torch.device, d: Dist, log: Callable[[str], None],
+def prepare(cfg: DistillConfig, sources: Sources, device: torch.device, d: Dist, log: Callable[[str], None],
             progress: bool | None = None) -> Stage2Data:
-    """The run's data, teacher, targets and evaluation sets from `cfg` and its `load_inputs` (rank 0 builds and
+    """The run's data, teacher, targets and evaluation sets from `cfg` and its `load_sources` (rank 0 builds and
     caches the views and the bank; the other ranks read them).
 
     Args:
         cfg: The Stage 2 config.
-        inputs: What `load_inputs(cfg)` returned.
+        sources: What `load_sources(cfg)` returned.
         device: The training device.
         d: The process group (`init_distributed`).
         log: Where progress lines go (the run's `run.log`).
         progress: Draw progress bars; None: only on a terminal (`progress_enabled`).
     """
-    (train, test), skipped = skip_unreadable(cfg.skip_bad_images, inputs.train, inputs.test, log=log, progress=progress)
+    (train, test), skipped = skip_unreadable(cfg.skip_bad_images, sources.train, sources.test, log=log, progress=progress)
     log(f"distill {cfg.method} on {cfg.dataset} ({len(train)} train / {len(test)} test), device {device}, world {d.world}")
     if cfg.spec.teacher:  # the names reach a run only through the teacher's prompts
         log(describe_class_names(class_names_record(train, cfg.class_names)))
     torch.manual_seed(cfg.seed)
-    teacher, anchors = _teacher_and_anchors(cfg, inputs.teacher_weights, train, device, log)
+    teacher, anchors = _teacher_and_anchors(cfg, sources.teacher_weights, train, device, log)
     keep, held = (stratified_holdout(train.targets, cfg.val_fraction, cfg.seed) if cfg.val_fraction > 0
                   else (list(range(len(train))), []))
     t0 = time.perf_counter()
