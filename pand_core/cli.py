@@ -1,5 +1,5 @@
-"""The `pand` command (also `python -m pand_core`): the stages (`calibrate`, `distill`), `data download`, and every
-other entry point as a subcommand — `study`, `pipeline`, `deviations`, `regimes`, `miniature`, `warm-caches` — each the
+"""The `pand` command (also `python -m pand_core`): the stages (`calibrate`, `distill`), `data download`, a deployable
+student (`export` a run, `predict` with the export alone), and every other entry point as a subcommand — `study`, `pipeline`, `deviations`, `regimes`, `miniature`, `warm-caches` — each the
 same as `python -m pand_core.<module>`, which keeps working.
 
 Every field of the stage's config is a flag; a profile fills the defaults. The rule of every entry point (this
@@ -40,6 +40,8 @@ HELP = {
     "method": " | ".join(METHODS),
     "student_weights": "torchvision weights tag of the student: IMAGENET1K_V1 (the original's pretrained=True) or DEFAULT (newest)",
     "dataset": " | ".join(DATASET_NAMES),
+    "template": "dataset folder only: the hand-written prompt, '{}' for the class name (default: DATA_ROOT/template.txt, "
+                "else the paper's 'a photo of a {}.')",
     "data_root": "folder holding the data set (default: on smoke/cub the book's world; else $PAND_DATA, else $PAND_CACHE/data, where `data download` puts it)",
     "class_names": "the prompts' class names: authors (the original code's lists; on Aircraft and Dogs they differ from "
                    "the files) | dataset (the names the data set's files give)",
@@ -130,6 +132,22 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--root", dest="data_root", help=argparse.SUPPRESS)  # the flag's earlier name
     dl.add_argument("--archive", default=None, help="Stanford Cars: a local .tgz/.tar/.zip or folder holding stanford_cars/")
     dl.add_argument("--keep-archives", action="store_true", help="keep the archives after extraction (default: deleted)")
+    text = ("write a finished Stage 2 run's student as one deployable folder: TorchScript, ONNX, labels.json, "
+            "preprocessing.json, export.json (run, test accuracy, checks)")
+    ep = sub.add_parser("export", help=text, description=text)
+    ep.add_argument("run_dir", metavar="RUN_DIR", help="the Stage 2 run folder (the --out of `pand distill`)")
+    ep.add_argument("--out", default=None, help="the export folder (default: RUN_DIR/export)")
+    ep.add_argument("--which", choices=("last", "best"), default="last",
+                    help="checkpoint: last (the last epoch's, default) or best (the best test epoch's: optimistic)")
+    text = "classify images with an export folder alone (not the training code): top-k classes and probabilities"
+    pp = sub.add_parser("predict", help=text, description=text)
+    pp.add_argument("export_dir", metavar="EXPORT_DIR", help="the folder `pand export` wrote")
+    pp.add_argument("images", metavar="IMAGES", nargs="+", help="image files or folders (every image file inside, sorted)")
+    pp.add_argument("--top-k", type=int, default=5, help="classes per image (default: 5)")
+    pp.add_argument("--csv", default=None, metavar="FILE", help="write path,rank,class,probability rows to FILE "
+                                                                "instead of printing one line per image")
+    pp.add_argument("--engine", choices=("onnx", "torchscript"), default="onnx",
+                    help="onnx (onnxruntime, default) or torchscript (torch.jit)")
     for name, (_, text) in SUBCOMMANDS.items():
         sub.add_parser(name, help=text, add_help=False)  # listed here; its own parser reads its flags
     return p
@@ -145,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
     if args["command"] == "data":
         return exit_status(lambda: _data(args))
+    if args["command"] == "export":
+        return exit_status(lambda: _export(args))
+    if args["command"] == "predict":
+        return exit_status(lambda: _predict(args))
     return exit_status(lambda: _run(args.pop("command"), args.pop("profile"), args.pop("resume"), args))
 
 
@@ -160,6 +182,41 @@ def _data(args: dict) -> None:
         download(name, root, archive=args["archive"], keep_archives=args["keep_archives"])
         where = ("the stages read it there without --data-root" if root == data_home() else f"pass --data-root {root}")
         print(f"{name}: ready in {root} ({where}; in Python: load_dataset({name!r}, {str(root)!r}, split))")
+
+
+def _export(args: dict) -> None:
+    """`export`: write the run's deployable folder and print where it is, with the run's test accuracy."""
+    import json
+
+    from .deploy import export_run
+
+    out = export_run(args["run_dir"], args["out"], args["which"])
+    info = json.loads((out / "export.json").read_text())
+    acc = "n/a" if info["test_acc"] is None else f"{info['test_acc']:.2f} %"
+    print(f"exported {info['method']} {info['student']} on {info['dataset']} ({info['num_classes']} classes, "
+          f"{args['which']} checkpoint, test accuracy {acc}) to {out}: " + ", ".join(sorted(info["files"]) + ["export.json"]))
+
+
+def _predict(args: dict) -> None:
+    """`predict`: one line per image (its top-k classes and probabilities), or a CSV; unreadable files on stderr."""
+    from .deploy import predict_images, write_predictions_csv
+
+    results = predict_images(args["export_dir"], args["images"], top_k=args["top_k"], engine=args["engine"])
+    skipped = [r for r in results if "error" in r]
+    done = len(results) - len(skipped)
+    if skipped:
+        print(f"skipped {len(skipped)} unreadable file(s): " + "; ".join(f"{r['path']} ({r['error']})" for r in skipped),
+              file=sys.stderr)
+    if not done:
+        raise ConfigError(f"none of the {len(results)} file(s) could be read as an image.")
+    if args["csv"]:
+        path = write_predictions_csv(results, args["csv"])
+        k = next(len(r["top_k"]) for r in results if r["top_k"])
+        print(f"wrote the top-{k} classes of {done} image(s) to {path}")
+        return
+    for r in results:
+        if r["top_k"]:
+            print(f"{r['path']}: " + " | ".join(f"{name} {p:.4f}" for name, p in r["top_k"]))
 
 
 def _run(command: str, profile: str, resume: bool, args: dict) -> None:

@@ -86,7 +86,7 @@ PROMPT_PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # Stage 1's text encoder (
 
 # Name registries, plain data so that checking a name imports no model code. `data.DATASETS` has one loader per
 # data set name; `models` registers MODEL_CONFIG_DIR's open_clip configs (pand-tiny-clip, pand-mini-clip).
-DATASET_NAMES = ("cub", "aircraft", "pets", "dogs", "cars")
+DATASET_NAMES = ("cub", "aircraft", "pets", "dogs", "cars", "folder")  # folder: your own (data.folder)
 DOWNLOADABLE_NAMES = ("cub", "aircraft", "pets", "dogs")  # `data.download.REGISTRY`'s (Stanford Cars: no live archive)
 
 
@@ -119,9 +119,10 @@ class CalibrateConfig:
     `prompts.train_prompts` reads epochs, lr, momentum, weight_decay, batch_size, grad_clip, early_stop_patience, seed).
 
     Args:
-        dataset: "cub", "aircraft", "pets", "dogs" or "cars".
+        dataset: "cub", "aircraft", "pets", "dogs", "cars", or "folder" (your own image folder, `data.folder`).
         data_root: The data set's folder; None: the profile's default (smoke: the synthetic world in the cache).
         class_names: "authors" (the original prompts' lists; they differ on Aircraft and Dogs) or "dataset".
+        template: An image folder's prompt template (`{}`: the class name); None: its template.txt, else the paper's.
         teacher: The teacher's open_clip model name.
         teacher_weights: An open_clip tag, a local weights file or folder, or None (random; on smoke, the shipped ones).
         n_ctx: Learned context tokens in front of each class prompt.
@@ -151,6 +152,7 @@ class CalibrateConfig:
     dataset: str = "cub"
     data_root: str | None = None  # None: the profile's default (smoke: the synthetic world in the cache)
     class_names: str = "authors"  # "authors" (the original prompts' lists; differ on Aircraft and Dogs) | "dataset"
+    template: str | None = None  # dataset "folder" only: its prompt; None: DIR/template.txt, else "a photo of a {}."
     teacher: str = "convnext_xxlarge"
     teacher_weights: str | None = "laion2b_s34b_b82k_augreg_soup"
     n_ctx: int = 16
@@ -193,9 +195,10 @@ class DistillConfig:
 
     Args:
         method: A name in `METHODS`, e.g. "pand", "vl2lite" or "ce".
-        dataset: "cub", "aircraft", "pets", "dogs" or "cars".
+        dataset: "cub", "aircraft", "pets", "dogs", "cars", or "folder" (your own image folder, `data.folder`).
         data_root: The data set's folder; None: the profile's default.
         class_names: "authors" (the original prompts' lists; they differ on Aircraft and Dogs) or "dataset".
+        template: An image folder's prompt template (`{}`: the class name); None: its template.txt, else the paper's.
         student: A torchvision classifier name (e.g. resnet18, mobilenet_v2) or `pand-mini-resnet`.
         student_pretrained: Start from pretrained weights (ImageNet; on smoke, the miniature's upstream ones), not
             random ones.
@@ -244,6 +247,7 @@ class DistillConfig:
     dataset: str = "cub"
     data_root: str | None = None
     class_names: str = "authors"  # "authors" (the original prompts' lists; differ on Aircraft and Dogs) | "dataset"
+    template: str | None = None  # dataset "folder" only: its prompt; None: DIR/template.txt, else "a photo of a {}."
     student: str = "resnet18"
     student_pretrained: bool = True
     student_weights: str = "IMAGENET1K_V1"  # torchvision weights tag: V1 is the original's `pretrained=True`
@@ -380,6 +384,11 @@ def _check_common(cfg: CalibrateConfig | DistillConfig) -> None:
         raise ConfigError(f"unknown profile {cfg.profile!r}; expected one of {list(PROFILES)}.")
     if cfg.dataset not in DATASET_NAMES:
         raise ConfigError(f"unknown data set {cfg.dataset!r}; expected one of {sorted(DATASET_NAMES)}.")
+    if cfg.dataset == "folder" and cfg.data_root is None:
+        raise ConfigError("dataset 'folder' reads your own image folder: name it with --data-root DIR (DIR/train/<class>/, "
+                          "DIR/test/<class>/; in a notebook DATA_ROOT = 'DIR').")
+    if cfg.template is not None and cfg.dataset != "folder":
+        raise ConfigError(f"template is for dataset 'folder' only; {cfg.dataset!r} uses its own prompts.")
     if cfg.class_names not in CLASS_NAME_SOURCES:
         raise ConfigError(f"class_names must be one of {list(CLASS_NAME_SOURCES)}, got {cfg.class_names!r}")
     if cfg.teacher_precision not in ("fp32", "bf16", "fp16"):

@@ -118,4 +118,5 @@ def split_for(cfg: CalibrateConfig | DistillConfig, split: str = "test", transfo
     from .data.splits import TRAIN_SPLIT
 
     name = TRAIN_SPLIT[cfg.dataset] if split == "train" else split
-    return load_dataset(cfg.dataset, run_assets(cfg).data_root, name, transform, class_names=cfg.class_names)
+    return load_dataset(cfg.dataset, run_assets(cfg).data_root, name, transform, class_names=cfg.class_names,
+                        template=cfg.template)

@@ -167,7 +167,8 @@ def test_aircraft_partial_copy_applies_names_by_variant(aircraft_root):
     """The fixture's four variants (labels 0..3 there) take the authors' names of their variants."""
     ds = load_dataset("aircraft", aircraft_root, "trainval", class_names="authors")
     assert ds.classnames == ["Boeing 707-320", "Airbus A300B4", "ATR ATR-42", "Dassault Aviation Falcon 2000"]
-    assert class_names_record(ds, "authors") == {"source": "authors", "renamed": {}}
+    assert class_names_record(ds, "authors") == {"source": "authors", "renamed": {}, "labels": ds.classnames,
+                                                 "template": ds.template}
 
 
 def test_aircraft_unknown_variant_needs_the_dataset_names(tmp_path):
@@ -187,7 +188,8 @@ def test_dogs_label_64_is_brittany(tmp_path):
     ds = load_dataset("dogs", tmp_path, "train", class_names="authors")
     assert ds.classnames == ["Chihuahua", "Brittany"]
     record = class_names_record(ds, "authors")
-    assert record == {"source": "authors", "renamed": {"1": {"dataset": "Brittany spaniel", "used": "Brittany"}}}
+    assert record == {"source": "authors", "renamed": {"1": {"dataset": "Brittany spaniel", "used": "Brittany"}},
+                      "labels": ["Chihuahua", "Brittany"], "template": ds.template}
     assert describe_class_names(record) == ("class names: authors, 1 renamed from the data set's own "
                                             "(1: 'Brittany spaniel' -> 'Brittany')")
 

@@ -52,7 +52,7 @@ def test_the_name_registries_agree_with_the_code_that_owns_the_names():
 
 
 @pytest.mark.parametrize("stage, field, value, message", [
-    ("calibrate", "dataset", "birds", "unknown data set 'birds'; expected one of ['aircraft', 'cars', 'cub', 'dogs', 'pets']"),
+    ("calibrate", "dataset", "birds", "unknown data set 'birds'; expected one of ['aircraft', 'cars', 'cub', 'dogs', 'folder', 'pets']"),
     ("calibrate", "teacher", "ViT-Z", "unknown teacher 'ViT-Z'"),
     ("distill", "student", "resnet-18", "unknown student 'resnet-18'"),
     ("distill", "student_weights", "IMAGENET1K_V9", "student resnet18 has no ImageNet weights 'IMAGENET1K_V9'"),

@@ -27,7 +27,7 @@ def _gpu_suite():
 def test_split_sizes_are_the_published_counts():
     assert SPLIT_SIZES == {"cub": (5994, 5794, 200), "aircraft": (3334, 3333, 100), "dogs": (12000, 8580, 120),
                            "pets": (3680, 3669, 37), "cars": (8144, 8041, 196)}
-    assert set(SPLIT_SIZES) == set(TRAIN_SPLIT) and SPLIT_SIZES["cub"].train == 5994
+    assert set(SPLIT_SIZES) == set(TRAIN_SPLIT) - {"folder"} and SPLIT_SIZES["cub"].train == 5994  # yours: no count
 
 
 def test_the_library_benchmarks_and_studies_hold_no_copy_of_cubs_sizes():

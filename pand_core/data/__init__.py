@@ -1,4 +1,5 @@
-"""Data sets of the four FGVC benchmarks (plus the synthetic stand-in), one module each, behind one registry."""
+"""Data sets of the four FGVC benchmarks (plus Stanford Cars and your own image folder), one module each, behind one
+registry."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from .base import FGVCDataset, load_image
 from .cars import load_cars
 from .cub import load_cub
 from .dogs import load_dogs
+from .folder import load_folder
 from .pets import load_pets
 from .transforms import CLIP_MEAN, CLIP_STD, paper_test_transform, paper_train_transform
 
@@ -22,28 +24,33 @@ DATASETS: dict[str, Callable[..., FGVCDataset]] = {
     "pets": load_pets,
     "dogs": load_dogs,
     "cars": load_cars,
+    "folder": load_folder,
 }
 RENAMED = ("aircraft", "dogs")  # data sets whose loader takes `class_names` (the authors' names differ there)
 
 
 def load_dataset(name: str, root: str | Path, split: str, transform: Callable | None = None,
-                 download: bool = False, class_names: str = "dataset") -> FGVCDataset:
+                 download: bool = False, class_names: str = "dataset", template: str | None = None) -> FGVCDataset:
     """Load split `split` of data set `name` (one of `DATASETS`) from `root`; items are `(image, label)`.
 
     Args:
-        name: "cub", "aircraft", "pets", "dogs" or "cars".
-        root: The data root, laid out as the data set's loader expects (as `download` leaves it).
+        name: "cub", "aircraft", "pets", "dogs", "cars" or "folder" (your own image folder, `data.folder`).
+        root: The data root, laid out as the data set's loader expects (as `download` leaves it; for "folder", the
+            folder holding `train/` and `test/`).
         split: The split's name: "train" or "test"; also "val" and "trainval" on Aircraft, "trainval" on Pets.
         transform: Applied to each PIL image; None: items hold the PIL image itself.
         download: When `root` holds no finished download of `name` and the loader cannot read it, fetch the official
             archives into `root` first (`pand_core.data.download.download`).
         class_names: "dataset" (the names the data set's files give) or "authors" (the original prompts' lists, which
             differ on Aircraft and Dogs: `authors_names`; on CUB and Pets they agree, Cars has none).
+        template: An image folder's prompt template (`data.folder`); None: its template.txt, else the paper's.
     """
     if name not in DATASETS:
         raise ConfigError(f"unknown data set {name!r}; expected one of {sorted(DATASETS)}.")
     check_source(class_names)
     load = functools.partial(DATASETS[name], class_names=class_names) if name in RENAMED else DATASETS[name]
+    if name == "folder":
+        load = functools.partial(load_folder, template=template)
     if download:
         from .download import download as fetch, is_downloaded
 
@@ -66,7 +73,14 @@ def renamed_classes(name: str, root: str | Path, split: str, class_names: str) -
 def class_names_record(dataset: FGVCDataset, source: str) -> dict:
     """What a run records of its class names: where they come from and each label renamed from the data set's own."""
     renamed = renamed_classes(dataset.name, dataset.root, dataset.split, source)
-    return {"source": source, "renamed": {str(i): {"dataset": a, "used": b} for i, (a, b) in renamed.items()}}
+    return {"source": source, "renamed": {str(i): {"dataset": a, "used": b} for i, (a, b) in renamed.items()},
+            "labels": list(dataset.classnames), "template": dataset.template}
+
+
+def describe_template(dataset: FGVCDataset) -> str:
+    """One run.log line: the prompt template a run's hand prompts use, and where it came from."""
+    source = getattr(dataset, "template_source", "the data set's own")
+    return f"prompt template: {dataset.template!r} ({source})"
 
 
 def describe_class_names(record: dict) -> str:
@@ -87,6 +101,7 @@ __all__ = [
     "FGVCDataset",
     "class_names_record",
     "describe_class_names",
+    "describe_template",
     "load_dataset",
     "load_image",
     "renamed_classes",

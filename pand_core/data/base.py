@@ -138,6 +138,8 @@ def verify_images(dataset: FGVCDataset, progress: bool | None = None) -> tuple[F
             bad.append(f"{path}: {str(e).split(': ', 1)[-1]}")
     kept = FGVCDataset(dataset.name, dataset.split, dataset.root, good, dataset.classnames, dataset.template,
                        dataset.transform)
+    if hasattr(dataset, "template_source"):  # an image folder's: where its prompt template came from
+        kept.template_source = dataset.template_source
     return kept, bad
 
 

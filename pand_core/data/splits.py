@@ -3,15 +3,25 @@ hold-out for honest model selection."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import torch
 
-TRAIN_SPLIT = {"cub": "train", "aircraft": "train", "pets": "trainval", "dogs": "train", "cars": "train"}
+TRAIN_SPLIT = {"cub": "train", "aircraft": "train", "pets": "trainval", "dogs": "train", "cars": "train",
+               "folder": "train"}
 TEST_SPLIT = "test"
 # Data sets with an official validation split, used for selection instead of a hold-out of train (the original selects
 # Aircraft's Stage 1 anchors on its official `val`).
 OFFICIAL_VAL = {"aircraft": "val"}
+
+
+def official_val_split(dataset: str, data_root: str | Path | None) -> str | None:
+    """The split a recipe selecting on "val" uses where the data set has one: Aircraft's `val`, an image folder's
+    `val/` when it exists; None: a hold-out of train instead."""
+    if dataset == "folder":
+        return "val" if data_root is not None and (Path(data_root).expanduser() / "val").is_dir() else None
+    return OFFICIAL_VAL.get(dataset)
 
 
 def stratified_holdout(labels: Sequence[int], fraction: float, seed: int = 0) -> tuple[list[int], list[int]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -35,15 +36,18 @@ def export_student(student: Student, out_dir: str | Path, image_size: int = 224,
     out_dir.mkdir(parents=True, exist_ok=True)
     model = _Logits(student).eval().cpu()
     x = torch.randn(4, 3, image_size, image_size, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        ref = model(x)
-        ts_path = out_dir / "student.torchscript.pt"
-        torch.jit.save(torch.jit.trace(model, x[:1]), str(ts_path))
-        ts_err = (torch.jit.load(str(ts_path))(x) - ref).abs().max().item()
-
     onnx_path = out_dir / "student.onnx"
-    torch.onnx.export(model, (x[:1],), str(onnx_path), input_names=["images"], output_names=["logits"],
-                      dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
+    with warnings.catch_warnings():
+        # torch >= 2.9 flags TorchScript and the TorchScript-based ONNX exporter as deprecated; both still work here
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with torch.no_grad():
+            ref = model(x)
+            ts_path = out_dir / "student.torchscript.pt"
+            torch.jit.save(torch.jit.trace(model, x[:1]), str(ts_path))
+            ts_err = (torch.jit.load(str(ts_path))(x) - ref).abs().max().item()
+        torch.onnx.export(model, (x[:1],), str(onnx_path), input_names=["images"], output_names=["logits"],
+                          dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])

@@ -25,9 +25,9 @@ import torch
 
 from ..assets import run_assets
 from ..config import CalibrateConfig, config_changes, to_dict
-from ..data import class_names_record, describe_class_names, load_dataset
+from ..data import class_names_record, describe_class_names, describe_template, load_dataset
 from ..data.base import FGVCDataset, skip_unreadable
-from ..data.splits import OFFICIAL_VAL, TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
+from ..data.splits import TEST_SPLIT, TRAIN_SPLIT, official_val_split, stratified_holdout
 from ..infra.devices import resolve_device
 from ..infra.environment import environment
 from ..models.features import accuracy, cached_features, zero_shot_logits
@@ -83,7 +83,7 @@ class Stage1Fit:
 # ------------------------------------------------------------------------------ setup
 def _uses_official_val(cfg: CalibrateConfig) -> bool:
     """Whether `cfg` selects on the data set's official validation split (select_on "val" where one exists)."""
-    return cfg.select_on == "val" and cfg.dataset in OFFICIAL_VAL
+    return cfg.select_on == "val" and official_val_split(cfg.dataset, cfg.data_root) is not None
 
 
 def _selection_note(cfg: CalibrateConfig) -> str:
@@ -95,10 +95,10 @@ def load_splits(cfg: CalibrateConfig, data_root: str | Path) -> Stage1Splits:
     """The train and test splits of `cfg.dataset` under `data_root`, and its official validation split when `cfg`
     selects on it."""
     def load(split: str) -> FGVCDataset:
-        return load_dataset(cfg.dataset, data_root, split, class_names=cfg.class_names)
+        return load_dataset(cfg.dataset, data_root, split, class_names=cfg.class_names, template=cfg.template)
 
     train, test = load(TRAIN_SPLIT[cfg.dataset]), load(TEST_SPLIT)
-    return Stage1Splits(train, test, load(OFFICIAL_VAL[cfg.dataset]) if _uses_official_val(cfg) else None)
+    return Stage1Splits(train, test, load(official_val_split(cfg.dataset, data_root)) if _uses_official_val(cfg) else None)
 
 
 def _readable(cfg: CalibrateConfig, splits: Stage1Splits, run: RunDir,
@@ -254,6 +254,7 @@ def calibrate(cfg: CalibrateConfig, resume: bool = False, progress: bool | None 
         run.log(f"calibrate {cfg.dataset}: teacher {teacher.name} from {teacher.source}, device {device}")
         names = class_names_record(splits.train, cfg.class_names)
         run.log(describe_class_names(names))
+        run.log(describe_template(splits.train))
         feats = teacher_features(cfg, teacher, splits, progress)
         hand_acc = _accuracies(feats, teacher.encode_text(splits.train.prompts()), teacher.logit_scale)
         fit = fit_prompts(run, cfg, teacher, splits.train, feats, device, progress)

@@ -270,6 +270,7 @@ def _result(cfg: DistillConfig, data: Stage2Data, student_start, world: int, tes
         "train_views": data.train_views,
         "anchors": cfg.spec.anchors if cfg.spec.anchors != "learned" else cfg.anchors,
         "class_names": class_names_record(data.train, cfg.class_names) if teacher is not None else None,
+        "labels": list(data.train.classnames),  # the class of each output index, in label order
         "epochs": cfg.epochs,
         "seed": cfg.seed,
         "profile": cfg.profile,

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Subset, TensorDataset
 
 from ..assets import resolve_student_pretrained, run_assets
 from ..config import DistillConfig
-from ..data import class_names_record, describe_class_names, load_dataset, paper_test_transform, paper_train_transform
+from ..data import class_names_record, describe_class_names, describe_template, load_dataset, paper_test_transform, paper_train_transform
 from ..data.base import FGVCDataset, skip_unreadable
 from ..data.gpu_augment import PaperAugment, batch_generator, decode_split
 from ..data.splits import TEST_SPLIT, TRAIN_SPLIT, stratified_holdout
@@ -103,8 +103,10 @@ def load_sources(cfg: DistillConfig) -> Sources:
     """
     resolved = run_assets(cfg)
     data_root = resolved.data_root
-    train = load_dataset(cfg.dataset, data_root, TRAIN_SPLIT[cfg.dataset], class_names=cfg.class_names)
-    test = load_dataset(cfg.dataset, data_root, TEST_SPLIT, transform=paper_test_transform(cfg.image_size), class_names=cfg.class_names)
+    train = load_dataset(cfg.dataset, data_root, TRAIN_SPLIT[cfg.dataset], class_names=cfg.class_names,
+                         template=cfg.template)
+    test = load_dataset(cfg.dataset, data_root, TEST_SPLIT, transform=paper_test_transform(cfg.image_size),
+                        class_names=cfg.class_names, template=cfg.template)
     if cfg.spec.anchors == "learned":
         if cfg.anchors is None or not Path(cfg.anchors).exists():
             raise ConfigError(f"method {cfg.method!r} needs Stage 1 anchors, and {cfg.anchors} does not exist: run "
@@ -224,6 +226,7 @@ def prepare(cfg: DistillConfig, sources: Sources, device: torch.device, d: Dist,
     log(f"distill {cfg.method} on {cfg.dataset} ({len(train)} train / {len(test)} test), device {device}, world {d.world}")
     if cfg.spec.teacher:  # the names reach a run only through the teacher's prompts
         log(describe_class_names(class_names_record(train, cfg.class_names)))
+        log(describe_template(train))
     torch.manual_seed(cfg.seed)
     teacher, anchors = _teacher_and_anchors(cfg, sources.teacher_weights, train, device, log)
     keep, held = (stratified_holdout(train.targets, cfg.val_fraction, cfg.seed) if cfg.val_fraction > 0
