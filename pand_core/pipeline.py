@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m pand_core.pipelin
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     p.add_argument("--profile", choices=PROFILES, default="smoke")
     p.add_argument("--datasets", nargs="+", default=["cub"])
-    p.add_argument("--methods", nargs="+", default=None, help="Stage 2 methods (default: every baseline and ablation)")
+    p.add_argument("--methods", nargs="+", default=None, help="Stage 2 methods (default: the paper's table, every method but the project's own kd)")
     p.add_argument("--students", nargs="+", default=None, help="default: the profile's (smoke: pand-mini-resnet, paper: resnet18)")
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="paired seeds (default: smoke 0 1 2, paper 0)")
     p.add_argument("--data-root", default=None, help="folder holding the data sets (paper profile)")
