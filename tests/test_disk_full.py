@@ -264,3 +264,19 @@ def test_stage2_whose_first_write_fails_says_nothing_was_trained(tmp_path, synth
     with pytest.raises(OutputError, match=r"config.json .*the disk is full[\s\S]*Nothing of Stage 2 was trained: "
                                           r"once there is room, run the same command again\.$"):
         distill(cfg, progress=False)
+
+
+def test_a_full_disk_while_drawing_the_world_says_so_and_marks_nothing_done(tmp_path, monkeypatch):
+    """The miniature's world (a cache) drawn onto a full disk: one OutputError, and no marker that says it is done."""
+    from PIL import Image
+
+    from pand_core.miniature.world import SyntheticSpec, make_synthetic_cub
+
+    monkeypatch.setattr(Image.Image, "save", lambda *a, **k: (_ for _ in ()).throw(
+        OSError(errno.ENOSPC, "No space left on device")))
+    with pytest.raises(OutputError) as caught:
+        make_synthetic_cub(tmp_path, SyntheticSpec(n_classes=2, train_per_class=1, test_per_class=1, image_size=16),
+                           progress=False)
+    said = str(caught.value)
+    assert "cannot write images in" in said and "the disk is full" in said and "draws it again" in said
+    assert not (tmp_path / "CUB_200_2011" / "synthetic.json").exists()

@@ -32,6 +32,7 @@ from typing import Iterator
 
 from ..config import DATASET_NAMES
 from ..infra.errors import ChecksumMismatchError, ConfigError, DownloadError
+from ..infra.files import atomic_write
 
 MIRROR_ENV = "PAND_DOWNLOAD_MIRROR"
 TIMEOUT_ENV = "PAND_DOWNLOAD_TIMEOUT"  # seconds without a byte before a transfer is abandoned
@@ -309,11 +310,8 @@ def _extract_into(archives: list[Path], root: Path, target: Path, produces: tupl
 
 
 def _write_marker(name: str, root: Path, info: dict) -> None:
-    marker = marker_path(name, root)
-    tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"dataset": name, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **info},
-                              indent=1) + "\n")
-    os.replace(tmp, marker)
+    finished = {"dataset": name, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **info}
+    atomic_write(marker_path(name, root), lambda tmp: tmp.write_text(json.dumps(finished, indent=1) + "\n"))
 
 
 def _install_cars(root: Path, archive: str | Path | None) -> None:

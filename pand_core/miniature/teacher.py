@@ -27,7 +27,7 @@ from ..data.transforms import paper_train_transform
 from ..data.views import seeded_view
 from ..infra.seeds import stream_seed
 from ..infra.environment import environment
-from ..infra.files import atomic_torch_save, write_json
+from ..infra.files import atomic_torch_save, atomic_write, write_json
 from ..infra.paths import recipe_key
 from ..infra.logs import quiet_root_logger
 from ..models import MINI_TEACHER, Teacher, load_teacher
@@ -199,7 +199,7 @@ def save_mini_teacher(model: torch.nn.Module, log: dict, folder: Path, spec: Pre
     cfg = {"model_cfg": model_cfg,
            "preprocess_cfg": {"mean": list(open_clip.OPENAI_DATASET_MEAN), "std": list(open_clip.OPENAI_DATASET_STD),
                               "interpolation": "bilinear", "resize_mode": "squash"}}
-    (folder / "open_clip_config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    atomic_write(folder / "open_clip_config.json", lambda tmp: tmp.write_text(json.dumps(cfg, indent=2) + "\n"))
     write_json(folder / "pretraining.json", {**log, "stored_as": "fp16"} if half else log)
     state = half_state_dict(model.state_dict()) if half else model.state_dict()
     atomic_torch_save(state, folder / "open_clip_pytorch_model.bin")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..infra.files import build_once
+from ..infra.files import build_once, guarded_write
 from ..infra.progress import Progress
 from ..infra.seeds import stream_tag
 
@@ -264,7 +264,14 @@ def make_synthetic_cub(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), 
 
 def _write_world(base: Path, spec: SyntheticSpec, meta: dict, progress: bool | None) -> Path:
     """`make_synthetic_cub`'s writer: every image and list file, then `synthetic.json` (written last: the set is
-    complete)."""
+    complete). A full disk or a folder without rights stops it with one `OutputError` (`guarded_write`)."""
+    with guarded_write(base / "images", intact="The world is not marked as drawn (its synthetic.json is "
+                       "written last), so the next run draws it again"):
+        return _draw_world(base, spec, meta, progress)
+
+
+def _draw_world(base: Path, spec: SyntheticSpec, meta: dict, progress: bool | None) -> Path:
+    """Draw every image and write the list files, then `synthetic.json`."""
     meta_path = base / "synthetic.json"
     classes = synthetic_classes(spec.n_classes)
     (base / "images").mkdir(parents=True, exist_ok=True)
