@@ -17,72 +17,36 @@ the executed notebooks only):
 First the runs: Stage 1 per (data set, seed) and Stage 2 per (data set, student, method, seed), in this process by
 the study runner (`pand_core.study`; seeds paired across methods) or, with ``--executor local|slurm``, every run a
 job on this machine's GPUs or a Slurm cluster (`pand_core.batch`), then `summary.json` per data set. Then each
-notebook once, for the book: it reads those runs (a finished run is read, never trained again). Finished runs and
+notebook once, for the book, two at a time on the smoke profile (``--notebook-workers``; `pand_core.book.execute`): it
+reads those runs (a finished run is read, never trained again). Finished runs and
 accepted notebook copies are skipped (``--force`` executes the notebooks again); a failing stage stops the pipeline
 with its name (and cell), and everything already computed stays, so a rerun continues from the failed stage. An
 executed copy is accepted when no cell wrote to stderr (after removing dependencies' known first-run messages, see
 `pand_core.book.firstrun`): the book is built with warnings as errors, and a copy it would reject is set aside as
 `<name>.rejected.ipynb` and executed again by the next run, never silently reused. The book shows the executed
 copies without papermill's injected-parameters cell, which holds this machine's paths. On a terminal, one live line shows
-the stage, the cell, the loop the notebook is in (epochs, batches) and the time so far.
+each running notebook's stage, cell, the loop it is in (epochs, batches) and the time so far.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import DEFAULT_METHODS, DEFAULT_SEEDS, PROFILES, check_methods, default_student
-from .infra.errors import PandError, PipelineError, exit_status
+from .infra.errors import PandError, exit_status
 from .book.firstrun import warm_caches
-from .book.executed import SOURCE_KEY, review, set_aside, source_digest, stamp_source, stderr_summary
+from .book.executed import review, set_aside, stderr_summary
+from .book.execute import NOTEBOOK_DIR, NOTEBOOK_WORKERS, NotebookJob, run_notebooks
 from .book.build import build_book
 from .params import RunParams
-from .infra.progress import PROGRESS_FILE_ENV, format_status, progress_enabled, read_status
 from .study import run_study
 from .batch.executors import BatchOptions
 from .batch.options import add_batch_arguments, batch_options, print_estimates
-
-NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-
-
-@dataclass
-class NotebookJob:
-    notebook: str  # stem in notebooks/
-    tag: str  # distinguishes parameter sets in the executed copy's name
-    params: dict
-    marker: Path | None = None  # a file the stage writes when it finished (its result.json)
-    always: bool = False  # cheap summary stages rerun every time
-
-    def output(self, out: Path) -> Path:
-        return out / "notebooks" / f"{self.notebook}{'-' + self.tag if self.tag else ''}.ipynb"
-
-    def source(self) -> Path:
-        return NOTEBOOK_DIR / f"{self.notebook}.ipynb"
-
-    def done(self, out: Path) -> bool:
-        """Finished before: its executed copy and (if any) its marker exist, and the copy was made from the notebook
-        as it is now (`is_current`). Whether the copy is acceptable is `review`'s question."""
-        if self.always or not self.output(out).exists():
-            return False
-        return (self.marker is None or self.marker.exists()) and self.is_current(out)
-
-    def is_current(self, out: Path) -> bool:
-        """Its executed copy records the digest of the notebook it ran (`SOURCE_KEY`), and that notebook is unchanged
-        since; a copy made before digests were recorded counts as out of date."""
-        try:
-            recorded = json.loads(self.output(out).read_text()).get("metadata", {}).get(SOURCE_KEY)
-        except (OSError, ValueError):
-            return False
-        return recorded == source_digest(self.source())
-
 
 @dataclass
 class Plan:
@@ -101,7 +65,8 @@ def make_plan(profile: str, out: Path, datasets: list[str], methods: list[str], 
               seeds: list[int], data_root: str | None = None, teacher_mode: str | None = None,
               run: RunParams | None = None) -> Plan:
     """The study of each (data set, student) — every method over every seed — and the notebooks, once each:
-    quickstart, Stage 1 and Stage 2 (`pand`, first seed) per data set, the neighbourhood analysis, results, costs.
+    quickstart, your own data set (on the miniature), Stage 1 and Stage 2 (`pand`, first seed) per data set, the
+    neighbourhood analysis, results, costs.
     The teacher, its weights and the schedule lengths (`run`) go alike to the studies and to every notebook that
     runs a stage.
 
@@ -134,6 +99,13 @@ def make_plan(profile: str, out: Path, datasets: list[str], methods: list[str], 
         plan.book_copies.setdefault(job.notebook, job)
 
     add(NotebookJob("00_quickstart", profile, dict(base, **stages)))
+    # Your own data set: its demonstration folder is the miniature's, so it runs on the smoke profile whatever the
+    # plan's; second, so that its Stage 1 and 2 overlap the shorter pages.
+    own = {"PROFILE": "smoke", "RUNS": str(out)}
+    if profile == "smoke" and data_root:
+        own["WORLD_ROOT"] = base["DATA_ROOT"]  # a plan on another miniature world writes that one as the folder
+    add(NotebookJob("06_your_own_data", "", own,
+                    out / "smoke" / "folder" / f"pand-{default_student('smoke')}-s0" / "result.json"))
     shown = "pand" if "pand" in methods else methods[-1]
     for ds in datasets:
         for student in students:
@@ -186,151 +158,42 @@ def study_grid(plan: Plan):
     return grid([{k: v for k, v in kw.items() if k not in ("progress", "log")} for kw in plan.studies])
 
 
-class LiveStatus:
-    """While a notebook runs: one line on a terminal with the stage, the cell, the kernel's open loops (read from
-    its `$PAND_PROGRESS_FILE`) and the time so far, redrawn twice a second. `enabled=None`: on when the stream is a
-    terminal (or `$PAND_PROGRESS=1`), so logs and pipes get only the pipeline's one line per stage."""
-
-    def __init__(self, name: str, status_file: Path, enabled: bool | None = None, stream=None) -> None:
-        self.stream = stream or sys.stdout
-        if enabled is None:
-            enabled = progress_enabled() if "PAND_PROGRESS" in os.environ else self.stream.isatty()
-        self.name, self.status_file, self.enabled = name, status_file, enabled
-        self.cell: int | None = None
-        self.cells: int | None = None
-        self._code: list[int] = []
-        self._t0 = time.perf_counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    # nbclient hooks (papermill passes them to its notebook client)
-    def on_notebook_start(self, notebook, **_) -> None:
-        self._code = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
-        self.cells = len(self._code)
-
-    def on_cell_execute(self, cell_index: int, **_) -> None:
-        self.cell = self._code.index(cell_index) + 1 if cell_index in self._code else None
-
-    def line(self) -> str:
-        return format_status(self.name, self.cell, self.cells, read_status(self.status_file),
-                             time.perf_counter() - self._t0)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(0.5):
-            width = shutil.get_terminal_size((100, 20)).columns - 1
-            self.stream.write("\r\x1b[2K" + self.line()[:width])
-            self.stream.flush()
-
-    def __enter__(self) -> "LiveStatus":
-        if self.enabled:
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> bool:
-        if self.enabled:
-            self._stop.set()
-            self._thread.join()
-            self.stream.write("\r\x1b[2K")
-            self.stream.flush()
-        self.status_file.unlink(missing_ok=True)
-        return False
-
-
-def run_notebook(job: NotebookJob, out: Path, strict: bool = True, live: bool | None = None, source: Path | None = None,
-            label: str | None = None) -> float:
-    """Execute one notebook with papermill (cwd = notebooks/, kernel python3), then review its copy; return the
-    wall time. With `strict` (the book will be built), a copy with stderr output stops the pipeline and is set aside.
-    The notebook executes into `<name>.running.ipynb` and takes its final name only when it finished and was
-    accepted, so an interrupted or failed execution never looks done.
-
-    `source` replaces notebooks/<job.notebook>.ipynb (tests); `live` forces the terminal status line on or off;
-    `label` names the stage on that line (default: notebook and tag)."""
-    import papermill as pm
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from papermill.exceptions import PapermillExecutionError
-
-    target = job.output(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f"{target.stem}.running.ipynb")
-    name = label or f"{job.notebook} {job.tag}".strip()
-    status_file = target.parent / f".{target.stem}.progress.json"
-    previous = os.environ.get(PROGRESS_FILE_ENV)
-    os.environ[PROGRESS_FILE_ENV] = str(status_file)  # the kernel inherits it and reports its loops there
-    t0 = time.perf_counter()
-    try:
-        with LiveStatus(name, status_file, live) as status:
-            pm.execute_notebook(str(source or NOTEBOOK_DIR / f"{job.notebook}.ipynb"), str(partial),
-                                parameters=job.params, kernel_name="python3", cwd=str(NOTEBOOK_DIR),
-                                progress_bar=False, log_output=False, on_notebook_start=status.on_notebook_start,
-                                on_cell_execute=status.on_cell_execute,
-                                # the kernel's own log: errors only (not its notice that local kernels talk over TCP)
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
-    except PapermillExecutionError as e:
-        failed = set_aside(partial, "failed", target) if partial.exists() else partial
-        raise PipelineError(
-            f"notebook {job.notebook}.ipynb ({job.tag}) failed in cell {e.exec_count} (index {e.cell_index}): "
-            f"{e.ename}: {e.evalue}\nThe executed copy with the traceback is {failed}; everything computed before "
-            "is kept, and rerunning the pipeline continues from this stage."
-        ) from None
-    except (DeadKernelError, CellTimeoutError) as e:
-        failed = set_aside(partial, "failed", target) if partial.exists() else partial
-        cell = f" in cell {status.cell} of {status.cells}" if status.cell else ""
-        raise PipelineError(
-            f"notebook {job.notebook}.ipynb ({job.tag}): its kernel stopped{cell} ({type(e).__name__}: "
-            f"{str(e).strip().splitlines()[0] if str(e).strip() else 'no message'}) — out of memory, killed, or over the "
-            f"time limit. The partial copy is {failed}; everything computed before is kept, and rerunning the "
-            "pipeline continues from this stage."
-        ) from None
-    finally:
-        if previous is None:
-            os.environ.pop(PROGRESS_FILE_ENV, None)
-        else:
-            os.environ[PROGRESS_FILE_ENV] = previous
-    seconds = time.perf_counter() - t0
-    problems = review(partial)
-    if problems and strict:
-        aside = set_aside(partial, "rejected", target)
-        raise PipelineError(
-            f"notebook {job.notebook}.ipynb ({job.tag}) ran, but {stderr_summary(problems)}. The book is built with "
-            f"warnings as errors and would reject it. Its executed copy is kept as {aside} and does not count as "
-            "done: fix the cause and rerun the pipeline, which executes it again (everything else is kept)."
-        )
-    stamp_source(partial, source or job.source())
-    partial.replace(target)
-    return seconds
-
-
-def run_plan(plan: Plan, force: bool = False, log=print, strict: bool = True, live: bool | None = None) -> list[dict]:
-    """Run every job not yet done; return one summary record per job. With `strict` (the book will be built), a
-    finished copy that still holds stderr output is executed again instead of being reused.
+def run_plan(plan: Plan, force: bool = False, log=print, strict: bool = True, live: bool | None = None,
+             workers: int = NOTEBOOK_WORKERS) -> list[dict]:
+    """Run every job not yet done, `workers` notebooks at a time (`book.execute.run_notebooks`); return one summary
+    record per job, in the plan's order. With `strict` (the book will be built), a finished copy that still holds
+    stderr output is executed again instead of being reused.
 
     Args:
         plan: What `make_plan` returned.
         force: Execute every notebook again, also those with an accepted copy.
-        log: Receives one line per notebook.
+        log: Receives one line per notebook when it starts and when it ends.
         strict: The book will be built: copies with stderr output are executed again, and a new one stops the run.
         live: Force the terminal status line on or off; None: only on a terminal.
+        workers: Notebooks executed at once, each in its own process (1: one after another, in this process).
     """
-    summary = []
+    records: dict[int, dict] = {}
+    todo: list[tuple[str, NotebookJob]] = []
+    number: dict[str, int] = {}  # a to-do's label -> its place in the plan
     for n, job in enumerate(plan.jobs, 1):
         name = f"[{n}/{len(plan.jobs)}] {job.notebook} {job.tag}".rstrip()
+        records[n] = {"notebook": job.notebook, "tag": job.tag, "status": "ran", "seconds": 0.0}
         if not force and job.done(plan.out):
             problems = review(job.output(plan.out))
             if not (problems and strict):
                 log(f"{name}: done before, skipped")
-                summary.append({"notebook": job.notebook, "tag": job.tag, "status": "skipped", "seconds": 0.0})
+                records[n]["status"] = "skipped"
                 continue
             aside = set_aside(job.output(plan.out), "rejected")
             log(f"{name}: the executed copy is not fit for the book ({stderr_summary(problems)}); "
-                f"set aside as {aside.name}, running it again ...")
+                f"set aside as {aside.name}, it runs again")
         elif not force and job.output(plan.out).exists() and not job.is_current(plan.out) and not job.always:
-            log(f"{name}: its notebook changed since this copy was made, running it again ...")
-        else:
-            log(f"{name}: running ...")
-        seconds = run_notebook(job, plan.out, strict=strict, live=live, label=name)
-        log(f"{name}: {seconds:.1f} s")
-        summary.append({"notebook": job.notebook, "tag": job.tag, "status": "ran", "seconds": seconds})
-    return summary
+            log(f"{name}: its notebook changed since this copy was made, it runs again")
+        todo.append((name, job))
+        number[name] = n
+    for name, seconds in run_notebooks(todo, plan.out, workers, strict=strict, live=live, log=log).items():
+        records[number[name]]["seconds"] = seconds
+    return [records[n] for n in sorted(records)]
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m pand_core.pipeline") -> int:
@@ -351,6 +214,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m pand_core.pipelin
     p.add_argument("--out", dest="runs", help=argparse.SUPPRESS)  # the flag's earlier name
     p.add_argument("--force", action="store_true", help="rerun stages whose outputs exist")
     p.add_argument("--book", action="store_true", help="then build the book from the executed notebooks")
+    p.add_argument("--notebook-workers", type=int, default=None, metavar="N",
+                   help=f"notebooks executed at once after the runs, each in its own process (default: smoke "
+                        f"{NOTEBOOK_WORKERS}, paper 1: two pages that each hold the paper's teacher may not fit "
+                        "one GPU together)")
     p.add_argument("--html", default=None, help="where the built book goes (default: _build/html in the repository)")
     add_batch_arguments(p)
     args = p.parse_args(argv)
@@ -372,7 +239,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m pand_core.pipelin
             return
         warm_caches(log=print)  # before any kernel starts: first-run work must not print inside a notebook
         studies = run_studies(plan, batch=batch)
-        summary = run_plan(plan, force=args.force, strict=args.book)
+        workers = args.notebook_workers or (NOTEBOOK_WORKERS if args.profile == "smoke" else 1)
+        summary = run_plan(plan, force=args.force, strict=args.book, workers=workers)
         resolved = dict(vars(args), seeds=plan.studies[0]["seeds"] if plan.studies else args.seeds,
                         students=sorted({s["student"] for s in plan.studies}))
         (plan.out / "pipeline.json").write_text(json.dumps({"args": resolved, "studies": studies, "jobs": summary},

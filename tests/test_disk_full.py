@@ -45,7 +45,7 @@ def test_torch_save_on_a_full_disk_names_folder_and_free_space(tmp_path, monkeyp
         Path(f).write_bytes(b"PK\x03\x04" + bytes(60))
         raise RuntimeError(message)
 
-    monkeypatch.setattr(files.torch, "save", half_then_fail)
+    monkeypatch.setattr(torch, "save", half_then_fail)
     with pytest.raises(OutputError) as e:
         atomic_torch_save({"epoch": 1}, path)
     text = str(e.value)
@@ -53,13 +53,13 @@ def test_torch_save_on_a_full_disk_names_folder_and_free_space(tmp_path, monkeyp
     assert "previous version of the file, if any, is intact and no temporary file is left" in text
     assert "--out/$PAND_RUNS" in text and "$PAND_CACHE" in text and message in text
     assert isinstance(e.value.__cause__, RuntimeError) and len(text.splitlines()) == 1
-    monkeypatch.setattr(files.torch, "save", real)
+    monkeypatch.setattr(torch, "save", real)
     assert torch.load(path, weights_only=True) == {"epoch": 0} and leftovers(path.parent) == []
 
 
 def test_torch_save_with_no_room_left_says_the_disk_is_full(tmp_path, monkeypatch, full_disk):
     path = tmp_path / "bank.pt"
-    monkeypatch.setattr(files.torch, "save", lambda obj, f, *a, **k: (_ for _ in ()).throw(RuntimeError(TORCH_FULL[1])))
+    monkeypatch.setattr(torch, "save", lambda obj, f, *a, **k: (_ for _ in ()).throw(RuntimeError(TORCH_FULL[1])))
     with pytest.raises(OutputError, match=r"cannot write bank.pt in .*: the disk is full \(0 B free on that disk; basic_ios"):
         atomic_torch_save({"x": 1}, path)
     assert not path.exists() and leftovers(tmp_path) == []
@@ -69,7 +69,7 @@ def test_a_real_full_device_through_torch_save(tmp_path, monkeypatch):
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full")
     real = torch.save
-    monkeypatch.setattr(files.torch, "save", lambda obj, f, *a, **k: real(obj, "/dev/full"))  # ENOSPC from the kernel
+    monkeypatch.setattr(torch, "save", lambda obj, f, *a, **k: real(obj, "/dev/full"))  # ENOSPC from the kernel
     with pytest.raises(OutputError, match="free on that disk"):
         atomic_torch_save({"x": torch.zeros(1000)}, tmp_path / "x.pt")
     assert list(tmp_path.iterdir()) == []
@@ -166,7 +166,7 @@ def test_human_units():
 def test_a_bank_that_cannot_be_cached(tmp_path, monkeypatch, full_disk):
     from pand_core.stage2 import targets
 
-    monkeypatch.setattr(files.torch, "save", lambda *a, **k: (_ for _ in ()).throw(RuntimeError(TORCH_FULL[0])))
+    monkeypatch.setattr(torch, "save", lambda *a, **k: (_ for _ in ()).throw(RuntimeError(TORCH_FULL[0])))
     monkeypatch.setattr(targets, "build_bank", lambda *a, cache_dir, **k: atomic_torch_save({}, Path(cache_dir) / "banks" / "b.pt"))
     with pytest.raises(OutputError, match=r"b.pt in .*banks: the disk is full \(0 B free[\s\S]*teacher bank was not cached"):
         targets.BankTargets.build(None, None, torch.device("cpu"), cache_dir=tmp_path)
@@ -195,7 +195,7 @@ def checkpoint_fills_up(monkeypatch, at: int = 2) -> None:
                 raise RuntimeError(TORCH_FULL[1])
         return real_save(obj, f, *a, **k)
 
-    monkeypatch.setattr(files.torch, "save", save)
+    monkeypatch.setattr(torch, "save", save)
 
 
 def assert_stopped_after_epoch_0(e: pytest.ExceptionInfo, cfg) -> None:

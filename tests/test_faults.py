@@ -163,7 +163,7 @@ def test_unwritable_output_and_disk_full(world, monkeypatch):
                 raise OSError(28, "No space left on device")
         return real_save(obj, f, *a, **k)
 
-    monkeypatch.setattr(files.torch, "save", save)
+    monkeypatch.setattr(torch, "save", save)
     with pytest.raises(OutputError, match=r"the disk is full[\s\S]*previous version of the file, if any, is intact"):
         d.distill(cfg, progress=False)
     ckpt = torch.load(Path(cfg.out) / "checkpoint_last.pt", weights_only=True)

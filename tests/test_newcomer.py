@@ -18,7 +18,7 @@ from pand_core.book.firstrun import FIRST_RUN_NOISE, is_first_run_noise, scrub_f
 from pand_core.infra.errors import PipelineError
 from pand_core.book.build import rejected_pages
 from pand_core.book.executed import stderr_cells
-from pand_core.pipeline import NotebookJob, run_notebook
+from pand_core.book.execute import NotebookJob, board_line, run_notebook, run_notebooks, status_files
 from pand_core.infra.progress import PROGRESS_FILE_ENV, Progress, format_status, read_status
 from pand_core.infra.paths import display_path
 
@@ -145,6 +145,44 @@ def test_a_kernel_that_dies_leaves_nothing_that_looks_done(tmp_path):
     assert job.output(tmp_path).with_name("toy-t.failed.ipynb").exists()
 
 
+@pytest.mark.slow
+def test_notebooks_run_two_at_a_time_and_a_failure_starts_nothing_new(tmp_path, capsys):
+    """`run_notebooks` with two workers: a failure is raised once the notebook beside it finished (kept), and the
+    one after it never starts; a rerun runs the rest. Each ran in its own process and left no request files; on a
+    terminal one line showed the notebooks running, their cells and times."""
+    ok = _toy_notebook(tmp_path / "ok.ipynb", "import time\ntime.sleep(4)\nprint('done', X)")
+    bad = _toy_notebook(tmp_path / "bad.ipynb", "raise ValueError('broken on purpose')")
+    a, b, c = (NotebookJob("ok", "a", {"X": 1}, path=ok), NotebookJob("bad", "t", {}, path=bad),
+               NotebookJob("ok", "c", {"X": 3}, path=ok))
+    log = []
+    with pytest.raises(PipelineError, match=r"bad.ipynb \(t\) failed in cell .*ValueError: broken on purpose"):
+        run_notebooks([("a", a), ("b", b), ("c", c)], tmp_path, workers=2, live=True, log=log.append)
+    line = capsys.readouterr().out
+    assert "\r\x1b[2Ka · 0:00  |  b · 0:00" in line  # both starting
+    assert "\r\x1b[2Ka · cell 3/3 · 0:0" in line and line.endswith("\r\x1b[2K")  # then a alone; cleared at the end
+    assert a.output(tmp_path).exists() and not c.output(tmp_path).exists()
+    assert log[:2] == ["a: running ...", "b: running ..."] and "c: running ..." not in log
+    assert "b: failed (waiting for the notebooks still running)" in log
+    seconds = run_notebooks([("c", c)], tmp_path, workers=2, live=False, log=log.append)
+    assert set(seconds) == {"c"} and seconds["c"] > 4
+    out = nbformat.read(str(c.output(tmp_path)), as_version=4)
+    assert "done 3" in "".join(o.get("text", "") for cell in out.cells for o in cell.get("outputs", []))
+    leftovers = [p.name for p in (tmp_path / "notebooks").iterdir() if p.name.startswith(".")]
+    assert leftovers == [], leftovers
+
+
+def test_the_line_for_notebooks_running_at_once(tmp_path):
+    job = NotebookJob("toy", "t", {})
+    status, cell = status_files(job, tmp_path)
+    status.parent.mkdir(parents=True)
+    cell.write_text("2 5")
+    status.write_text(json.dumps({"tasks": [{"desc": "Stage 1", "n": 1, "total": 1},
+                                            {"desc": "Stage 2 (epochs)", "n": 3, "total": 20}]}))
+    other = NotebookJob("other", "", {})
+    line = board_line({"[1/7] toy": (job, 100.0), "[2/7] other": (other, 130.0)}, tmp_path, now=165.0)
+    assert line == "[1/7] toy · cell 2/5 · Stage 2 (epochs) 3/20 · 1:05  |  [2/7] other · 0:35"
+
+
 # ------------------------------------------------------------------------------------- the stranger
 def _stranger_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
@@ -176,7 +214,7 @@ def test_smoke_pipeline_and_book_on_a_machine_that_never_ran_the_project(tmp_pat
     cache = Path(env["PAND_CACHE"])
     assert not (cache / "students").exists() and not list((cache / "teachers").glob("pand-mini-clip*"))
     executed = sorted((work / "runs" / "notebooks").glob("*.ipynb"))
-    assert len(executed) == 6 and not [p for p in executed if ".rejected" in p.name or ".failed" in p.name]
+    assert len(executed) == 7 and not [p for p in executed if ".rejected" in p.name or ".failed" in p.name]
     summary = json.loads((work / "runs" / "smoke" / "cub" / "summary.json").read_text())  # the 2-seed study
     assert {m: v["seeds"] for m, v in summary["methods"].items()} == {m: [0, 1] for m in methods}
     for path in executed:

@@ -28,7 +28,7 @@ from pand_core.data import load_dataset
 from pand_core.miniature.world import SyntheticSpec, make_synthetic_cub
 from pand_core.models import TINY_TEACHER, load_teacher
 from pand_core.config import DEFAULT_METHODS
-from pand_core.pipeline import NotebookJob, run_notebook
+from pand_core.book.execute import NotebookJob, run_notebook
 
 from mirror import Server, serve  # noqa: E402  (tests/mirror.py)
 
@@ -133,7 +133,7 @@ def test_the_batch_reproduction_runs_on_the_paper_profile(paper_world, tmp_path)
         assert set(before) == {"calibrate-s0", "ce-resnet18-s0", "pand-resnet18-s0"}
         assert {r: (runs / "paper" / "cub" / r / "result.json").stat().st_mtime_ns for r in before} == before
     jobs = json.loads((runs / "pipeline.json").read_text())["jobs"]
-    assert [j["notebook"] for j in jobs] == ["00_quickstart", "01_prompt_calibration", "03_distillation",
-                                             "02_neighborhood_graph", "04_results", "05_costs"]
+    assert [j["notebook"] for j in jobs] == ["00_quickstart", "06_your_own_data", "01_prompt_calibration",
+                                             "03_distillation", "02_neighborhood_graph", "04_results", "05_costs"]
     for page in ("00_quickstart", "01_prompt_calibration", "02_neighborhood_graph", "03_distillation", "04_results"):
         assert (html / "notebooks" / f"{page}.html").exists(), page

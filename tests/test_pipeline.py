@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_plan_runs_each_study_then_each_notebook_once(tmp_path):
     plan = make_plan("smoke", tmp_path, ["cub"], ["ce", "pand"], None, [0, 1])
     names = [(j.notebook, j.tag) for j in plan.jobs]
-    assert names == [("00_quickstart", "smoke"), ("01_prompt_calibration", "cub-s0"),
+    assert names == [("00_quickstart", "smoke"), ("06_your_own_data", ""), ("01_prompt_calibration", "cub-s0"),
                      ("03_distillation", "cub-pand-mini-resnet-pand-s0"), ("02_neighborhood_graph", "cub-pand-mini-resnet"),
                      ("04_results", "smoke"), ("05_costs", "")]
     assert plan.studies == [dict(profile="smoke", dataset="cub", methods=["ce", "pand"], seeds=[0, 1],
@@ -30,7 +30,13 @@ def test_plan_runs_each_study_then_each_notebook_once(tmp_path):
     job = plan.book_copies["03_distillation"]
     assert job.marker == tmp_path.resolve() / "smoke" / "cub" / "pand-pand-mini-resnet-s0" / "result.json"
     assert not job.done(plan.out)
-    assert make_plan("paper", tmp_path, ["cub"], ["ce"], None, [0]).studies[0]["student"] == "resnet18"
+    paper = make_plan("paper", tmp_path, ["cub"], ["ce"], None, [0])
+    assert paper.studies[0]["student"] == "resnet18"
+    own = paper.book_copies["06_your_own_data"]  # its demonstration is the miniature's, whatever the plan's profile
+    assert own.params == {"PROFILE": "smoke", "RUNS": str(tmp_path.resolve())}
+    assert own.marker == tmp_path.resolve() / "smoke" / "folder" / "pand-pand-mini-resnet-s0" / "result.json"
+    on_world = make_plan("smoke", tmp_path, ["cub"], ["ce"], None, [0], data_root=str(tmp_path / "world"))
+    assert on_world.book_copies["06_your_own_data"].params["WORLD_ROOT"] == str((tmp_path / "world").resolve())
     with pytest.raises(Exception, match="unknown method"):
         make_plan("smoke", tmp_path, ["cub"], ["pandas"], None, [0])
 
@@ -38,11 +44,11 @@ def test_plan_runs_each_study_then_each_notebook_once(tmp_path):
 def test_an_executed_copy_is_done_only_while_its_notebook_is_unchanged(tmp_path, monkeypatch):
     """The copy records its notebook's cell digest: editing a cell makes it out of date, editing only metadata (or
     outputs) does not, and a copy without the digest (made before it was recorded) is out of date."""
-    from pand_core import pipeline
+    from pand_core.book import execute
+    from pand_core.book.execute import NotebookJob
     from pand_core.book.executed import stamp_source
-    from pand_core.pipeline import NotebookJob
 
-    monkeypatch.setattr(pipeline, "NOTEBOOK_DIR", tmp_path / "nb")
+    monkeypatch.setattr(execute, "NOTEBOOK_DIR", tmp_path / "nb")
     (tmp_path / "nb").mkdir()
     source = tmp_path / "nb" / "x.ipynb"
     nb = {"cells": [{"cell_type": "code", "source": ["a = 1\n", "print(a)"], "metadata": {}, "outputs": []}],
@@ -118,15 +124,18 @@ def test_pipeline_end_to_end_with_failure_recovery_and_book(tmp_path, monkeypatc
     the rerun continues; the book is built from the executed notebooks with warnings as errors."""
     out = tmp_path / "runs"  # the teacher and student are the shipped ones: nothing is pretrained here
     bad = make_plan("smoke", out, ["cub"], ["ce", "pand"], None, [0], data_root=str(synthetic_root))
-    bad.jobs[1].params["DATASET"] = "aircraft"  # the quickstart succeeds, then Stage 1 finds no FGVC-Aircraft files
+    stage1 = bad.book_copies["01_prompt_calibration"]
+    stage1.params["DATASET"] = "aircraft"  # Stage 1 finds no FGVC-Aircraft files
     log = []
-    with pytest.raises(PipelineError) as e:
+    with pytest.raises(PipelineError) as e:  # two at a time: the quickstart and your-own-data first, then Stage 1
         run_plan(bad, log=log.append)
     msg = str(e.value)
     assert "01_prompt_calibration.ipynb" in msg and "cell" in msg and "DatasetNotFoundError" in msg
-    assert bad.jobs[0].output(bad.out).exists()  # the finished stage's copy is kept
-    failed = bad.jobs[1].output(bad.out).with_name("01_prompt_calibration-cub-s0.failed.ipynb")
-    assert failed.exists() and not bad.jobs[1].output(bad.out).exists()  # the failed copy is kept aside
+    assert bad.jobs[0].output(bad.out).exists()  # the finished stages' copies are kept
+    assert bad.book_copies["06_your_own_data"].output(bad.out).exists()
+    failed = stage1.output(bad.out).with_name("01_prompt_calibration-cub-s0.failed.ipynb")
+    assert failed.exists() and not stage1.output(bad.out).exists()  # the failed copy is kept aside
+    assert not bad.book_copies["04_results"].output(bad.out).exists()  # nothing started after the failure
 
     good = make_plan("smoke", out, ["cub"], ["ce", "pand"], None, [0], data_root=str(synthetic_root))
     good.jobs[0].marker = None
@@ -151,12 +160,13 @@ def test_pipeline_end_to_end_with_failure_recovery_and_book(tmp_path, monkeypatc
         nbformat.write(nb, str(job.output(out.resolve())))
 
     add_stderr(good.jobs[0], "Matplotlib is building the font cache; this may take a moment.\n")
-    add_stderr(good.jobs[1], "UserWarning: a real warning\n")
+    stage1 = good.book_copies["01_prompt_calibration"]
+    add_stderr(stage1, "UserWarning: a real warning\n")
     status = {(s["notebook"], s["tag"]): s["status"] for s in run_plan(good, log=log.append)}
     assert status[("00_quickstart", "smoke")] == "skipped" and status[("01_prompt_calibration", "cub-s0")] == "ran"
     assert sum(s == "ran" for s in status.values()) == 3  # that one, and the two summary pages that always rerun
     assert stderr_cells(nbformat.read(str(good.jobs[0].output(out.resolve())), as_version=4)) == []
-    assert good.jobs[1].output(out.resolve()).with_name("01_prompt_calibration-cub-s0.rejected.ipynb").exists()
+    assert stage1.output(out.resolve()).with_name("01_prompt_calibration-cub-s0.rejected.ipynb").exists()
     assert any("not fit for the book" in line and "a real warning" in line for line in log)
 
     distillation = good.book_copies["03_distillation"]

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ..config import SPLIT_SIZES
+from ..config import SPLIT_SIZES, SplitSizes
+from ..infra.errors import ConfigError
 from .jobs import TrainingJob
 
 ASSUMED_TFLOPS = 40.0  # sustained fp32/TF32 rate of one H100-class GPU on these models: an assumption, not a measurement
@@ -23,9 +24,15 @@ TRAIN_FLOPS_PER_FORWARD = 3  # a training step of a network: forward + backward 
 TEXT_TOKENS = 77  # open_clip's context length: every class prompt is one sequence through the text tower
 
 
-def split_sizes(profile: str, dataset: str) -> tuple[int, int, int]:
+def split_sizes(profile: str, dataset: str, data_root: str | None = None) -> tuple[int, int, int]:
     """(train images, test images, classes) a run of `profile` on `dataset` trains and tests on: the data set's
-    own counts, or the book's synthetic world on the smoke profile."""
+    own counts, an image folder's (`data_root`, counted), or the book's synthetic world on the smoke profile."""
+    if dataset == "folder":
+        from ..data.folder import folder_sizes
+
+        if data_root is None:
+            raise ConfigError("an image folder data set needs its folder (--data-root DIR) to be estimated.")
+        return folder_sizes(data_root)
     if profile == "smoke":
         from ..miniature.defaults import BOOK_WORLD as w
 
@@ -119,7 +126,7 @@ def teacher_flops(teacher: str) -> tuple[float, float, int]:
     return image, float(counter.get_total_flops()), int(size)
 
 
-def estimate(job: TrainingJob, tflops: float = ASSUMED_TFLOPS) -> Cost:
+def estimate(job: TrainingJob, tflops: float = ASSUMED_TFLOPS, sizes: SplitSizes | None = None) -> Cost:
     """A labelled estimate of one paper-sized run: counted FLOPs over the whole schedule ÷ `tflops`.
 
     Stage 1: the teacher's image features of train and test once, then per step the text tower over every class
@@ -129,9 +136,10 @@ def estimate(job: TrainingJob, tflops: float = ASSUMED_TFLOPS) -> Cost:
     Args:
         job: The run, sized as its config's data set (`split_sizes`).
         tflops: The assumed sustained TFLOP/s of one GPU.
+        sizes: The data's (train, test, classes); None: the job's data set's (`split_sizes`).
     """
     cfg = job.config
-    n_train, n_test, classes = split_sizes(cfg.profile, cfg.dataset)
+    n_train, n_test, classes = sizes or split_sizes(cfg.profile, cfg.dataset, cfg.data_root)
     image, text, _ = teacher_flops(cfg.teacher)
     if job.stage == "calibrate":
         steps = cfg.epochs * math.ceil(n_train / cfg.batch_size)

@@ -11,8 +11,8 @@ from pathlib import Path
 from ..infra.errors import PipelineError
 from .executed import review, set_aside, stderr_summary
 
-BOOK_NOTEBOOKS = ("00_quickstart", "01_prompt_calibration", "02_neighborhood_graph", "03_distillation", "04_results",
-                  "05_costs")
+BOOK_NOTEBOOKS = ("00_quickstart", "01_prompt_calibration", "02_neighborhood_graph", "03_distillation",
+                  "06_your_own_data", "04_results", "05_costs")
 
 
 _BOOK_REJECT = re.compile(r"notebooks/(?P<stem>[\w.-]+)\.ipynb(?::\d+)?: (?:WARNING|ERROR|CRITICAL): (?P<what>.*)")

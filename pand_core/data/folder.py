@@ -1,4 +1,6 @@
-"""Your own data set as an image folder (`--dataset folder --data-root DIR`).
+"""Your own data set as an image folder (`--dataset folder --data-root DIR`):
+
+.. code-block:: text
 
     DIR/train/<class folder>/*.jpg     the training split (one folder per class)
     DIR/test/<class folder>/*.jpg      the test split (only classes that are in train)
@@ -168,6 +170,26 @@ def load_folder(root: str | Path, split: str, transform: Callable | None = None,
     dataset = FGVCDataset("folder", split, root, samples, names, chosen, transform)
     dataset.template_source = source
     return dataset
+
+
+def folder_sizes(root: str | Path) -> "SplitSizes":
+    """The image files in `root/train` and `root/test` and the class folders of `train`, counted from the file names
+    (nothing is opened or decoded: what an estimate of a run's cost needs).
+
+    Args:
+        root: The data set's folder.
+    """
+    from ..config import SplitSizes
+
+    root = Path(root).expanduser()
+    folders = folder_classnames(root)[0]
+
+    def count(split: str) -> int:
+        return sum(1 for f in folders if (root / split / f).is_dir()
+                   for p in (root / split / f).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+    _require_split(root, "test")
+    return SplitSizes(train=count("train"), test=count("test"), classes=len(folders))
 
 
 def write_image_folder(splits: dict[str, FGVCDataset], dest: str | Path) -> Path:

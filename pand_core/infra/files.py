@@ -13,7 +13,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
-import torch
 
 from .errors import OutputError, UnsafeFileError
 
@@ -212,6 +211,8 @@ def safe_load(path: str | Path, what: str = "file") -> Any:
         path: The file, loaded onto the CPU.
         what: What the file is, named in the error (e.g. "anchors").
     """
+    import torch  # here, not at the top: the notebook runner's processes write files without torch
+
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -228,6 +229,8 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
         obj: What to save (tensors and plain containers, so that `safe_load` reads it).
         path: The file to write.
     """
+    import torch
+
     return atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
