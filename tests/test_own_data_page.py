@@ -8,7 +8,7 @@ from conftest import write_jpg
 
 from pand_core.batch.estimates import estimate, split_sizes
 from pand_core.batch.jobs import TrainingJob
-from pand_core.book.accelerator import GPU_CARDS, card_tflops, folder_plan_markdown
+from pand_core.book.accelerator import GPU_CARDS, card_tflops, duration, folder_plan_markdown
 from pand_core.config import SPLIT_SIZES, SplitSizes, make_config
 from pand_core.data.folder import folder_sizes
 from pand_core.infra.errors import ConfigError
@@ -84,8 +84,9 @@ def test_the_folder_plan_gives_each_teacher_its_hours_or_does_not_fit():
     assert online.startswith("| ConvNeXt-XXL (the paper's) | online | from 22 GiB | does not fit |")
     peak = dict((n, p) for n, _, p in GPU_CARDS)["H100 80 GB (SXM)"]
     stage1, stage2 = _jobs("bank")
-    h1, h2 = (estimate(j, card_tflops(peak), sizes).seconds / 3600 for j in (stage1, stage2))
-    assert bank.endswith(f"| {h1:.1f} h + {h2:.1f} h |")
+    s1, s2 = (estimate(j, card_tflops(peak), sizes).seconds for j in (stage1, stage2))
+    assert s1 >= 3600 > s2 >= 60 and bank.endswith(f"| {s1 / 3600:.1f} h + {s2 / 60:.0f} min |")
+    assert [duration(s) for s in (30, 90, 3599, 3600, 5400)] == ["under 1 min", "2 min", "60 min", "1.0 h", "1.5 h"]
     assert cheap.startswith("| ViT-B-32 (openai) | online | from 4 GiB |") and "does not fit" not in cheap
     assert "5,994 training and 5,794 test images, 200 classes" in table[-1]
 

@@ -163,6 +163,13 @@ def card_plan_markdown() -> str:
             f"`python studies/gpu_recipe.py`._\n")
 
 
+def duration(seconds: float) -> str:
+    """An estimate's length as a reader wants it: hours to one decimal from an hour, else whole minutes."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else "under 1 min"
+
+
 # The teachers a user of their own folder chooses between: (name, open_clip model and weights, mode, GiB it needs).
 TEACHER_CHOICES = (("ConvNeXt-XXL (the paper's)", (DistillConfig.teacher, DistillConfig.teacher_weights), "online",
                     ONLINE_MIN_GIB_ESTIMATE),
@@ -173,7 +180,7 @@ FOLDER_CARDS = ("T4", "L4", "H100 80 GB (SXM)")  # Colab's two cards and the car
 
 
 def folder_plan_markdown(sizes: SplitSizes, what: str) -> str:
-    """For an image folder of `sizes`: per teacher and mode, the GPU memory it needs and the estimated hours of
+    """For an image folder of `sizes`: per teacher and mode, the GPU memory it needs and the estimated time of
     Stage 1 and Stage 2 `pand` (ResNet-18, the paper's epochs) on three cards; counted-FLOP estimates, labelled.
 
     Args:
@@ -193,8 +200,8 @@ def folder_plan_markdown(sizes: SplitSizes, what: str) -> str:
             if gb * 1e9 / 2**30 < need:
                 cells.append("does not fit")
                 continue
-            h1, h2 = (estimate(j, card_tflops(peak), sizes).seconds / 3600 for j in (stage1, stage2))
-            cells.append(f"{h1:.1f} h + {h2:.1f} h")
+            s1, s2 = (estimate(j, card_tflops(peak), sizes).seconds for j in (stage1, stage2))
+            cells.append(f"{duration(s1)} + {duration(s2)}")
         rows.append(f"| {name} | {mode} | from {need:.0f} GiB | " + " | ".join(cells) + " |")
     stage1, stage2 = make_config("calibrate", "paper"), make_config("distill", "paper")
     return ("\n".join(rows) + "\n\n" + f"_Estimates, not measurements: Stage 1 + Stage 2 `pand` for {what} "
@@ -202,6 +209,6 @@ def folder_plan_markdown(sizes: SplitSizes, what: str) -> str:
             f"the paper's {stage1.epochs} Stage 1 and {stage2.epochs} Stage 2 epochs; the bank: {stage2.bank_views} "
             f"teacher passes over every training image, once), FLOPs counted and divided by {ASSUMED_TFLOPS:g} TFLOP/s "
             f"on an H100 and the same share of each card's FP32 peak elsewhere; memory: the estimates of "
-            f"`describe_accelerator`. The hours grow with the number of images (Stage 1's also with the number of "
+            f"`describe_accelerator`. The times grow with the number of images (Stage 1's also with the number of "
             f"classes); the memory does not._\n")
 
